@@ -1,0 +1,87 @@
+"""Project sessions: the same locally and in CI. Plain `nox` runs the default set.
+
+Sessions run inside the uv workspace environment (`uv run nox`), except those that must
+prove something about a clean environment (`pipeline_standalone`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = ["lint", "types", "tests", "plugins", "pipeline_standalone"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PACKAGES = ["packages/core", "packages/pipeline", "packages/api", "packages/worker"]
+# Tests that do not depend on the platform backend run once, with the embedded backend.
+BACKEND_TESTS = ["tests/core", "tests/api", "tests/worker"]
+
+
+def plugin_dirs() -> list[Path]:
+    return sorted(p for p in (ROOT / "plugins").glob("*") if (p / "pyproject.toml").exists())
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def types(session: nox.Session) -> None:
+    """mypy over every package and plugin."""
+    sources = [f"{p}/src" for p in PACKAGES] + [
+        str(p / "src") for p in plugin_dirs() if (p / "src").exists()
+    ]
+    session.run("mypy", *sources)
+
+
+@nox.session(python=False)
+@nox.parametrize("backend", ["embedded", "services"])
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite on one backend: embedded (SQLite, in-process, disk) or services."""
+    env = {"HUSHCUT_TEST_BACKEND": backend}
+    paths = session.posargs or (
+        ["tests"] if backend == "embedded" else [p for p in BACKEND_TESTS if Path(p).exists()]
+    )
+    session.run("pytest", *paths, env=env)
+
+
+@nox.session(python=False)
+def plugins(session: nox.Session) -> None:
+    """Each plugin's own tests, against the workspace's current packages."""
+    dirs = [p for p in plugin_dirs() if (p / "tests").exists()]
+    if not dirs:
+        session.skip("no plugins with tests yet")
+    for plugin in dirs:
+        session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider",
+                    "--rootdir", str(plugin))
+
+
+@nox.session(venv_backend="uv", python="3.11")
+def pipeline_standalone(session: nox.Session) -> None:
+    """Build the hushcut-pipeline wheel, install only it in a clean venv, and use it."""
+    dist = Path(session.create_tmp()) / "dist"
+    session.run("uv", "build", "--wheel", "--package", "hushcut-pipeline", "--out-dir",
+                str(dist), external=True)
+    wheel = next(dist.glob("hushcut_pipeline-*.whl"))
+    session.install(str(wheel))
+    session.run("python", "-c", "import hushcut.pipeline, importlib.util as u; "
+                "assert all(u.find_spec(m) is None for m in "
+                "('hushcut.core', 'hushcut.api', 'hushcut.worker')); print('standalone ok')")
+    session.run("python", str(ROOT / "tests" / "standalone_check.py"))
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not in the default run): see bench/README.md."""
+    session.run("python", "-m", "bench", *session.posargs, env={"PYTHONPATH": str(ROOT)})
+
+
+if os.environ.get("CI"):
+    nox.options.reuse_existing_virtualenvs = False

@@ -1,0 +1,1 @@
+"""Hushcut GraphQL API: the Litestar app, Strawberry schema, sign-in and webhooks."""

@@ -1,0 +1,1 @@
+"""Hushcut platform core: settings, models, services, storage, email and job events."""

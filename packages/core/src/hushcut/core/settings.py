@@ -1,0 +1,262 @@
+"""Hushcut's configuration: one typed object, read from the environment in one place.
+
+Nothing here runs at import time. Call :func:`load_settings` (or build
+:class:`Settings` directly in tests). Every production variable that is unset falls back
+to the embedded default under the data directory: SQLite for the database, an in-process
+queue and event bus, local-disk storage, an email outbox. docs/configuration.md documents
+each variable; a test keeps that page and this class in step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class CreditPack(BaseModel):
+    """A credit pack sold through Stripe Checkout: a Stripe price and the credits it buys."""
+
+    price_id: str
+    credits: int = Field(gt=0)
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=None,
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- embedded state -----------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".hushcut"),
+        validation_alias=_env("HUSHCUT_DATA_DIR"),
+        description="Directory for embedded state: SQLite file, local storage, outbox, keys.",
+    )
+
+    # --- database -----------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=_env("DATABASE_URL"),
+        description="SQLAlchemy URL. postgres:// and postgresql:// are rewritten to asyncpg. "
+        "Unset: SQLite file <data_dir>/hushcut.db.",
+    )
+
+    # --- queue and events ---------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=_env("REDIS_URL"),
+        description="Redis for the task queue, live job events and shared rate limits. "
+        "Unset: in-process queue and events (one process only).",
+    )
+
+    # --- storage ------------------------------------------------------------------------
+    s3_bucket: str | None = Field(
+        default=None,
+        validation_alias=_env("S3_BUCKET"),
+        description="Bucket for uploads and outputs. Unset: local storage under the data dir.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=_env("S3_ENDPOINT_URL"),
+        description="S3-compatible endpoint, e.g. https://<account>.r2.cloudflarestorage.com.",
+    )
+    s3_region: str = Field(default="auto", validation_alias=_env("S3_REGION"))
+    s3_access_key_id: str | None = Field(default=None, validation_alias=_env("S3_ACCESS_KEY_ID"))
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("S3_SECRET_ACCESS_KEY")
+    )
+    upload_url_ttl_s: int = Field(
+        default=900,
+        validation_alias=_env("UPLOAD_URL_TTL_S"),
+        description="Lifetime of presigned upload URLs, seconds.",
+    )
+    download_url_ttl_s: int = Field(
+        default=3600,
+        validation_alias=_env("DOWNLOAD_URL_TTL_S"),
+        description="Lifetime of presigned download URLs, seconds.",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3,
+        validation_alias=_env("MAX_UPLOAD_BYTES"),
+        description="Largest accepted upload, bytes.",
+    )
+
+    # --- email --------------------------------------------------------------------------
+    resend_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("RESEND_API_KEY"),
+        description="Resend API key. Unset: emails go to the outbox table and the log.",
+    )
+    resend_base_url: str = Field(
+        default="https://api.resend.com", validation_alias=_env("RESEND_BASE_URL")
+    )
+    email_from: str = Field(
+        default="Hushcut <noreply@hushcut.local>", validation_alias=_env("EMAIL_FROM")
+    )
+
+    # --- web ----------------------------------------------------------------------------
+    app_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias=_env("APP_URL"),
+        description="Public base URL of the API; used in emails, OAuth redirects, local URLs.",
+    )
+    host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(default=8000, validation_alias=_env("PORT"))
+    session_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("SESSION_SECRET"),
+        description="Signs session cookies and local-storage URLs. Unset: a random key kept "
+        "in <data_dir>/secret.key.",
+    )
+
+    # --- sign-in ------------------------------------------------------------------------
+    google_client_id: str | None = Field(default=None, validation_alias=_env("GOOGLE_CLIENT_ID"))
+    google_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("GOOGLE_CLIENT_SECRET")
+    )
+    oidc_issuer: str = Field(
+        default="https://accounts.google.com",
+        validation_alias=_env("OIDC_ISSUER"),
+        description="OpenID Connect issuer whose discovery document is used for sign-in.",
+    )
+
+    # --- billing ------------------------------------------------------------------------
+    stripe_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("STRIPE_SECRET_KEY"),
+        description="Stripe secret key. Unset: billing is disabled.",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("STRIPE_WEBHOOK_SECRET")
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        validation_alias=_env("STRIPE_API_BASE"),
+        description="Override Stripe's API base URL (tests point it at a local fake).",
+    )
+    credit_packs: Annotated[dict[str, CreditPack], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=_env("CREDIT_PACKS"),
+        description='JSON object: pack name -> {"price_id": ..., "credits": N}.',
+    )
+    default_credit_pack: str | None = Field(
+        default=None, validation_alias=_env("DEFAULT_CREDIT_PACK")
+    )
+    starter_credits: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=_env("STARTER_CREDITS"),
+        description="Credits a new workspace starts with.",
+    )
+
+    # --- workers ------------------------------------------------------------------------
+    worker_concurrency: int = Field(
+        default=2, ge=1, validation_alias=_env("WORKER_CONCURRENCY"),
+        description="Jobs one worker process runs at once.",
+    )
+    workspace_max_running: int = Field(
+        default=2, ge=1, validation_alias=_env("WORKSPACE_MAX_RUNNING"),
+        description="Jobs of one workspace running at once across all workers.",
+    )
+    job_lease_s: float = Field(
+        default=30.0, gt=0, validation_alias=_env("JOB_LEASE_S"),
+        description="How long a worker's claim on a job lasts without renewal, seconds.",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, validation_alias=_env("JOB_MAX_ATTEMPTS"),
+        description="Attempts before a job that keeps failing is marked FAILED.",
+    )
+
+    # --- operations ---------------------------------------------------------------------
+    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
+    log_json: bool = Field(
+        default=False,
+        validation_alias=_env("LOG_JSON"),
+        description="Structured JSON logs (on in production).",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, validation_alias=_env("RATE_LIMIT_PER_MINUTE"),
+        description="Requests per minute allowed per token and per client address.",
+    )
+
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _parse_packs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    # --- derived values -----------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hushcut.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def billing_enabled(self) -> bool:
+        return self.stripe_secret_key is not None
+
+    @property
+    def google_enabled(self) -> bool:
+        return self.google_client_id is not None and self.google_client_secret is not None
+
+    def secret_key(self) -> bytes:
+        """The key that signs sessions and local URLs, created once per data directory."""
+        if self.session_secret is not None:
+            return self.session_secret.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Written to a private temporary file and linked into place, so concurrent
+            # processes sharing the data directory agree on one key.
+            tmp = path.with_name(f"secret.key.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_bytes().strip()
+
+
+def load_settings(data_dir: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment; ``data_dir`` (a ``--data-dir`` option) wins."""
+    if data_dir is not None:
+        overrides["data_dir"] = Path(data_dir)
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Hushcut pipeline: find the silences in a recording and cut them out."""

@@ -1,0 +1,1 @@
+"""Hushcut workers: the taskiq broker and the tasks that process jobs."""
