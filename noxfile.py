@@ -59,21 +59,34 @@ def plugins(session: nox.Session) -> None:
     if not dirs:
         session.skip("no plugins with tests yet")
     for plugin in dirs:
-        session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider",
-                    "--rootdir", str(plugin))
+        session.run(
+            "pytest", str(plugin / "tests"), "-p", "no:cacheprovider", "--rootdir", str(plugin)
+        )
 
 
 @nox.session(venv_backend="uv", python="3.11")
 def pipeline_standalone(session: nox.Session) -> None:
     """Build the hushcut-pipeline wheel, install only it in a clean venv, and use it."""
     dist = Path(session.create_tmp()) / "dist"
-    session.run("uv", "build", "--wheel", "--package", "hushcut-pipeline", "--out-dir",
-                str(dist), external=True)
+    session.run(
+        "uv",
+        "build",
+        "--wheel",
+        "--package",
+        "hushcut-pipeline",
+        "--out-dir",
+        str(dist),
+        external=True,
+    )
     wheel = next(dist.glob("hushcut_pipeline-*.whl"))
     session.install(str(wheel))
-    session.run("python", "-c", "import hushcut.pipeline, importlib.util as u; "
-                "assert all(u.find_spec(m) is None for m in "
-                "('hushcut.core', 'hushcut.api', 'hushcut.worker')); print('standalone ok')")
+    session.run(
+        "python",
+        "-c",
+        "import hushcut.pipeline, importlib.util as u; "
+        "assert all(u.find_spec(m) is None for m in "
+        "('hushcut.core', 'hushcut.api', 'hushcut.worker')); print('standalone ok')",
+    )
     session.run("python", str(ROOT / "tests" / "standalone_check.py"))
 
 

@@ -75,9 +75,11 @@ class PostgresServer:
         else:
             self.user = os.environ.get("USER", "postgres")
         subprocess.run(
-            self._as_postgres(initdb, "-D", str(data), "-A", "trust", "-U", "postgres",
-                              "--no-sync", "-E", "UTF8"),
-            check=True, capture_output=True,
+            self._as_postgres(
+                initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"
+            ),
+            check=True,
+            capture_output=True,
         )
         self.user = "postgres"
         options = (
@@ -85,9 +87,11 @@ class PostgresServer:
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
         subprocess.run(
-            self._as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l",
-                              str(self.dir / "log"), "-w", "start"),
-            check=True, capture_output=True,
+            self._as_postgres(
+                pg_ctl, "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"
+            ),
+            check=True,
+            capture_output=True,
         )
         return self
 
@@ -97,9 +101,9 @@ class PostgresServer:
     def stop(self) -> None:
         pg_ctl = PG_BIN / "pg_ctl"
         subprocess.run(
-            self._as_postgres(str(pg_ctl), "-D", str(self.dir / "data"), "-m", "immediate",
-                              "stop"),
-            capture_output=True, check=False,
+            self._as_postgres(str(pg_ctl), "-D", str(self.dir / "data"), "-m", "immediate", "stop"),
+            capture_output=True,
+            check=False,
         )
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -119,9 +123,21 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = _require("redis-server", "apt-get install -y redis-server")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_for_port(self.port, self.process, 10)
         return self
@@ -149,7 +165,7 @@ class MotoServer:
     """An S3-compatible HTTP endpoint (moto). It does not enforce presigned conditions."""
 
     access_key = "testing"
-    secret_key = "testing"  # noqa: S105 - moto accepts any credentials
+    secret_key = "testing"
     region = "us-east-1"
 
     def __init__(self) -> None:
@@ -166,7 +182,8 @@ class MotoServer:
             raise ServerError("moto_server not found: install it with `uv sync` (moto[server])")
         self.process = subprocess.Popen(
             [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_for_port(self.port, self.process, 30)
         deadline = time.monotonic() + 30

@@ -165,19 +165,27 @@ class Settings(BaseSettings):
 
     # --- workers ------------------------------------------------------------------------
     worker_concurrency: int = Field(
-        default=2, ge=1, validation_alias=_env("WORKER_CONCURRENCY"),
+        default=2,
+        ge=1,
+        validation_alias=_env("WORKER_CONCURRENCY"),
         description="Jobs one worker process runs at once.",
     )
     workspace_max_running: int = Field(
-        default=2, ge=1, validation_alias=_env("WORKSPACE_MAX_RUNNING"),
+        default=2,
+        ge=1,
+        validation_alias=_env("WORKSPACE_MAX_RUNNING"),
         description="Jobs of one workspace running at once across all workers.",
     )
     job_lease_s: float = Field(
-        default=30.0, gt=0, validation_alias=_env("JOB_LEASE_S"),
+        default=30.0,
+        gt=0,
+        validation_alias=_env("JOB_LEASE_S"),
         description="How long a worker's claim on a job lasts without renewal, seconds.",
     )
     job_max_attempts: int = Field(
-        default=3, ge=1, validation_alias=_env("JOB_MAX_ATTEMPTS"),
+        default=3,
+        ge=1,
+        validation_alias=_env("JOB_MAX_ATTEMPTS"),
         description="Attempts before a job that keeps failing is marked FAILED.",
     )
 
@@ -189,7 +197,9 @@ class Settings(BaseSettings):
         description="Structured JSON logs (on in production).",
     )
     rate_limit_per_minute: int = Field(
-        default=600, ge=1, validation_alias=_env("RATE_LIMIT_PER_MINUTE"),
+        default=600,
+        ge=1,
+        validation_alias=_env("RATE_LIMIT_PER_MINUTE"),
         description="Requests per minute allowed per token and per client address.",
     )
 
