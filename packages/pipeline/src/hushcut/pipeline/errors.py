@@ -32,3 +32,7 @@ class RenderError(PipelineError):
 
 class CanceledError(PipelineError):
     """The caller asked the pipeline to stop (progress callback raised it)."""
+
+
+class TimelineError(PipelineError, ValueError):
+    """A timeline (e.g. a hand-edited JSON file) is malformed or does not fit the source."""

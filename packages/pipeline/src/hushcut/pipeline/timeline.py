@@ -7,7 +7,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hushcut.pipeline.errors import TimelineError
+
 TIMELINE_VERSION = 1
+#: Slack (s) allowed past the end of the source: durations in headers are rounded.
+END_TOLERANCE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -60,22 +64,57 @@ class Timeline:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        """Parse the JSON form; TimelineError says what is wrong with it."""
+        if not isinstance(data, dict):
+            raise TimelineError("a timeline must be a JSON object")
         if data.get("version") != TIMELINE_VERSION:
-            raise ValueError(f"unsupported timeline version {data.get('version')!r}")
-        segments = [
-            Segment(float(s["start"]), float(s["end"]), float(s.get("speed", 1.0)))
-            for s in data["segments"]
-        ]
-        return cls(
-            source_duration=float(data["source_duration"]),
+            raise TimelineError(f"unsupported timeline version {data.get('version')!r}")
+        try:
+            segments = [
+                Segment(float(s["start"]), float(s["end"]), float(s.get("speed", 1.0)))
+                for s in data["segments"]
+            ]
+            source_duration = float(data["source_duration"])
+        except KeyError as exc:
+            raise TimelineError(f"timeline is missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise TimelineError(f"timeline has a malformed value: {exc}") from None
+        timeline = cls(
+            source_duration=source_duration,
             segments=segments,
             source=data.get("source"),
             meta=dict(data.get("meta") or {}),
         )
+        timeline.check()
+        return timeline
+
+    def check(self, source_duration: float | None = None) -> None:
+        """Raise TimelineError unless segments are ordered, disjoint, non-empty, within the
+        source (``source_duration`` if given, else the recorded one) and at positive speed."""
+        limit = self.source_duration if source_duration is None else source_duration
+        if not self.segments:
+            raise TimelineError("timeline keeps nothing: it has no segments")
+        previous_end = 0.0
+        for number, segment in enumerate(self.segments, start=1):
+            where = f"timeline segment {number} ({segment.start:g}-{segment.end:g} s)"
+            if not (segment.speed > 0 and segment.speed < float("inf")):
+                raise TimelineError(f"{where} has speed {segment.speed:g}; it must be above 0")
+            if segment.start < 0 or segment.end <= segment.start:
+                raise TimelineError(f"{where} must start at 0 or later and end after its start")
+            if segment.start < previous_end - 1e-9:
+                raise TimelineError(f"{where} overlaps or precedes the segment before it")
+            if segment.end > limit + END_TOLERANCE_S:
+                raise TimelineError(f"{where} ends after the source ({limit:.3f} s)")
+            previous_end = segment.end
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> Timeline:
-        return cls.from_dict(json.loads(path.read_text()))
+        """Load a timeline file; TimelineError (one line) if it is not a valid timeline."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise TimelineError(f"{Path(path).name} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)

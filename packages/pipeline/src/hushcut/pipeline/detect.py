@@ -1,0 +1,265 @@
+"""Silence detection by loudness: decode the audio in blocks, measure short windows, threshold."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import av.container
+import numpy as np
+import numpy.typing as npt
+
+from hushcut.pipeline.errors import MediaError
+from hushcut.pipeline.probe import MediaInfo, open_media, probe
+
+#: Audio is analysed as mono float at this rate: plenty for loudness, cheap to process.
+ANALYSIS_RATE = 16_000
+#: Loudness is measured over windows this long (seconds).
+WINDOW_S = 0.010
+#: Level given to digital silence, so logarithms stay finite.
+FLOOR_DBFS = -120.0
+
+#: The noise floor is this percentile of window loudness, speech level this one.
+NOISE_PERCENTILE = 10.0
+SPEECH_PERCENTILE = 95.0
+#: Automatic threshold position between noise floor (0) and speech level (1).
+AUTO_THRESHOLD_POSITION = 0.25
+#: Never put the automatic threshold closer than this to the noise floor (dB): a noise
+#: floor fluctuates by a few dB from window to window.
+MIN_ABOVE_FLOOR_DB = 6.0
+
+LevelCallback = Callable[[float], None]
+
+
+@dataclass
+class Detection:
+    """Where the silences are in one recording, and the levels that decided it.
+
+    All levels are dBFS RMS over ``window_s`` windows (0 dBFS = a full-scale square wave).
+    ``silences`` are ``(start, end)`` seconds, ascending and disjoint, within
+    ``[0, duration]``.
+    """
+
+    duration: float
+    silences: list[tuple[float, float]]
+    noise_floor_db: float
+    speech_db: float
+    threshold_db: float
+    window_s: float = WINDOW_S
+    #: The detector that produced this (``"loudness"`` for the built-in one).
+    detector: str = "loudness"
+    #: Window loudness in dBFS, one value per ``window_s`` from 0, when asked for.
+    envelope: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+
+    @property
+    def silent_duration(self) -> float:
+        return sum(end - start for start, end in self.silences)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form ``hushcut detect --json`` prints (no envelope)."""
+        return {
+            "duration": round(self.duration, 6),
+            "silences": [[round(a, 6), round(b, 6)] for a, b in self.silences],
+            "noise_floor_db": round(self.noise_floor_db, 2),
+            "speech_db": round(self.speech_db, 2),
+            "threshold_db": round(self.threshold_db, 2),
+            "detector": self.detector,
+        }
+
+
+def loudness_envelope(
+    path: Path, media: MediaInfo, progress: LevelCallback | None = None
+) -> tuple[npt.NDArray[np.float32], float]:
+    """Window loudness (dBFS) of the audio stream from time 0, and where audio starts.
+
+    Audio is decoded and resampled frame by frame, so memory does not grow with the
+    input (apart from the envelope itself: 400 kB per hour).
+    """
+    window = round(ANALYSIS_RATE * WINDOW_S)
+    parts: list[npt.NDArray[np.float32]] = []
+    carry = np.zeros(0, dtype=np.float32)
+    first_time: float | None = None
+    report_every = max(media.duration / 50, 1.0)
+    next_report = report_every
+    for samples, time in _mono_blocks(path, media):
+        if first_time is None:
+            first_time = time
+        block = np.concatenate((carry, samples)) if carry.size else samples
+        usable = block.size - block.size % window
+        if usable:
+            frames = block[:usable].reshape(-1, window)
+            parts.append(_mean_square(frames))
+        carry = block[usable:].copy()
+        if progress is not None and time >= next_report:
+            progress(min(time / media.duration, 1.0))
+            next_report = time + report_every
+    if carry.size:
+        parts.append(_mean_square(carry.reshape(1, -1)))
+    if not parts:
+        raise MediaError(f"{path.name}: the audio track holds no decodable sound")
+    power = np.concatenate(parts)
+    envelope = (10.0 * np.log10(np.maximum(power, 10 ** (FLOOR_DBFS / 10)))).astype(np.float32)
+    # The audio may start after 0 (an offset track): pad the start as digital silence.
+    offset = max(0, round((first_time or 0.0) / WINDOW_S))
+    if offset:
+        envelope = np.concatenate((np.full(offset, FLOOR_DBFS, dtype=np.float32), envelope))
+    return envelope, first_time or 0.0
+
+
+def _mean_square(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    # Full-scale sine is -3 dBFS by this (AES17 would say 0); the reference only shifts
+    # absolute numbers, never the relative ones the default threshold relies on.
+    return np.einsum("ij,ij->i", frames, frames, dtype=np.float64).astype(np.float32) / max(
+        frames.shape[1], 1
+    )
+
+
+def _mono_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.float32], float]]:
+    """Decoded audio as mono float32 at ANALYSIS_RATE, with the time of each block."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
+    with open_media(path) as container:
+        stream = container.streams.audio[_audio_position(container, media)]
+        first: float | None = None
+        emitted = 0
+        try:
+            for frame in container.decode(stream):
+                if first is None and frame.time is not None:
+                    first = frame.time - media.start_time
+                for out in resampler.resample(frame):
+                    samples = _samples(out)
+                    yield samples, (first or 0.0) + emitted / ANALYSIS_RATE
+                    emitted += samples.size
+        except av.error.EOFError:
+            pass
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
+        for out in resampler.resample(None):
+            samples = _samples(out)
+            yield samples, (first or 0.0) + emitted / ANALYSIS_RATE
+            emitted += samples.size
+
+
+def _audio_position(container: av.container.InputContainer, media: MediaInfo) -> int:
+    """Position of the probed audio stream among the container's audio streams."""
+    for position, stream in enumerate(container.streams.audio):
+        if stream.index == media.audio.index:
+            return position
+    raise MediaError(f"{media.path.name}: audio stream {media.audio.index} disappeared")
+
+
+def _samples(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    return np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
+
+
+def estimate_levels(envelope: npt.NDArray[np.float32]) -> tuple[float, float]:
+    """(noise floor, speech level) in dBFS: low and high percentiles of window loudness.
+
+    Windows of digital silence (a muted lead-in, padding) are left out so they cannot
+    drag the floor to -120 dBFS when the real room noise sits far above that.
+    """
+    audible = envelope[envelope > FLOOR_DBFS + 1.0]
+    if audible.size < 10:
+        return FLOOR_DBFS, FLOOR_DBFS
+    floor, speech = np.percentile(audible, [NOISE_PERCENTILE, SPEECH_PERCENTILE])
+    return float(floor), float(speech)
+
+
+def choose_threshold(
+    noise_floor_db: float,
+    speech_db: float,
+    *,
+    threshold_db: float | None = None,
+    above_floor_db: float | None = None,
+) -> float:
+    """The silence threshold in dBFS.
+
+    An absolute ``threshold_db`` wins; else ``above_floor_db`` over the measured floor;
+    else the automatic one: ``AUTO_THRESHOLD_POSITION`` of the way from the noise floor
+    to the speech level, and at least ``MIN_ABOVE_FLOOR_DB`` above the floor.
+    """
+    if threshold_db is not None:
+        return threshold_db
+    if above_floor_db is not None:
+        return noise_floor_db + above_floor_db
+    gap = max(speech_db - noise_floor_db, 0.0)
+    return noise_floor_db + max(AUTO_THRESHOLD_POSITION * gap, min(MIN_ABOVE_FLOOR_DB, gap / 2))
+
+
+def find_silences(
+    envelope: npt.NDArray[np.float32],
+    threshold_db: float,
+    *,
+    hysteresis_db: float,
+    min_silence_s: float,
+    duration: float,
+    window_s: float = WINDOW_S,
+) -> list[tuple[float, float]]:
+    """Silent runs of ``envelope``: entered below the threshold, left above it + hysteresis.
+
+    Runs shorter than ``min_silence_s`` are dropped; times are clamped to ``duration``.
+    """
+    if envelope.size == 0:
+        return []
+    below = envelope < threshold_db
+    above = envelope > threshold_db + hysteresis_db
+    # Hysteresis as a state machine over "decisive" windows: only windows below the
+    # threshold or above threshold + h change state, windows in between keep it. Forward
+    # filling the last decisive state does that without a Python loop.
+    decisive = below | above
+    idx = np.where(decisive, np.arange(envelope.size), -1)
+    np.maximum.accumulate(idx, out=idx)
+    state = np.where(idx >= 0, below[np.maximum(idx, 0)], False)
+    edges = np.diff(state.astype(np.int8), prepend=0, append=0)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    silences: list[tuple[float, float]] = []
+    for a, b in zip(starts, ends, strict=True):
+        start = min(a * window_s, duration)
+        end = min(b * window_s, duration)
+        if end - start >= min_silence_s:
+            silences.append((start, end))
+    return silences
+
+
+def detect_silences(
+    path: Path,
+    media: MediaInfo | None = None,
+    *,
+    threshold_db: float | None = None,
+    above_floor_db: float | None = None,
+    hysteresis_db: float = 2.0,
+    min_silence_s: float = 0.3,
+    keep_envelope: bool = False,
+    progress: LevelCallback | None = None,
+) -> Detection:
+    """Run the built-in loudness detector on the audio of ``path``."""
+    path = Path(path)
+    media = media or probe(path, keyframes=False)
+    envelope, _ = loudness_envelope(path, media, progress)
+    noise_floor, speech = estimate_levels(envelope)
+    threshold = choose_threshold(
+        noise_floor, speech, threshold_db=threshold_db, above_floor_db=above_floor_db
+    )
+    if not math.isfinite(threshold):
+        raise MediaError(f"{path.name}: could not measure the audio level")
+    silences = find_silences(
+        envelope,
+        threshold,
+        hysteresis_db=hysteresis_db,
+        min_silence_s=min_silence_s,
+        duration=media.duration,
+    )
+    if progress is not None:
+        progress(1.0)
+    return Detection(
+        duration=media.duration,
+        silences=silences,
+        noise_floor_db=noise_floor,
+        speech_db=speech,
+        threshold_db=threshold,
+        window_s=WINDOW_S,
+        envelope=envelope if keep_envelope else None,
+    )
