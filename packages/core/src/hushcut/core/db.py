@@ -1,0 +1,141 @@
+"""Database engines, sessions, transactions and schema upgrades for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+from sqlalchemy.ext.asyncio import (
+    create_async_engine as _create_async_engine,
+)
+
+from hushcut.core.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """An async engine for the configured database (SQLite file or PostgreSQL/asyncpg)."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = _create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return _create_async_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling is switched off so that we can issue
+        # BEGIN IMMEDIATE ourselves (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Every transaction takes the write lock up front. A deferred transaction that
+        # reads and then writes fails with SQLITE_BUSY (without waiting) when another
+        # writer committed in between; IMMEDIATE waits its turn instead, which gives
+        # SQLite the same serialised behaviour PostgreSQL's row locks give the services.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (services commit themselves)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit what the block did, or roll all of it back when it raises."""
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+def alembic_config(settings: Settings) -> Config:
+    """Alembic configuration pointing at the migrations shipped inside this package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.attributes["settings"] = settings
+    return config
+
+
+async def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (``alembic upgrade head``)."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_run_upgrade, settings, revision)
+    finally:
+        await engine.dispose()
+
+
+def _run_upgrade(connection: Connection, settings: Settings, revision: str) -> None:
+    config = alembic_config(settings)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def current_revision(settings: Settings) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def insert_once(session: AsyncSession, model: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT a row unless it would break a unique constraint; True if it was inserted.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` on both databases, so a duplicate (a second
+    ledger movement, webhook event or outbox email with the same key) neither raises
+    nor aborts the surrounding transaction on PostgreSQL.
+    """
+    table = model.__table__
+    insert = postgresql_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    # Column defaults (ids, timestamps) are filled in by SQLAlchemy Core as usual.
+    statement = insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    result = await session.execute(statement)
+    return result.first() is not None
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name

@@ -1,0 +1,188 @@
+"""Users, workspaces and memberships."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hushcut.core.db import insert_once, transaction
+from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound
+from hushcut.core.models import LedgerReason, Membership, Role, User, Workspace
+from hushcut.core.services.auth import MANAGERS, Actor, require_member
+from hushcut.core.services.credits import move_credits
+
+# Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is the mail
+# provider's business; this only rejects what is clearly not an address.
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_NAME_LENGTH = 200
+
+
+def normalise_email(email: str) -> str:
+    address = email.strip().lower()
+    if len(address) > 320 or not EMAIL_PATTERN.match(address):
+        raise BadUserInput(f"not an email address: {email!r}")
+    return address
+
+
+def clean_name(name: str, what: str = "name") -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise BadUserInput(f"{what} must not be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise BadUserInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
+    return cleaned
+
+
+async def get_or_create_user(session: AsyncSession, email: str, name: str = "") -> User:
+    """The user with this email (case-insensitive), created on first sign-in."""
+    address = normalise_email(email)
+    async with transaction(session):
+        # INSERT ... ON CONFLICT: two first sign-ins at once still make one user.
+        await insert_once(session, User, {"email": address, "name": " ".join(name.split())})
+        user = (await session.scalars(select(User).where(User.email == address))).one()
+        if name and not user.name:
+            user.name = " ".join(name.split())
+        return user
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def create_workspace(
+    session: AsyncSession, actor: Actor, name: str, *, starter_credits: int
+) -> Workspace:
+    """A new workspace owned by the actor, with ``starter_credits`` through the ledger."""
+    if actor.workspace_id is not None:
+        raise BadUserInput("an API token cannot create workspaces: sign in to do that")
+    workspace_name = clean_name(name, "workspace name")
+    async with transaction(session):
+        workspace = Workspace(name=workspace_name, credits=0, priority=0)
+        session.add(workspace)
+        await session.flush()
+        session.add(Membership(workspace_id=workspace.id, user_id=actor.user_id, role=Role.OWNER))
+        await session.flush()
+        if starter_credits > 0:
+            await move_credits(
+                session, workspace.id, starter_credits, LedgerReason.STARTER, workspace.id
+            )
+        await session.refresh(workspace)
+        return workspace
+
+
+async def get_workspace(session: AsyncSession, actor: Actor, workspace_id: str) -> Workspace:
+    """The workspace, if the actor is a member (NotFound otherwise)."""
+    await require_member(session, actor, workspace_id)
+    workspace = await session.get(Workspace, workspace_id, populate_existing=True)
+    if workspace is None:
+        raise NotFound("workspace not found")
+    return workspace
+
+
+async def list_workspaces(session: AsyncSession, actor: Actor) -> list[Workspace]:
+    """The actor's workspaces (only the token's own one for API tokens), oldest first."""
+    query = (
+        select(Workspace)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(Membership.user_id == actor.user_id)
+        .order_by(Workspace.created_at, Workspace.id)
+        .execution_options(populate_existing=True)
+    )
+    if actor.workspace_id is not None:
+        query = query.where(Workspace.id == actor.workspace_id)
+    return list((await session.scalars(query)).all())
+
+
+async def find_workspace_by_name(
+    session: AsyncSession, actor: Actor, name: str
+) -> Workspace | None:
+    """The actor's oldest workspace called ``name`` (used by the CLI), or None."""
+    for workspace in await list_workspaces(session, actor):
+        if workspace.name == " ".join(name.split()):
+            return workspace
+    return None
+
+
+async def list_members(
+    session: AsyncSession, actor: Actor, workspace_id: str
+) -> list[tuple[Membership, User]]:
+    await require_member(session, actor, workspace_id)
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.workspace_id == workspace_id)
+        .order_by(Membership.created_at, User.email)
+    )
+    return [(membership, user) for membership, user in rows.tuples()]
+
+
+async def add_member(
+    session: AsyncSession,
+    actor: Actor,
+    workspace_id: str,
+    email: str,
+    role: Role = Role.MEMBER,
+) -> Membership:
+    """Add a user (created if new) to the workspace; owners and admins only.
+
+    Only an owner can make another owner. Adding an existing member changes their role.
+    """
+    caller = await require_member(session, actor, workspace_id, MANAGERS)
+    if role is Role.OWNER and caller.role is not Role.OWNER:
+        raise Forbidden("only an owner can add another owner")
+    user = await get_or_create_user(session, email)
+    async with transaction(session):
+        membership = await session.get(Membership, (workspace_id, user.id))
+        if membership is None:
+            membership = Membership(workspace_id=workspace_id, user_id=user.id, role=role)
+            session.add(membership)
+        else:
+            if membership.role is Role.OWNER and role is not Role.OWNER:
+                await _keep_an_owner(session, workspace_id, user.id)
+            membership.role = role
+        await session.flush()
+        return membership
+
+
+async def remove_member(
+    session: AsyncSession, actor: Actor, workspace_id: str, user_id: str
+) -> None:
+    """Remove a member; owners and admins only, or any member removing themselves.
+
+    The last owner cannot be removed, and only an owner can remove another owner.
+    """
+    if user_id == actor.user_id:
+        caller = await require_member(session, actor, workspace_id)
+    else:
+        caller = await require_member(session, actor, workspace_id, MANAGERS)
+    async with transaction(session):
+        target = await session.get(Membership, (workspace_id, user_id), with_for_update=True)
+        if target is None:
+            raise NotFound("member not found")
+        if target.role is Role.OWNER:
+            if caller.role is not Role.OWNER:
+                raise Forbidden("only an owner can remove an owner")
+            await _keep_an_owner(session, workspace_id, user_id)
+        await session.execute(
+            delete(Membership).where(
+                Membership.workspace_id == workspace_id, Membership.user_id == user_id
+            )
+        )
+
+
+async def _keep_an_owner(session: AsyncSession, workspace_id: str, leaving: str) -> None:
+    # The owners' rows are locked so two owners leaving at once cannot both succeed.
+    owners = (
+        await session.scalars(
+            select(Membership.user_id)
+            .where(Membership.workspace_id == workspace_id, Membership.role == Role.OWNER)
+            .with_for_update()
+        )
+    ).all()
+    if not [owner for owner in owners if owner != leaving]:
+        raise Conflict("a workspace needs at least one owner")
