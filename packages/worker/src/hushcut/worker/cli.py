@@ -1,0 +1,95 @@
+"""`hushcut worker`: run a worker process until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+import click
+
+from hushcut.core.settings import Settings, load_settings
+
+logger = logging.getLogger("hushcut.worker")
+
+
+async def serve(
+    settings: Settings,
+    *,
+    concurrency: int | None,
+    metrics_port: int | None,
+    shutdown_grace_s: float,
+) -> None:
+    """Run one worker until the process is asked to stop, then stop it cleanly."""
+    from hushcut.worker.runner import WorkerRunner
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.host)
+        logger.info("worker metrics on http://%s:%d/metrics", settings.host, metrics_port)
+    runner = WorkerRunner(settings, concurrency=concurrency, shutdown_grace_s=shutdown_grace_s)
+    await runner.start()
+    click.echo(f"hushcut worker {runner.worker_id} running; Ctrl+C or SIGTERM to stop", err=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()
+
+
+@click.command("worker")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HUSHCUT_DATA_DIR",
+    default=None,
+    help="Embedded state directory (default ./.hushcut; env HUSHCUT_DATA_DIR).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Jobs this worker runs at once (default: WORKER_CONCURRENCY, 2).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    envvar="WORKER_METRICS_PORT",
+    default=None,
+    help="Serve Prometheus metrics of this worker on this port (env WORKER_METRICS_PORT).",
+)
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds running jobs may take to finish on SIGTERM before they are handed back.",
+)
+def worker(
+    data_dir: Path | None, concurrency: int | None, metrics_port: int | None, shutdown_grace: float
+) -> None:
+    """Process queued jobs until SIGTERM or SIGINT (then finish or hand back running jobs)."""
+    try:
+        settings = load_settings(data_dir)
+    except Exception as exc:  # pydantic's message names the bad variable
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(
+            serve(
+                settings,
+                concurrency=concurrency,
+                metrics_port=metrics_port,
+                shutdown_grace_s=shutdown_grace,
+            )
+        )
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,513 @@
+"""Processing one job end to end: claim, download, cut, upload, complete, notify — crash-safely.
+
+The database is the truth. A worker runs a job only while it holds the job's lease
+(``claim_job`` sets it atomically, a heartbeat renews it); the moment a renewal fails —
+the job was canceled, or the lease expired and another worker reclaimed it — the
+pipeline is stopped through its progress callback and nothing more is written. Every
+side effect is idempotent per job: the charge and refund go through the ledger with
+unique references, the completion email carries an idempotency key, and the output key
+is fixed per job, so a job that runs again after a crash never charges, emails or
+uploads twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
+from hushcut.core.models import JobStatus, VideoJob
+from hushcut.core.services import jobs as job_service
+from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
+from hushcut.worker import metrics
+from hushcut.worker.scheduling import claimable_job_ids
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Shortest time between two progress writes/events of one job.
+PROGRESS_INTERVAL_S = 0.25
+#: The lease heartbeat never waits longer than this, so a cancel stops a job within it.
+MAX_HEARTBEAT_S = 2.0
+#: First pause before retrying a transient error; doubled each time.
+RETRY_BASE_DELAY_S = 1.0
+
+#: Share of the job's progress bar the pipeline covers (download before, upload after).
+PIPELINE_START = 0.05
+PIPELINE_SHARE = 0.9
+
+STORAGE_MESSAGE = "storage unavailable, retry later"
+INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
+
+
+class AbortJob(Exception):
+    """Raised in the worker to stop a job it must no longer run."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _RunningJob:
+    """Book-keeping of one job this worker is running."""
+
+    job_id: str
+    #: Set (with a reason) to stop the pipeline at its next progress report.
+    abort: threading.Event = field(default_factory=threading.Event)
+    abort_reason: str = ""
+
+    def stop(self, reason: str) -> None:
+        if not self.abort.is_set():
+            self.abort_reason = reason
+            self.abort.set()
+
+
+def output_key_for(job: VideoJob) -> str:
+    """``output/<jobId>/<stem>_hushcut.mp4``; the stem is the upload's name, made key-safe."""
+    stem = PurePosixPath(job.filename.replace("\\", "/")).stem
+    stem = re.sub(r"[^\w.\- ]+", "_", stem).strip(" .") or "video"
+    return f"output/{job.id}/{stem[:150]}_hushcut.mp4"
+
+
+def _input_name(job: VideoJob) -> str:
+    suffix = PurePosixPath(job.filename.replace("\\", "/")).suffix.lower()
+    return "input" + (suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else "")
+
+
+class JobProcessor:
+    """Runs jobs for one worker process: at most ``concurrency`` at a time.
+
+    ``runtime`` is a started ``hushcut.core.runtime.Runtime`` (settings, sessionmaker,
+    storage, email, events). ``cut`` is ``hushcut.pipeline.cut`` (injectable so the
+    pipeline is imported once, in the worker).
+    """
+
+    def __init__(
+        self,
+        runtime: Any,
+        *,
+        worker_id: str,
+        cut: Callable[..., Any],
+        concurrency: int,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.worker_id = worker_id
+        self.cut = cut
+        self.concurrency = concurrency
+        self.lease_s = float(self.settings.job_lease_s)
+        self.heartbeat_s = min(self.lease_s / 3, MAX_HEARTBEAT_S)
+        self.draining = False
+        self._running: dict[str, _RunningJob] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- capacity ------------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    @property
+    def free_slots(self) -> int:
+        return 0 if self.draining else max(0, self.concurrency - self.running)
+
+    def drain(self) -> None:
+        """Take no new job; running ones finish (see :meth:`release_all`)."""
+        self.draining = True
+
+    def release_all(self, reason: str = "worker shutting down") -> None:
+        """Stop every running job; each is handed back to the queue (``release_job``)."""
+        for running in self._running.values():
+            running.stop(reason)
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job runs here; False if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- entry point ---------------------------------------------------------------------
+    async def handle_hint(self, job_id: str) -> None:
+        """Claim and run the best job available (preferring ``job_id``), then keep going.
+
+        Holding a queue slot, the worker runs jobs back to back while claimable ones
+        exist, so jobs a message could not start (workspace cap reached) start as soon
+        as a slot frees, in priority and fair-share order.
+        """
+        job = await self.claim_next(prefer=job_id)
+        metrics.HINTS.labels(outcome="claimed" if job else "skipped").inc()
+        while job is not None:
+            await self.run(job)
+            job = await self.claim_next()
+
+    async def claim_next(self, prefer: str | None = None) -> VideoJob | None:
+        """Claim the best claimable job, or None (nothing to do, or draining)."""
+        if self.draining or self.running >= self.concurrency:
+            return None
+        now = datetime.now(UTC)
+        async with self.runtime.sessionmaker() as session:
+            candidates = await claimable_job_ids(
+                session,
+                now=now,
+                workspace_max_running=self.settings.workspace_max_running,
+                limit=10,
+            )
+        if prefer is not None and prefer not in candidates:
+            candidates.append(prefer)
+        for candidate in candidates:
+            job = await self._claim(candidate)
+            if job is not None:
+                return job
+        return None
+
+    async def _claim(self, job_id: str) -> VideoJob | None:
+        async with self.runtime.sessionmaker() as session:
+            job: VideoJob | None = await job_service.claim_job(
+                session,
+                job_id,
+                worker_id=self.worker_id,
+                lease_s=self.lease_s,
+                workspace_max_running=self.settings.workspace_max_running,
+                max_attempts=self.settings.job_max_attempts,
+            )
+        if job is None or job.status != JobStatus.PROCESSING or job.lease_owner != self.worker_id:
+            if job is not None and job.status == JobStatus.FAILED:
+                # claim_job gave up on a job that kept killing its workers.
+                metrics.FAILURES.labels(kind="attempts").inc()
+                await self._notify(job)
+            return None
+        self._running[job.id] = _RunningJob(job.id)
+        self._idle.clear()
+        metrics.RUNNING.inc()
+        if job.attempts == 1 and job.queued_at is not None and job.started_at is not None:
+            metrics.QUEUE_LATENCY_SECONDS.observe(
+                max(0.0, (job.started_at - job.queued_at).total_seconds())
+            )
+        return job
+
+    # --- one job -------------------------------------------------------------------------
+    async def run(self, job: VideoJob) -> None:
+        """Run a job this worker has claimed, through to a final state or a release."""
+        running = self._running[job.id]
+        started = time.monotonic()
+        heartbeat = asyncio.create_task(self._heartbeat(running), name=f"lease:{job.id}")
+        outcome = "internal"
+        try:
+            outcome = await self._process(job, running)
+        except asyncio.CancelledError:
+            # The worker's event loop is being torn down (shutdown without grace): hand
+            # the job back so another worker takes it now rather than after the lease.
+            running.stop("worker shutting down")
+            await asyncio.shield(self._release(job))
+            outcome = "released"
+            raise
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            del self._running[job.id]
+            if not self._running:
+                self._idle.set()
+            metrics.RUNNING.dec()
+            metrics.JOBS.labels(outcome=outcome).inc()
+            metrics.PROCESSING_SECONDS.observe(time.monotonic() - started)
+            logger.info(
+                "job %s: %s after %.1fs (attempt %d)",
+                job.id,
+                outcome,
+                time.monotonic() - started,
+                job.attempts,
+            )
+
+    async def _process(self, job: VideoJob, running: _RunningJob) -> str:
+        output_key = output_key_for(job)
+        reporter = _ProgressReporter(self, job.id, running)
+        reporter.start()
+        uploaded = False
+        try:
+            with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
+                source = Path(tmp) / _input_name(job)
+                target = Path(tmp) / "output.mp4"
+                reporter.set("download", 0.0)
+                await self._retrying(
+                    "download", running, lambda: self._download(job.input_key, source)
+                )
+                result = await self._retrying(
+                    "cut",
+                    running,
+                    lambda: asyncio.to_thread(
+                        self.cut, source, target, job.options or {}, progress=reporter.report
+                    ),
+                )
+                self._check(running)
+                reporter.set("upload", 0.95)
+                await self._retrying("upload", running, lambda: self._upload(target, output_key))
+                uploaded = True
+                self._check(running)
+                await reporter.close()
+                async with self.runtime.sessionmaker() as session:
+                    done = await job_service.complete_job(
+                        session,
+                        job.id,
+                        worker_id=self.worker_id,
+                        output_key=output_key,
+                        input_duration_s=float(result.input_duration),
+                        output_duration_s=float(result.output_duration),
+                    )
+                await self._publish(done)
+                await self._notify(done)
+                return "completed"
+        except (AbortJob, CanceledError, Conflict) as exc:
+            reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
+            return await self._stopped(job, reason, uploaded=uploaded, output_key=output_key)
+        except StorageUnavailable as exc:
+            logger.warning("job %s: storage unavailable: %s", job.id, exc)
+            return await self._fail(job, STORAGE_MESSAGE, kind="storage")
+        except PipelineError as exc:
+            kind = "options" if isinstance(exc, OptionsError) else "media"
+            if not isinstance(exc, MediaError | OptionsError) and exc.transient:
+                kind = "transient"
+            return await self._fail(job, str(exc) or type(exc).__name__, kind=kind)
+        except ServiceError as exc:
+            logger.warning("job %s: %s", job.id, exc)
+            return await self._fail(job, str(exc), kind="internal")
+        except Exception:
+            logger.exception("job %s: unexpected error", job.id)
+            return await self._fail(job, INTERNAL_MESSAGE, kind="internal")
+        finally:
+            await reporter.close()
+
+    async def _stopped(self, job: VideoJob, reason: str, *, uploaded: bool, output_key: str) -> str:
+        """The job must not go on here: find out why and leave things tidy."""
+        current = await self._load(job.id)
+        if current is not None and current.status == JobStatus.CANCELED:
+            # Canceled by its owner: remove whatever this attempt already put in storage.
+            with contextlib.suppress(ServiceError):
+                await self._storage_call("delete_prefix", f"output/{job.id}/")
+            logger.info("job %s canceled; partial output removed", job.id)
+            return "canceled"
+        if (
+            current is not None
+            and current.lease_owner == self.worker_id
+            and current.status == JobStatus.PROCESSING
+        ):
+            await self._release(job)
+            return "released"
+        # Another worker reclaimed it (our lease lapsed): its output key is the same, so
+        # leave storage alone; the other worker owns the job now.
+        logger.warning("job %s: lease lost (%s); leaving it to its new owner", job.id, reason)
+        _ = uploaded, output_key
+        return "lease_lost"
+
+    async def _fail(self, job: VideoJob, message: str, *, kind: str) -> str:
+        async with self.runtime.sessionmaker() as session:
+            try:
+                failed = await job_service.fail_job(
+                    session, job.id, worker_id=self.worker_id, message=message
+                )
+            except Conflict:
+                # Canceled or reclaimed meanwhile: the job is not ours to fail.
+                return "lease_lost"
+        metrics.FAILURES.labels(kind=kind).inc()
+        await self._publish(failed)
+        await self._notify(failed)
+        return "failed"
+
+    async def _release(self, job: VideoJob) -> None:
+        async with self.runtime.sessionmaker() as session:
+            if not await job_service.release_job(session, job.id, worker_id=self.worker_id):
+                return
+            released = await job_service.load_job(session, job.id)
+        await self._publish(released)
+
+    async def _load(self, job_id: str) -> VideoJob | None:
+        async with self.runtime.sessionmaker() as session:
+            job: VideoJob | None = await session.get(VideoJob, job_id)
+            return job
+
+    # --- lease ---------------------------------------------------------------------------
+    async def _heartbeat(self, running: _RunningJob) -> None:
+        """Renew the lease until the job ends; stop the job if renewal is refused."""
+        failures = 0
+        deadline = time.monotonic() + self.lease_s
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                async with self.runtime.sessionmaker() as session:
+                    renewed = await job_service.renew_lease(
+                        session, running.job_id, worker_id=self.worker_id, lease_s=self.lease_s
+                    )
+            except Exception as exc:
+                # The database is briefly unreachable: keep running while the lease
+                # still covers us, stop before it could be reclaimed by someone else.
+                failures += 1
+                logger.warning("job %s: lease renewal failed (%s)", running.job_id, exc)
+                if time.monotonic() + self.heartbeat_s >= deadline:
+                    running.stop("lease could not be renewed")
+                    return
+                continue
+            if not renewed:
+                running.stop("job canceled or lease lost")
+                return
+            failures = 0
+            deadline = time.monotonic() + self.lease_s
+
+    def _check(self, running: _RunningJob) -> None:
+        if running.abort.is_set():
+            raise AbortJob(running.abort_reason)
+
+    # --- storage -------------------------------------------------------------------------
+    async def _storage_call(self, name: str, *args: Any) -> Any:
+        method = getattr(self.runtime.storage, name)
+        result = method(*args)
+        if asyncio.iscoroutine(result):
+            return await result
+        return result
+
+    async def _download(self, key: str, path: Path) -> None:
+        await self._storage_call("download_file", key, path)
+
+    async def _upload(self, path: Path, key: str) -> None:
+        await self._storage_call("upload_file", path, key, "video/mp4")
+
+    async def _retrying(
+        self, operation: str, running: _RunningJob, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run ``call``, retrying transient errors with backoff up to job_max_attempts."""
+        attempts = self.settings.job_max_attempts
+        for attempt in range(1, attempts + 1):
+            self._check(running)
+            try:
+                return await call()
+            except (StorageUnavailable, PipelineError) as exc:
+                transient = getattr(exc, "transient", False) and not isinstance(exc, CanceledError)
+                if not transient or attempt == attempts:
+                    raise
+                delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)
+                metrics.RETRIES.labels(operation=operation).inc()
+                logger.warning(
+                    "job %s: %s failed (%s); retry %d/%d in %.0fs",
+                    running.job_id,
+                    operation,
+                    exc,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await self._sleep_unless_aborted(running, delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _sleep_unless_aborted(self, running: _RunningJob, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            self._check(running)
+            await asyncio.sleep(min(0.2, deadline - time.monotonic()))
+
+    # --- notifications -------------------------------------------------------------------
+    async def _publish(self, job: VideoJob | None) -> None:
+        if job is None:
+            return
+        from hushcut.core.events import JobEvent
+
+        try:
+            await self.runtime.events.publish(JobEvent.from_job(job))
+        except Exception as exc:
+            # Live events are a convenience; the job's state is already committed.
+            logger.warning("job %s: could not publish event: %s", job.id, exc)
+
+    async def _notify(self, job: VideoJob) -> None:
+        """Email the job's owner about its final state (at most once per job run)."""
+        # Imported when needed: the email service is optional in a bare pipeline install.
+        emails = importlib.import_module("hushcut.core.services.emails")
+        try:
+            async with self.runtime.sessionmaker() as session:
+                await emails.send_job_finished(session, self.runtime.email, job)
+        except Exception:
+            logger.exception("job %s: could not send the notification email", job.id)
+
+
+class _ProgressReporter:
+    """Turns the pipeline's progress calls (from its thread) into throttled writes/events.
+
+    The pipeline calls :meth:`report` from its thread; the latest value is handed to the
+    event loop, which writes the latest value at most once per ``PROGRESS_INTERVAL_S``
+    within a stage (a new stage is written at once). Raising ``CanceledError`` from
+    :meth:`report` is how a job is stopped mid-pipeline.
+    """
+
+    def __init__(self, processor: JobProcessor, job_id: str, running: _RunningJob) -> None:
+        self.processor = processor
+        self.job_id = job_id
+        self.running = running
+        self.loop = asyncio.get_running_loop()
+        self._latest: tuple[str, float] | None = None
+        self._stages: list[str] = []
+        self._wake = asyncio.Event()
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._pump(), name=f"progress:{self.job_id}")
+
+    def report(self, stage: str, fraction: float) -> None:
+        """The pipeline's callback: its overall fraction covers 5..95% of the job."""
+        if self.running.abort.is_set():
+            raise CanceledError(self.running.abort_reason or "job stopped")
+        self.set(stage, PIPELINE_START + PIPELINE_SHARE * min(1.0, max(0.0, float(fraction))))
+
+    def set(self, stage: str, progress: float) -> None:
+        with self._lock:
+            self._latest = (stage, progress)
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            self.loop.call_soon_threadsafe(self._wake.set)
+
+    async def _pump(self) -> None:
+        last_stage: str | None = None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                latest, self._latest = self._latest, None
+            if latest is None:
+                continue
+            stage, fraction = latest
+            try:
+                async with self.processor.runtime.sessionmaker() as session:
+                    job = await job_service.update_progress(
+                        session,
+                        self.job_id,
+                        worker_id=self.processor.worker_id,
+                        stage=stage,
+                        progress=fraction,
+                    )
+                if job is None:
+                    self.running.stop("job canceled or lease lost")
+                else:
+                    await self.processor._publish(job)
+            except Exception as exc:
+                logger.warning("job %s: progress update failed: %s", self.job_id, exc)
+            if stage == last_stage:
+                await asyncio.sleep(PROGRESS_INTERVAL_S)
+            last_stage = stage
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

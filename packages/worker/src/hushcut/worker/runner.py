@@ -1,0 +1,207 @@
+"""A worker you can start and stop inside any asyncio program (``hushcut worker``, ``hushcut up``).
+
+:class:`WorkerRunner` wires the broker, a taskiq ``Receiver`` (at most ``concurrency``
+jobs at once) and the reconciler. The reconciler is the backstop that makes the database
+the truth: every few seconds an idle worker looks for jobs nobody holds — QUEUED jobs
+whose hint was lost (Redis restarted empty, enqueue failed) and PROCESSING jobs whose
+lease expired (their worker was killed) — and sends hints for them, at most one per
+free slot, so hints never pile up while workers are busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from taskiq import AsyncBroker
+from taskiq.acks import AcknowledgeType
+from taskiq.receiver import Receiver
+
+from hushcut.core.settings import Settings
+from hushcut.worker.broker import DEFAULT_REDELIVERY_S, REDIS_DOWN_ERRORS, make_broker
+from hushcut.worker.processor import JobProcessor
+from hushcut.worker.scheduling import claimable_job_ids
+from hushcut.worker.tasks import process_job
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two reconciler passes.
+DEFAULT_RECONCILE_S = 2.0
+#: Seconds a stopping worker lets running jobs finish before handing them back.
+DEFAULT_SHUTDOWN_GRACE_S = 5.0
+
+
+def new_worker_id() -> str:
+    """A name unique to this worker instance: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WorkerRunner:
+    """One worker: receives job hints and processes jobs until :meth:`stop`.
+
+    ``source`` is a started core ``Runtime`` (shared with the API in ``hushcut up``) or
+    :class:`~hushcut.core.settings.Settings`, in which case the runner starts and closes
+    its own runtime.
+    """
+
+    def __init__(
+        self,
+        source: Settings | Any,
+        *,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+        reconcile_s: float = DEFAULT_RECONCILE_S,
+        redelivery_s: float = DEFAULT_REDELIVERY_S,
+        shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
+    ) -> None:
+        self._source = source
+        self.settings: Settings = source if isinstance(source, Settings) else source.settings
+        self.concurrency = concurrency or self.settings.worker_concurrency
+        self.worker_id = worker_id or new_worker_id()
+        self.reconcile_s = reconcile_s
+        self.redelivery_s = redelivery_s
+        self.shutdown_grace_s = shutdown_grace_s
+        self.runtime: Any = None
+        self._owns_runtime = False
+        self.broker: AsyncBroker | None = None
+        self.processor: JobProcessor | None = None
+        self._finish = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Connect, then receive and reconcile in background tasks; returns at once."""
+        if self._tasks:
+            raise RuntimeError("worker already started")
+        if isinstance(self._source, Settings):
+            from hushcut.core.runtime import Runtime
+
+            self.runtime = await Runtime.start(self._source)
+            self._owns_runtime = True
+        else:
+            self.runtime = self._source
+        from hushcut.pipeline import cut
+        from hushcut.pipeline.plugins import get_plugin_manager
+
+        # Load (and check) every installed plugin before the first job, not during it.
+        get_plugin_manager()
+        self.processor = JobProcessor(
+            self.runtime, worker_id=self.worker_id, cut=cut, concurrency=self.concurrency
+        )
+        broker = make_broker(self.settings, redelivery_s=self.redelivery_s)
+        broker.is_worker_process = True
+        broker.state.processor = self.processor
+        await broker.startup()
+        self.broker = broker
+        self._finish = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._receive(), name=f"receive:{self.worker_id}"),
+            asyncio.create_task(self._reconcile(), name=f"reconcile:{self.worker_id}"),
+        ]
+        logger.info(
+            "worker %s started: concurrency %d, queue %s",
+            self.worker_id,
+            self.concurrency,
+            "redis" if self.settings.redis_url else "in-process",
+        )
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop taking jobs; let running ones finish within ``grace_s``, release the rest."""
+        if not self._tasks or self.processor is None:
+            return
+        grace = self.shutdown_grace_s if grace_s is None else grace_s
+        processor = self.processor
+        processor.drain()
+        self._finish.set()
+        if not await processor.wait_idle(grace):
+            logger.info(
+                "worker %s: handing back %d running job(s)", self.worker_id, processor.running
+            )
+            processor.release_all()
+            await processor.wait_idle(max(10.0, self.settings.job_lease_s))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.shutdown()
+            self.broker = None
+        if self._owns_runtime and self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+        logger.info("worker %s stopped", self.worker_id)
+
+    async def __aenter__(self) -> WorkerRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- background tasks ----------------------------------------------------------------
+    async def _receive(self) -> None:
+        assert self.broker is not None
+        backoff = 0.5
+        while not self._finish.is_set():
+            receiver = Receiver(
+                broker=self.broker,
+                max_async_tasks=self.concurrency,
+                run_startup=False,
+                # Hints are acknowledged once handled; one that is redelivered after a
+                # crash only meets a claim that fails, so nothing runs twice.
+                ack_type=AcknowledgeType.WHEN_EXECUTED,
+                propagate_exceptions=False,
+                wait_tasks_timeout=None,
+            )
+            try:
+                await receiver.listen(self._finish)
+            except Exception as exc:
+                logger.warning("worker %s: listener failed (%s); restarting", self.worker_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _reconcile(self) -> None:
+        assert self.broker is not None
+        assert self.processor is not None
+        while not self._finish.is_set():
+            await asyncio.sleep(self.reconcile_s)
+            try:
+                await self.reconcile_once()
+            except Exception as exc:
+                logger.warning("worker %s: reconcile failed: %s", self.worker_id, exc)
+
+    async def reconcile_once(self) -> int:
+        """Send a hint for each job nobody holds, up to this worker's free slots."""
+        assert self.broker is not None
+        assert self.processor is not None
+        free = self.processor.free_slots
+        if free <= 0:
+            return 0
+        async with self.runtime.sessionmaker() as session:
+            job_ids = await claimable_job_ids(
+                session,
+                now=datetime.now(UTC),
+                workspace_max_running=self.settings.workspace_max_running,
+                limit=free,
+                # A newer job's own hint is still on its way; leave it to that hint.
+                min_queued_age_s=self.reconcile_s,
+            )
+        sent = 0
+        for job_id in job_ids:
+            try:
+                await process_job.kicker().with_broker(self.broker).kiq(job_id)
+                sent += 1
+            except REDIS_DOWN_ERRORS as exc:
+                logger.warning("worker %s: cannot requeue %s (%s)", self.worker_id, job_id, exc)
+                break
+        if sent:
+            logger.info("worker %s: requeued %d job(s) nobody held", self.worker_id, sent)
+        return sent
