@@ -32,7 +32,30 @@ class HushcutGroup(click.Group):
         ep = self._entry_points().get(cmd_name)
         if ep is None:
             return None
-        loaded = ep.load()  # type: ignore[attr-defined]
+        try:
+            loaded = ep.load()  # type: ignore[attr-defined]
+        except Exception as exc:
+            # A broken platform install must not take `hushcut --help` or `hushcut cut`
+            # down with it: the command stays listed and says why it cannot run.
+            return unavailable_command(cmd_name, f"{type(exc).__name__}: {exc}")
         if not isinstance(loaded, click.Command):
-            raise click.ClickException(f"entry point {cmd_name!r} is not a click command")
+            return unavailable_command(cmd_name, f"entry point {ep.value} is not a click command")  # type: ignore[attr-defined]
         return loaded
+
+
+def unavailable_command(name: str, reason: str) -> click.Command:
+    """A stand-in for a command that failed to load: listed in help, fails in one line."""
+    reason = " ".join(reason.split())
+
+    def explain() -> None:
+        click.echo(f"error: the {name!r} command is unavailable: {reason}", err=True)
+        raise SystemExit(1)
+
+    return click.Command(
+        name,
+        callback=explain,
+        help=f"Unavailable: {reason}",
+        short_help=f"(unavailable: {reason})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
