@@ -1,0 +1,80 @@
+"""Emails the platform sends people: a job finished or failed."""
+
+from __future__ import annotations
+
+import html as html_lib
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hushcut.core.email import EmailSender
+from hushcut.core.models import JobStatus, User, VideoJob
+from hushcut.core.services.jobs import load_job
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str
+    idempotency_key: str
+
+
+def job_email_key(job: VideoJob) -> str:
+    """One key per job run and outcome: a retried job may email again, a run never twice."""
+    return f"job-{job.id}-run-{job.charges}-{job.status.value.lower()}"
+
+
+def job_finished_message(job: VideoJob, to: str, app_url: str) -> EmailMessage:
+    """The email telling the job's owner it completed or failed."""
+    if job.status is JobStatus.COMPLETED:
+        subject = f"Your video is ready: {job.filename}"
+        saved = ""
+        if job.input_duration_s is not None and job.output_duration_s is not None:
+            saved = (
+                f" It went from {_duration(job.input_duration_s)} to "
+                f"{_duration(job.output_duration_s)}."
+            )
+        lines = [
+            f"Hushcut finished cutting the silences out of {job.filename}.{saved}",
+            f"Download it from Hushcut: {app_url}",
+        ]
+    elif job.status is JobStatus.FAILED:
+        subject = f"Hushcut could not process {job.filename}"
+        lines = [
+            f"Processing {job.filename} failed: {job.error or 'unknown error'}",
+            "Your credit was refunded. You can retry the job once the problem is fixed.",
+            f"Hushcut: {app_url}",
+        ]
+    else:
+        raise ValueError(f"no email for a job that is {job.status.value}")
+    text = "\n\n".join(lines) + "\n"
+    body = "".join(f"<p>{html_lib.escape(line)}</p>" for line in lines)
+    return EmailMessage(to, subject, text, body, job_email_key(job))
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+async def notify_job_finished(
+    session: AsyncSession, sender: EmailSender, job_id: str, app_url: str
+) -> bool:
+    """Email the job's creator about its outcome, once per run; False if not sent now
+    (already sent, no creator, or the job has not finished)."""
+    job = await load_job(session, job_id)
+    if job.status not in {JobStatus.COMPLETED, JobStatus.FAILED} or job.created_by is None:
+        return False
+    user = await session.get(User, job.created_by)
+    if user is None:
+        return False
+    message = job_finished_message(job, user.email, app_url)
+    return await sender.send(
+        message.to,
+        message.subject,
+        message.text,
+        message.html,
+        idempotency_key=message.idempotency_key,
+    )
