@@ -1,0 +1,248 @@
+"""Sample-accurate audio for a timeline: cut, tempo-change, filter and encode AAC in one pass."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+
+from hushcut.pipeline.errors import RenderError
+from hushcut.pipeline.render.filters import FrameFilter, audio_filter
+
+if TYPE_CHECKING:
+    from av.audio.stream import AudioStream
+    from av.container import OutputContainer
+    from av.packet import Packet
+
+    from hushcut.pipeline.timeline import Segment
+
+#: Layouts FFmpeg's AAC encoder accepts as they are; anything else is downmixed to stereo.
+_AAC_LAYOUTS = {"mono", "stereo", "3.0", "4.0", "5.0(side)", "5.1(side)", "5.0", "5.1", "7.1"}
+#: A pts jump larger than this (in seconds) is a real gap in the source audio, not jitter.
+_GAP_TOLERANCE = 0.02
+
+
+def atempo_chain(speed: float) -> list[str]:
+    """``atempo`` stages for ``speed``: each stage accepts 0.5..100, so chain for extremes."""
+    stages: list[str] = []
+    while speed < 0.5:
+        stages.append("atempo=0.5")
+        speed /= 0.5
+    while speed > 100.0:
+        stages.append("atempo=100")
+        speed /= 100.0
+    stages.append(f"atempo={speed:.9g}")
+    return stages
+
+
+class AudioRenderer:
+    """Turns the decoded first audio stream into the output's AAC stream.
+
+    Each segment maps to an exact range of output samples, computed from the
+    segment's start on the *output* timeline, so rounding never accumulates over
+    many cuts: after any number of cuts the audio sits where the video does.
+    """
+
+    def __init__(
+        self,
+        source: AudioStream,
+        output: OutputContainer,
+        segments: list[Segment],
+        out_starts: list[float],
+        filters: list[str],
+        bitrate: int,
+    ) -> None:
+        ctx = source.codec_context
+        self.rate = int(ctx.sample_rate or source.sample_rate or 48_000)
+        channels = ctx.channels or 2
+        layout = ctx.layout.name if ctx.layout else ""
+        if channels == 1:
+            layout = "mono"
+        elif channels == 2 or layout not in _AAC_LAYOUTS:
+            layout = "stereo"
+        self.layout = layout
+        self.decoder = ctx
+        self._canon = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
+        enc_rate = self.rate if self.rate in (av.Codec("aac", "w").audio_rates or ()) else 48_000
+        self.stream = output.add_stream("aac", rate=enc_rate)
+        self.stream.codec_context.layout = layout
+        self.stream.codec_context.bit_rate = bitrate
+        self.stream.time_base = Fraction(1, enc_rate)
+        self._final = av.AudioResampler(format="fltp", layout=layout, rate=enc_rate)
+        self._fifo = av.AudioFifo()
+        self._enc_pts = 0
+        self._user: FrameFilter | None = (
+            audio_filter(filters, sample_rate=self.rate, layout=layout) if filters else None
+        )
+
+        self._segments = segments
+        bounds = [round(o * self.rate) for o in out_starts]
+        self._out_len = [bounds[i + 1] - bounds[i] for i in range(len(segments))]
+        self._src_range: list[tuple[int, int]] = []
+        for seg, length in zip(segments, self._out_len, strict=True):
+            lo = round(seg.start * self.rate)
+            hi = lo + length if seg.speed == 1.0 else round(seg.end * self.rate)
+            self._src_range.append((lo, hi))
+        self._seg = 0
+        self._seg_written = 0
+        self._tempo: FrameFilter | None = None
+        self._pos: int | None = None  # source sample index of the next decoded sample
+        self._out_count = 0
+        self.packets_out = 0
+
+    @property
+    def done(self) -> bool:
+        return self._seg >= len(self._segments)
+
+    # -- input side ---------------------------------------------------------------------
+    def feed(self, packet: Packet | None) -> list[Packet]:
+        out: list[Packet] = []
+        try:
+            frames = self.decoder.decode(packet)
+        except av.error.InvalidDataError:
+            return out  # a damaged audio packet: the gap logic below keeps sync
+        for frame in frames:
+            out += self._source_frame(frame)
+        return out
+
+    def _source_frame(self, frame: av.AudioFrame) -> list[Packet]:
+        out: list[Packet] = []
+        if frame.pts is not None and frame.time_base is not None:
+            at = round(float(frame.pts * frame.time_base) * self.rate)
+        else:
+            at = self._pos if self._pos is not None else 0
+        for canon in self._canon.resample(frame):
+            data = canon.to_ndarray()
+            if self._pos is None:
+                self._pos = at
+            elif abs(at - self._pos) > _GAP_TOLERANCE * self.rate:
+                if at > self._pos:
+                    gap = np.zeros((data.shape[0], at - self._pos), dtype=np.float32)
+                    out += self._cut(gap, self._pos)
+                    self._pos = at
+                else:
+                    data = data[:, self._pos - at :]
+            if data.shape[1]:
+                out += self._cut(data, self._pos)
+                self._pos += data.shape[1]
+            at = self._pos
+        return out
+
+    def _cut(self, data: np.ndarray, pos: int) -> list[Packet]:
+        out: list[Packet] = []
+        n = data.shape[1]
+        while self._seg < len(self._segments):
+            lo, hi = self._src_range[self._seg]
+            if pos + n <= lo:
+                break
+            if pos >= hi:
+                out += self._finish_segment()
+                continue
+            a, b = max(pos, lo), min(pos + n, hi)
+            out += self._segment_samples(data[:, a - pos : b - pos])
+            if b < hi:
+                break
+            out += self._finish_segment()
+        return out
+
+    # -- per segment: tempo and exact length --------------------------------------------
+    def _segment_samples(self, data: np.ndarray) -> list[Packet]:
+        seg = self._segments[self._seg]
+        if seg.speed == 1.0:
+            return self._emit_segment(data)
+        if self._tempo is None:
+            # aformat pins the output to planar float so samples can be sliced per channel.
+            pin = f"aformat=sample_fmts=fltp:channel_layouts={self.layout}"
+            chain = [*atempo_chain(seg.speed), pin]
+            self._tempo = audio_filter(chain, sample_rate=self.rate, layout=self.layout)
+        out: list[Packet] = []
+        for frame in self._tempo.push(self._frame(data, self._seg_written)):
+            out += self._emit_segment(frame.to_ndarray())
+        return out
+
+    def _emit_segment(self, data: np.ndarray) -> list[Packet]:
+        room = self._out_len[self._seg] - self._seg_written
+        if room <= 0:
+            return []
+        data = data[:, :room]
+        self._seg_written += data.shape[1]
+        return self._emit(data)
+
+    def _finish_segment(self) -> list[Packet]:
+        out: list[Packet] = []
+        if self._tempo is not None:
+            for frame in self._tempo.push(None):
+                out += self._emit_segment(frame.to_ndarray())
+            self._tempo = None
+        missing = self._out_len[self._seg] - self._seg_written
+        if missing > 0:
+            # Source audio ended (or had a hole) inside a kept segment: silence keeps sync.
+            out += self._emit_segment(np.zeros((self._channels(), missing), dtype=np.float32))
+        self._seg += 1
+        self._seg_written = 0
+        return out
+
+    def _channels(self) -> int:
+        return len(av.AudioLayout(self.layout).channels)
+
+    # -- output side: filters, fifo, encoder --------------------------------------------
+    def _frame(self, data: np.ndarray, pts: int) -> av.AudioFrame:
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(data, dtype=np.float32), format="fltp", layout=self.layout
+        )
+        frame.sample_rate = self.rate
+        frame.time_base = Fraction(1, self.rate)
+        frame.pts = pts
+        return frame
+
+    def _emit(self, data: np.ndarray) -> list[Packet]:
+        if not data.shape[1]:
+            return []
+        frame = self._frame(data, self._out_count)
+        self._out_count += data.shape[1]
+        frames: list[av.AudioFrame | av.VideoFrame] = (
+            self._user.push(frame) if self._user else [frame]
+        )
+        return self._encode_frames(frames)
+
+    def _encode_frames(self, frames: list[av.AudioFrame | av.VideoFrame]) -> list[Packet]:
+        for frame in frames:
+            if not isinstance(frame, av.AudioFrame):
+                raise RenderError("an audio filter produced video")
+            for converted in self._final.resample(frame):
+                converted.pts = None
+                self._fifo.write(converted)
+        return self._drain_fifo(final=False)
+
+    def _drain_fifo(self, *, final: bool) -> list[Packet]:
+        out: list[Packet] = []
+        size = self.stream.codec_context.frame_size or 1024
+        while self._fifo.samples >= size or (final and self._fifo.samples):
+            chunk = self._fifo.read(min(size, self._fifo.samples))
+            if chunk is None:
+                break
+            chunk.pts = self._enc_pts
+            chunk.time_base = Fraction(1, self.stream.codec_context.sample_rate)
+            self._enc_pts += chunk.samples
+            out += self.stream.encode(chunk)
+        return out
+
+    def finish(self) -> list[Packet]:
+        """Flush everything: pads segments the source audio never reached with silence."""
+        out = self.feed(None)
+        while self._seg < len(self._segments):
+            out += self._finish_segment()
+        if self._user is not None:
+            out += self._encode_frames(self._user.push(None))
+        for converted in self._final.resample(None):
+            converted.pts = None
+            self._fifo.write(converted)
+        out += self._drain_fifo(final=True)
+        out += self.stream.encode(None)
+        return out
+
+    @property
+    def output_samples(self) -> int:
+        return self._out_count
