@@ -1,0 +1,129 @@
+"""`hushcut api` (the HTTP API alone) and `hushcut up` (API plus a worker, one process)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hushcut.core.cli import data_dir_option
+from hushcut.core.settings import Settings, load_settings
+
+logger = logging.getLogger("hushcut.api")
+
+host_option = click.option(
+    "--host", default=None, help="Address to listen on (default: HOST, 127.0.0.1)."
+)
+port_option = click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to listen on (default: PORT, 8000).",
+)
+
+
+def _settings(data_dir: Path | None, host: str | None, port: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    try:
+        settings = load_settings(data_dir, **overrides)
+    except Exception as exc:  # pydantic's message names the bad variable
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+    if "app_url" not in settings.model_fields_set:
+        # Without APP_URL the server's own address is its public one, which local
+        # storage URLs and OAuth redirects are built from.
+        shown = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
+        settings.app_url = f"http://{shown}:{settings.port}"
+    return settings
+
+
+def serve(settings: Settings, *, with_worker: bool, migrate: bool | None, announce: bool) -> None:
+    """Run uvicorn with the app until SIGINT/SIGTERM (uvicorn handles the signals)."""
+    import uvicorn
+
+    from hushcut.api.app import create_app
+
+    app = create_app(settings, with_worker=with_worker, migrate=migrate)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_ping_interval=20.0,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    if announce:
+        original = server.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original(sockets)
+            if server.started:
+                click.echo(f"Hushcut is running at {settings.app_url}  (Ctrl+C to stop)")
+                click.echo(f"GraphQL: {settings.app_url}/graphql")
+                sys.stdout.flush()
+
+        server.startup = startup  # type: ignore[method-assign]
+    server.run()
+    if not server.started:
+        raise click.ClickException(f"could not start the server on {settings.host}:{settings.port}")
+
+
+@click.group("api", invoke_without_command=True)
+@host_option
+@port_option
+@data_dir_option
+@click.option(
+    "--migrate",
+    is_flag=True,
+    default=False,
+    help="Upgrade the database schema before serving (always done for SQLite).",
+)
+@click.pass_context
+def api(
+    ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, migrate: bool
+) -> None:
+    """Serve the GraphQL API (with uvicorn); `hushcut api schema` prints its SDL."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(data_dir, host, port)
+    serve(settings, with_worker=False, migrate=migrate or None, announce=True)
+
+
+@api.command("schema")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the SDL to this file instead of stdout.",
+)
+def schema_command(output: Path | None) -> None:
+    """Print the GraphQL schema (SDL) that docs/schema.graphql must match."""
+    from hushcut.api.schema_export import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        click.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl)
+
+
+@click.command("up")
+@host_option
+@port_option
+@data_dir_option
+def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the whole platform in one process: API plus a worker, on embedded defaults."""
+    settings = _settings(data_dir, host, port)
+    serve(settings, with_worker=True, migrate=True, announce=True)

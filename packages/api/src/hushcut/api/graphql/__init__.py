@@ -1,0 +1,1 @@
+"""The Strawberry GraphQL schema of the Hushcut API: types, resolvers, errors, context."""

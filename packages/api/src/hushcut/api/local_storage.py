@@ -1,0 +1,106 @@
+"""/storage/<key>: the upload and download endpoints of local storage, with signed URLs.
+
+Only mounted when no S3 bucket is configured. Every request must carry a signature the
+API issued (``requestUpload`` / ``downloadUrl``): a PUT for exactly the announced size
+and content type before its expiry, a GET for one object before its expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, put
+from litestar.handlers import BaseRouteHandler
+from litestar.response import File, Response
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_411_LENGTH_REQUIRED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+)
+
+from hushcut.api.state import ApiState
+from hushcut.core.errors import BadUserInput, Forbidden, ServiceError
+from hushcut.core.settings import Settings
+from hushcut.core.storage import LocalStorage, content_disposition
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _local(request: AnyRequest) -> LocalStorage:
+    api: ApiState = request.app.state.api
+    storage = api.runtime.storage
+    if not isinstance(storage, LocalStorage):
+        raise RuntimeError("local storage routes mounted without local storage")
+    return storage
+
+
+def _error(status: int, message: str) -> Response[dict[str, str]]:
+    return Response({"error": message}, status_code=status)
+
+
+def routes(settings: Settings) -> list[BaseRouteHandler]:
+    if settings.s3_bucket:
+        return []
+
+    @put(
+        "/storage/{key:path}",
+        status_code=HTTP_200_OK,
+        include_in_schema=False,
+        request_max_body_size=settings.max_upload_bytes,
+    )
+    async def upload(
+        request: AnyRequest, key: str, expires: str = "", sig: str = ""
+    ) -> Response[dict[str, Any]]:
+        storage = _local(request)
+        key = key.lstrip("/")
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            return _error(HTTP_411_LENGTH_REQUIRED, "Content-Length is required")
+        size = int(length)
+        if size > settings.max_upload_bytes:
+            return _error(HTTP_413_REQUEST_ENTITY_TOO_LARGE, "upload too large")
+        content_type = request.headers.get("content-type", "")
+        try:
+            storage.verify("PUT", key, expires, sig, size=size, content_type=content_type)
+        except Forbidden as exc:
+            return _error(HTTP_403_FORBIDDEN, str(exc))
+        try:
+            written = await storage.write(key, request.stream(), content_type, size)
+        except BadUserInput as exc:
+            return _error(HTTP_400_BAD_REQUEST, str(exc))
+        except ServiceError as exc:
+            return _error(503, str(exc))
+        return Response({"key": key, "size": written})
+
+    @get("/storage/{key:path}", include_in_schema=False)
+    async def download(
+        request: AnyRequest,
+        key: str,
+        expires: str = "",
+        sig: str = "",
+        filename: str | None = None,
+    ) -> Response[Any]:
+        storage = _local(request)
+        key = key.lstrip("/")
+        try:
+            storage.verify("GET", key, expires, sig, filename=filename)
+            path = storage.path(key)
+        except Forbidden as exc:
+            return _error(HTTP_403_FORBIDDEN, str(exc))
+        except BadUserInput as exc:
+            return _error(HTTP_400_BAD_REQUEST, str(exc))
+        info = await storage.head(key)
+        if info is None:
+            return _error(HTTP_404_NOT_FOUND, "no such object")
+        headers = {"content-disposition": content_disposition(filename)} if filename else {}
+        return File(
+            path,
+            content_disposition_type="attachment" if filename else "inline",
+            media_type=info.content_type or "application/octet-stream",
+            headers=headers,
+        )
+
+    return [upload, download]

@@ -1,0 +1,122 @@
+"""Browser sign-in routes: /auth/google/login, /auth/google/callback and /auth/logout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import Parameter
+from litestar.response import Redirect, Response
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
+
+from hushcut.api.oidc import SignInError
+from hushcut.api.sessions import (
+    CSRF_COOKIE,
+    OAUTH_COOKIE,
+    OAUTH_MAX_AGE_S,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+)
+from hushcut.api.state import ApiState
+from hushcut.core.errors import ServiceError
+from hushcut.core.services import workspaces as workspace_service
+from hushcut.core.services.auth import Actor
+
+logger = logging.getLogger("hushcut.api.signin")
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect after sign-in is a phishing tool.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@get("/auth/google/login", include_in_schema=False)
+async def google_login(
+    request: AnyRequest, next_path: str | None = Parameter(query="next", default=None)
+) -> Response[object]:
+    api: ApiState = request.app.state.api
+    if api.oidc is None:
+        return Response(
+            {"error": "Google sign-in is not configured"}, status_code=HTTP_404_NOT_FOUND
+        )
+    url, pending = await api.oidc.authorization_url()
+    pending["next"] = _safe_next(next_path)
+    response: Response[object] = Redirect(url)
+    response.set_cookie(
+        OAUTH_COOKIE,
+        api.signer.dump_oauth(pending),
+        **api.signer.cookie_options(max_age=OAUTH_MAX_AGE_S),
+    )
+    return response
+
+
+@get("/auth/google/callback", include_in_schema=False)
+async def google_callback(
+    request: AnyRequest,
+    code: str | None = None,
+    oauth_state: str | None = Parameter(query="state", default=None),
+    error: str | None = None,
+) -> Response[object]:
+    api: ApiState = request.app.state.api
+    if api.oidc is None:
+        return Response(
+            {"error": "Google sign-in is not configured"}, status_code=HTTP_404_NOT_FOUND
+        )
+    pending = api.signer.read_oauth(request.cookies.get(OAUTH_COOKIE))
+    if error:
+        return _refuse(f"sign-in was not completed: {error}")
+    if pending is None:
+        return _refuse("the sign-in attempt expired; start again")
+    if not code or not oauth_state or oauth_state != pending.get("state"):
+        return _refuse("the sign-in response does not match this browser's attempt")
+    try:
+        identity = await api.oidc.exchange(code, pending["verifier"], pending["nonce"])
+    except SignInError as exc:
+        logger.warning("sign-in refused: %s", exc)
+        return _refuse(str(exc))
+    async with api.runtime.sessionmaker() as session:
+        try:
+            user = await workspace_service.get_or_create_user(
+                session, identity.email, identity.name or ""
+            )
+            actor = Actor(user_id=user.id)
+            if not await workspace_service.list_workspaces(session, actor):
+                # First sign-in: a personal workspace with the starter credits.
+                await workspace_service.create_workspace(
+                    session,
+                    actor,
+                    f"{identity.name or identity.email.split('@')[0]}'s workspace",
+                    starter_credits=api.settings.starter_credits,
+                )
+        except ServiceError as exc:
+            return _refuse(str(exc))
+    browser, cookie = api.signer.new_session(user.id)
+    response: Response[object] = Redirect(_safe_next(pending.get("next")))
+    response.set_cookie(
+        SESSION_COOKIE, cookie, **api.signer.cookie_options(max_age=SESSION_MAX_AGE_S)
+    )
+    # Readable by the page's script, which echoes it in X-CSRF-Token on mutations.
+    response.set_cookie(
+        CSRF_COOKIE,
+        browser.csrf,
+        **api.signer.cookie_options(http_only=False, max_age=SESSION_MAX_AGE_S),
+    )
+    response.delete_cookie(OAUTH_COOKIE, path="/")
+    return response
+
+
+@post("/auth/logout", include_in_schema=False, status_code=200)
+async def logout(request: AnyRequest) -> Response[dict[str, str]]:
+    response = Response({"status": "signed out"})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def _refuse(message: str) -> Response[object]:
+    return Response({"error": message}, status_code=HTTP_400_BAD_REQUEST)
