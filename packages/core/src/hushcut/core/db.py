@@ -74,11 +74,17 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 @asynccontextmanager
 async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Commit what the block did, or roll all of it back when it raises."""
+    """Commit what the block did, or roll all of it back when it raises.
+
+    On failure the session's objects are detached before the rollback, so objects the
+    caller already holds keep their last committed values readable instead of being
+    expired (and unloadable once the session is closed).
+    """
     try:
         yield session
         await session.commit()
     except BaseException:
+        session.expunge_all()
         await session.rollback()
         raise
 

@@ -1,0 +1,190 @@
+"""Reusable fixtures for platform tests (core, api, worker): settings and a Runtime per
+test on the backend under test, each with its own empty, migrated database.
+
+Use from a conftest: ``from tests.platform import runtime, settings  # noqa: F401``.
+Embedded: a copy of a SQLite file migrated once per session, local storage in tmp_path.
+Services: ``CREATE DATABASE ... TEMPLATE`` of a PostgreSQL database migrated once per
+session, the session's Redis, and a fresh moto bucket per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from hushcut.core.db import upgrade_database
+from hushcut.core.runtime import Runtime
+from hushcut.core.services.auth import Actor
+from hushcut.core.settings import Settings
+from tests.conftest import Services
+
+T = TypeVar("T")
+TEST_SECRET = "test-session-secret-0123456789abcdef"
+TEMPLATE_DATABASE = "hushcut_template"
+
+_lock = threading.Lock()
+_sqlite_template: Path | None = None
+_pg_templates: set[int] = set()
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def _sqlite_template_file() -> Path:
+    global _sqlite_template
+    with _lock:
+        if _sqlite_template is None:
+            directory = Path(tempfile.mkdtemp(prefix="hushcut-sqlite-template-"))
+            atexit.register(shutil.rmtree, directory, True)
+            run_sync(upgrade_database(Settings(data_dir=directory)))
+            _sqlite_template = directory / "hushcut.db"
+        return _sqlite_template
+
+
+async def _execute_admin(services: Services, *statements: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(services.postgres.url(driver="postgresql"))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def create_database(services: Services, *, migrated: bool = True) -> str:
+    """A new PostgreSQL database (migrated to head unless ``migrated`` is False); its URL."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    if not migrated:
+        run_sync(_execute_admin(services, f'CREATE DATABASE "{name}"'))
+        return services.postgres.url(name)
+    with _lock:
+        if services.postgres.port not in _pg_templates:
+            run_sync(_execute_admin(services, f'CREATE DATABASE "{TEMPLATE_DATABASE}"'))
+            template_url = services.postgres.url(TEMPLATE_DATABASE)
+            run_sync(upgrade_database(Settings(database_url=template_url)))
+            _pg_templates.add(services.postgres.port)
+        run_sync(
+            _execute_admin(services, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
+        )
+    return services.postgres.url(name)
+
+
+def create_bucket(services: Services) -> str:
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=services.s3.url,
+        region_name=services.s3.region,
+        aws_access_key_id=services.s3.access_key,
+        aws_secret_access_key=services.s3.secret_key,
+    )
+    client.create_bucket(Bucket=name)
+    client.close()
+    return name
+
+
+def make_settings(
+    tmp_path: Path, backend: str, services: Services | None = None, **overrides: Any
+) -> Settings:
+    """Settings for one test: a fresh migrated database plus the backend's services.
+
+    ``overrides`` are Settings fields (e.g. ``starter_credits=0``).
+    """
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values: dict[str, Any] = {"data_dir": data_dir, "session_secret": TEST_SECRET}
+    if backend == "services":
+        if services is None:
+            raise ValueError("the services backend needs the `services` fixture")
+        values.update(
+            database_url=create_database(services),
+            redis_url=services.redis.url,
+            s3_bucket=create_bucket(services),
+            s3_endpoint_url=services.s3.url,
+            s3_region=services.s3.region,
+            s3_access_key_id=services.s3.access_key,
+            s3_secret_access_key=services.s3.secret_key,
+        )
+    else:
+        shutil.copyfile(_sqlite_template_file(), data_dir / "hushcut.db")
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings of a fresh, migrated platform on the backend under test."""
+    services = request.getfixturevalue("services") if backend == "services" else None
+    return make_settings(tmp_path, backend, services)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A started Runtime on ``settings``, closed after the test."""
+    started = await Runtime.start(settings, upgrade=False)
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+async def new_member(
+    runtime: Runtime, email: str | None = None, *, credits: int | None = None
+) -> tuple[Actor, str]:
+    """A new user owning a new workspace with ``credits`` (default: starter credits).
+
+    Returns the user's browser-session Actor and the workspace id.
+    """
+    from hushcut.core.services import credits as credit_service
+    from hushcut.core.services import workspaces
+
+    address = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    async with runtime.session() as session:
+        user = await workspaces.get_or_create_user(session, address, "Test User")
+        actor = Actor(user.id)
+        workspace = await workspaces.create_workspace(
+            session, actor, "Test workspace", starter_credits=runtime.settings.starter_credits
+        )
+        if credits is not None:
+            await credit_service.set_credits(session, workspace.id, credits)
+    return actor, workspace.id
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
