@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import re
 import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
-from hushcut.core.models import JobStatus, VideoJob
+from hushcut.core.events import JobEvent
+from hushcut.core.models import JobStatus, User, VideoJob
+from hushcut.core.services import emails
 from hushcut.core.services import jobs as job_service
 from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
 from hushcut.worker import metrics
@@ -73,18 +73,6 @@ class _RunningJob:
         if not self.abort.is_set():
             self.abort_reason = reason
             self.abort.set()
-
-
-def output_key_for(job: VideoJob) -> str:
-    """``output/<jobId>/<stem>_hushcut.mp4``; the stem is the upload's name, made key-safe."""
-    stem = PurePosixPath(job.filename.replace("\\", "/")).stem
-    stem = re.sub(r"[^\w.\- ]+", "_", stem).strip(" .") or "video"
-    return f"output/{job.id}/{stem[:150]}_hushcut.mp4"
-
-
-def _input_name(job: VideoJob) -> str:
-    suffix = PurePosixPath(job.filename.replace("\\", "/")).suffix.lower()
-    return "input" + (suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else "")
 
 
 class JobProcessor:
@@ -185,11 +173,8 @@ class JobProcessor:
                 workspace_max_running=self.settings.workspace_max_running,
                 max_attempts=self.settings.job_max_attempts,
             )
-        if job is None or job.status != JobStatus.PROCESSING or job.lease_owner != self.worker_id:
-            if job is not None and job.status == JobStatus.FAILED:
-                # claim_job gave up on a job that kept killing its workers.
-                metrics.FAILURES.labels(kind="attempts").inc()
-                await self._notify(job)
+        if job is None:
+            await self._after_refused_claim(job_id)
             return None
         self._running[job.id] = _RunningJob(job.id)
         self._idle.clear()
@@ -199,6 +184,21 @@ class JobProcessor:
                 max(0.0, (job.started_at - job.queued_at).total_seconds())
             )
         return job
+
+    async def _after_refused_claim(self, job_id: str) -> None:
+        # claim_job fails a job whose lease expired max_attempts times (it kept killing
+        # its workers) instead of handing it out again; its owner still gets the email.
+        # Repeated calls are harmless: the email is keyed per job run.
+        job = await self._load(job_id)
+        if (
+            job is not None
+            and job.status == JobStatus.FAILED
+            and job.attempts >= self.settings.job_max_attempts
+            and job.finished_at is not None
+            and (datetime.now(UTC) - job.finished_at).total_seconds() < 60
+        ):
+            await self._publish(job)
+            await self._notify(job)
 
     # --- one job -------------------------------------------------------------------------
     async def run(self, job: VideoJob) -> None:
@@ -235,14 +235,17 @@ class JobProcessor:
             )
 
     async def _process(self, job: VideoJob, running: _RunningJob) -> str:
-        output_key = output_key_for(job)
+        output_key = job_service.output_key(job.id, job.filename)
         reporter = _ProgressReporter(self, job.id, running)
         reporter.start()
         uploaded = False
         try:
             with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
-                source = Path(tmp) / _input_name(job)
-                target = Path(tmp) / "output.mp4"
+                # The input keeps the uploaded name, so pipeline messages name the user's
+                # file ("talk.mov has no audio track"), not a temporary one.
+                source = Path(tmp) / "input" / job_service.sanitise_filename(job.filename)
+                target = Path(tmp) / "output" / "result.mp4"
+                target.parent.mkdir()
                 reporter.set("download", 0.0)
                 await self._retrying(
                     "download", running, lambda: self._download(job.input_key, source)
@@ -259,7 +262,7 @@ class JobProcessor:
                 await self._retrying("upload", running, lambda: self._upload(target, output_key))
                 uploaded = True
                 self._check(running)
-                await reporter.close()
+                await reporter.close(flush=True)
                 async with self.runtime.sessionmaker() as session:
                     done = await job_service.complete_job(
                         session,
@@ -422,8 +425,6 @@ class JobProcessor:
     async def _publish(self, job: VideoJob | None) -> None:
         if job is None:
             return
-        from hushcut.core.events import JobEvent
-
         try:
             await self.runtime.events.publish(JobEvent.from_job(job))
         except Exception as exc:
@@ -431,14 +432,26 @@ class JobProcessor:
             logger.warning("job %s: could not publish event: %s", job.id, exc)
 
     async def _notify(self, job: VideoJob) -> None:
-        """Email the job's owner about its final state (at most once per job run)."""
-        # Imported when needed: the email service is optional in a bare pipeline install.
-        emails = importlib.import_module("hushcut.core.services.emails")
+        """Email the job's owner about its outcome; the key makes it once per job run."""
         try:
+            # Read what the email needs and close the session before sending: the outbox
+            # sender writes in a transaction of its own, which on SQLite would wait for
+            # this session's lock (emails.notify_job_finished holds it across the send).
             async with self.runtime.sessionmaker() as session:
-                await emails.send_job_finished(session, self.runtime.email, job)
-        except Exception:
-            logger.exception("job %s: could not send the notification email", job.id)
+                current = await job_service.load_job(session, job.id)
+                owner = await session.get(User, current.created_by) if current.created_by else None
+            if owner is None or current.status not in {JobStatus.COMPLETED, JobStatus.FAILED}:
+                return
+            message = emails.job_finished_message(current, owner.email, self.settings.app_url)
+            await self.runtime.email.send(
+                message.to,
+                message.subject,
+                message.text,
+                message.html,
+                idempotency_key=message.idempotency_key,
+            )
+        except Exception as exc:
+            logger.warning("job %s: could not send the notification email: %s", job.id, exc)
 
 
 class _ProgressReporter:
@@ -482,32 +495,39 @@ class _ProgressReporter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                latest, self._latest = self._latest, None
-            if latest is None:
-                continue
-            stage, fraction = latest
-            try:
-                async with self.processor.runtime.sessionmaker() as session:
-                    job = await job_service.update_progress(
-                        session,
-                        self.job_id,
-                        worker_id=self.processor.worker_id,
-                        stage=stage,
-                        progress=fraction,
-                    )
-                if job is None:
-                    self.running.stop("job canceled or lease lost")
-                else:
-                    await self.processor._publish(job)
-            except Exception as exc:
-                logger.warning("job %s: progress update failed: %s", self.job_id, exc)
-            if stage == last_stage:
+            stage = await self._write_latest()
+            if stage is not None and stage == last_stage:
                 await asyncio.sleep(PROGRESS_INTERVAL_S)
-            last_stage = stage
+            last_stage = stage or last_stage
 
-    async def close(self) -> None:
+    async def _write_latest(self) -> str | None:
+        with self._lock:
+            latest, self._latest = self._latest, None
+        if latest is None:
+            return None
+        stage, fraction = latest
+        try:
+            async with self.processor.runtime.sessionmaker() as session:
+                job = await job_service.update_progress(
+                    session,
+                    self.job_id,
+                    worker_id=self.processor.worker_id,
+                    stage=stage,
+                    progress=fraction,
+                )
+            if job is None:
+                self.running.stop("job canceled or lease lost")
+            else:
+                await self.processor._publish(job)
+        except Exception as exc:
+            logger.warning("job %s: progress update failed: %s", self.job_id, exc)
+        return stage
+
+    async def close(self, *, flush: bool = False) -> None:
+        """Stop the pump; with ``flush``, write the last value it had not written yet."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if flush:
+            await self._write_latest()

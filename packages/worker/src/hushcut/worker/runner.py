@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,8 @@ class WorkerRunner:
 
     ``source`` is a started core ``Runtime`` (shared with the API in ``hushcut up``) or
     :class:`~hushcut.core.settings.Settings`, in which case the runner starts and closes
-    its own runtime.
+    its own runtime. ``cut`` replaces ``hushcut.pipeline.cut`` (same signature), for
+    embedders that wrap the pipeline.
     """
 
     def __init__(
@@ -59,8 +61,10 @@ class WorkerRunner:
         reconcile_s: float = DEFAULT_RECONCILE_S,
         redelivery_s: float = DEFAULT_REDELIVERY_S,
         shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
+        cut: Callable[..., Any] | None = None,
     ) -> None:
         self._source = source
+        self._cut = cut
         self.settings: Settings = source if isinstance(source, Settings) else source.settings
         self.concurrency = concurrency or self.settings.worker_concurrency
         self.worker_id = worker_id or new_worker_id()
@@ -85,13 +89,15 @@ class WorkerRunner:
             self._owns_runtime = True
         else:
             self.runtime = self._source
-        from hushcut.pipeline import cut
-        from hushcut.pipeline.plugins import get_plugin_manager
+        from hushcut.pipeline import cut, default_plugin_manager
 
         # Load (and check) every installed plugin before the first job, not during it.
-        get_plugin_manager()
+        await asyncio.to_thread(default_plugin_manager)
         self.processor = JobProcessor(
-            self.runtime, worker_id=self.worker_id, cut=cut, concurrency=self.concurrency
+            self.runtime,
+            worker_id=self.worker_id,
+            cut=self._cut or cut,
+            concurrency=self.concurrency,
         )
         broker = make_broker(self.settings, redelivery_s=self.redelivery_s)
         broker.is_worker_process = True

@@ -1,0 +1,305 @@
+"""Fixtures for worker tests: a platform (runtime + queue) per test, short clips, job helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from sqlalchemy import func, select, update
+
+from hushcut.core.models import (
+    CreditLedgerEntry,
+    EmailOutbox,
+    JobStatus,
+    LedgerReason,
+    VideoJob,
+    Workspace,
+)
+from hushcut.core.runtime import Runtime
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services.auth import Actor
+from hushcut.core.settings import Settings
+from hushcut.pipeline import cut as pipeline_cut
+from hushcut.worker.queue import JobQueue
+from hushcut.worker.runner import WorkerRunner
+from tests.platform import make_settings, new_member
+
+#: Worker settings that make crash recovery observable within a test's budget.
+FAST_WORKER = {"job_lease_s": 3.0, "job_max_attempts": 3}
+
+
+def make_clip(source: Path, target: Path, start: float, end: float, size: int = 320) -> Path:
+    """Cut [start, end) of ``source`` into a small H.264/AAC MP4 (``size`` px wide)."""
+    width, height = size, size * 9 // 16
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "ultrafast", "g": "30"}
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "stereo"
+        inp.seek(int(start * av.time_base))
+        index = 0
+        for frame in inp.decode(vin, ain):
+            if not isinstance(frame, av.VideoFrame | av.AudioFrame):
+                continue
+            if frame.time is None or frame.time < start:
+                continue
+            if frame.time >= end:
+                if isinstance(frame, av.VideoFrame):
+                    break
+                continue
+            if isinstance(frame, av.VideoFrame):
+                scaled = frame.reformat(width=width, height=height, format="yuv420p")
+                scaled.pts, scaled.time_base = index, Fraction(1, 30)
+                index += 1
+                out.mux(video.encode(scaled))
+            else:
+                frame.pts = None
+                out.mux(audio.encode(frame))
+        out.mux(video.encode())
+        out.mux(audio.encode())
+    return target
+
+
+def media_duration(path: Path) -> float:
+    with av.open(str(path)) as container:
+        assert container.duration is not None
+        return container.duration / 1_000_000
+
+
+@pytest.fixture(scope="session")
+def talk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
+    """Six seconds of talk1.mp4 (14.5-20.5 s) holding a 2.4 s pause, at 320x180."""
+    target = tmp_path_factory.mktemp("clips") / "talk.mp4"
+    return make_clip(media_dir / "talk1.mp4", target, 14.5, 20.5)
+
+
+@pytest.fixture(scope="session")
+def silent_movie(tmp_path_factory: pytest.TempPathFactory, talk_clip: Path) -> Path:
+    """The talk clip's video stream alone: a video with no audio track at all.
+
+    (edge/man-on-green-screen.mp4 is described as having no audio, but it has an AAC
+    track, so the test makes its own.)
+    """
+    target = tmp_path_factory.mktemp("clips") / "silent-movie.mp4"
+    with av.open(str(talk_clip)) as inp, av.open(str(target), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return target
+
+
+class Gate:
+    """Holds every job at the render stage until opened, while still reporting progress.
+
+    Wraps ``hushcut.pipeline.cut``: in the render stage the wrapper keeps calling the
+    worker's progress callback until :meth:`open`, like a long render would — so the
+    worker's cancel/lease/shutdown logic (which acts through that callback) is exercised
+    without depending on how fast the machine renders.
+    """
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self.holding: set[str] = set()
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def cut(self, source: Path, target: Path, options: Any, progress: Any) -> Any:
+        def gated(stage: str, fraction: float) -> None:
+            progress(stage, fraction)
+            if stage != "render":
+                return
+            with self._lock:
+                self.holding.add(str(source))
+            while not self._open.wait(0.05):
+                progress(stage, fraction)
+
+        return pipeline_cut(source, target, options, progress=gated)
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return len(self.holding)
+
+
+@dataclass
+class Platform:
+    """One test's platform: settings, a started runtime, a job queue, and workers."""
+
+    settings: Settings
+    runtime: Runtime
+    queue: JobQueue
+    workers: list[WorkerRunner] = field(default_factory=list)
+
+    async def workspace(self, credits: int = 5, priority: int = 0) -> tuple[Actor, str]:
+        """A new user owning a new workspace with ``credits`` credits and ``priority``."""
+        actor, workspace_id = await new_member(self.runtime, credits=credits)
+        if priority:
+            async with self.runtime.sessionmaker() as session:
+                await session.execute(
+                    update(Workspace).where(Workspace.id == workspace_id).values(priority=priority)
+                )
+                await session.commit()
+        return actor, workspace_id
+
+    async def submit(
+        self,
+        actor: Actor,
+        workspace_id: str,
+        path: Path,
+        *,
+        filename: str | None = None,
+        options: dict[str, Any] | None = None,
+        enqueue: bool = True,
+    ) -> str:
+        """Create a job, upload ``path`` as its input, confirm it (charge) and enqueue it."""
+        name = filename or path.name
+        async with self.runtime.sessionmaker() as session:
+            job = await job_service.create_job(
+                session,
+                actor,
+                workspace_id,
+                name,
+                path.stat().st_size,
+                "video/mp4",
+                {"mode": "reencode", "preset": "ultrafast", **(options or {})},
+            )
+        await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
+        async with self.runtime.sessionmaker() as session:
+            await job_service.confirm_upload(session, actor, job.id, path.stat().st_size)
+        if enqueue:
+            await self.queue.enqueue(job.id)
+        return job.id
+
+    async def job(self, job_id: str) -> VideoJob:
+        async with self.runtime.sessionmaker() as session:
+            return await job_service.load_job(session, job_id)
+
+    async def wait_for(
+        self,
+        job_id: str,
+        condition: Callable[[VideoJob], bool] | set[JobStatus],
+        timeout: float = 60.0,
+    ) -> VideoJob:
+        """Poll the job until ``condition`` (or one of the statuses) holds."""
+        test = (lambda job: job.status in condition) if isinstance(condition, set) else condition
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.job(job_id)
+            if test(job):
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"job {job_id} still {job.status} ({job.stage} {job.progress:.2f}, "
+                    f"error {job.error!r}) after {timeout}s"
+                )
+            await asyncio.sleep(0.05)
+
+    async def worker(self, **kwargs: Any) -> WorkerRunner:
+        """A started worker on this platform's runtime (stopped at teardown)."""
+        kwargs.setdefault("reconcile_s", 0.5)
+        runner = WorkerRunner(self.runtime, **kwargs)
+        await runner.start()
+        self.workers.append(runner)
+        return runner
+
+    async def ledger(self, job_id: str) -> dict[LedgerReason, int]:
+        """How many charges and refunds the ledger holds for this job (all its runs)."""
+        async with self.runtime.sessionmaker() as session:
+            rows = await session.execute(
+                select(CreditLedgerEntry.reason, func.count())
+                .where(CreditLedgerEntry.reference.like(f"{job_id}:%"))
+                .group_by(CreditLedgerEntry.reason)
+            )
+            return {reason: count for reason, count in rows.all()}
+
+    async def balance(self, workspace_id: str) -> int:
+        async with self.runtime.sessionmaker() as session:
+            workspace = await session.get(Workspace, workspace_id, populate_existing=True)
+            assert workspace is not None
+            return workspace.credits
+
+    async def emails(self, job_id: str) -> list[EmailOutbox]:
+        async with self.runtime.sessionmaker() as session:
+            rows = await session.scalars(
+                select(EmailOutbox).where(EmailOutbox.idempotency_key.like(f"job-{job_id}-%"))
+            )
+            return list(rows.all())
+
+    async def outputs(self, job_id: str) -> list[str]:
+        """Keys under ``output/<jobId>/`` in storage."""
+        return await list_keys(self.runtime, f"output/{job_id}/")
+
+
+async def list_keys(runtime: Runtime, prefix: str) -> list[str]:
+    storage: Any = runtime.storage
+    if hasattr(storage, "client"):
+        response = await asyncio.to_thread(
+            storage.client.list_objects_v2, Bucket=storage.bucket, Prefix=prefix
+        )
+        return sorted(item["Key"] for item in response.get("Contents", []))
+    root = storage.root / "objects"
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).as_posix().startswith(prefix)
+    )
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 30.0,
+    message: str = "condition",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not reached after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    services = request.getfixturevalue("services") if backend == "services" else None
+    return make_settings(tmp_path, backend, services, **FAST_WORKER)
+
+
+@pytest.fixture
+async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
+    runtime = await Runtime.start(worker_settings, upgrade=False)
+    queue = JobQueue(runtime)
+    await queue.startup()
+    platform = Platform(worker_settings, runtime, queue)
+    try:
+        yield platform
+    finally:
+        for runner in platform.workers:
+            await runner.stop(grace_s=0)
+        await queue.shutdown()
+        await runtime.close()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    yield gate
+    gate.open()

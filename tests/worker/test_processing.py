@@ -1,0 +1,128 @@
+"""A worker processes jobs end to end: output, durations, progress, one charge, one email."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from hushcut.core.events import JobEvent
+from hushcut.core.models import JobStatus, LedgerReason
+from hushcut.core.services import jobs as job_service
+from tests.worker.conftest import Gate, Platform, media_duration, wait_until
+
+FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+async def test_job_is_processed_end_to_end(
+    platform: Platform, talk_clip: Path, tmp_path: Path
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip, enqueue=False)
+    events: list[JobEvent] = []
+
+    async def collect() -> None:
+        async with platform.runtime.events.subscribe(job_id) as stream:
+            async for event in stream:
+                events.append(event)
+                if event.is_final:
+                    return
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(0)  # let the subscription start before the job does
+    await platform.queue.enqueue(job_id)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.output_key == f"output/{job_id}/talk_hushcut.mp4"
+    assert job.input_duration_s is not None
+    assert job.output_duration_s is not None
+    assert job.input_duration_s == pytest.approx(6.0, abs=0.1)
+    assert job.output_duration_s < job.input_duration_s - 1.5  # the 2.4 s pause is gone
+    assert (job.stage, job.progress, job.attempts) == ("done", 1.0, 1)
+
+    assert await platform.outputs(job_id) == [job.output_key]
+    downloaded = tmp_path / "result.mp4"
+    await platform.runtime.storage.download_file(job.output_key, downloaded)
+    assert media_duration(downloaded) == pytest.approx(job.output_duration_s, abs=0.1)
+
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1}
+    assert await platform.balance(workspace) == 2
+    emails = await platform.emails(job_id)
+    assert len(emails) == 1
+    assert "ready" in emails[0].subject
+
+    await asyncio.wait_for(collector, 10)
+    stages = [event.stage for event in events if event.status is JobStatus.PROCESSING]
+    assert {"download", "render", "upload"} <= set(stages)
+    progress = [event.progress for event in events if event.status is JobStatus.PROCESSING]
+    assert progress == sorted(progress), "progress never goes backwards"
+    assert events[-1].status is JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"), [("no-audio", "no audio track"), ("not-media", "not")]
+)
+async def test_bad_media_fails_once_with_a_clear_message_and_a_refund(
+    platform: Platform, silent_movie: Path, tmp_path: Path, kind: str, message: str
+) -> None:
+    source = silent_movie
+    if kind == "not-media":
+        source = tmp_path / "notes.mp4"
+        source.write_bytes(b"these are meeting notes, not video frames\n" * 50)
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, source)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.FAILED
+    assert job.error
+    assert message in job.error.lower(), job.error
+    print(job.error)
+    assert "\n" not in job.error
+    assert "Traceback" not in job.error
+    assert job.attempts == 1, "bad media is never retried"
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await platform.balance(workspace) == 3
+    assert await platform.outputs(job_id) == []
+    emails = await platform.emails(job_id)
+    assert len(emails) == 1
+    assert job.error in emails[0].text
+
+
+async def test_cancel_stops_a_running_job_within_seconds_and_leaves_no_output(
+    platform: Platform,
+    talk_clip: Path,
+    gate: Gate,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    worker = await platform.worker(cut=gate.cut)
+    await platform.wait_for(job_id, lambda job: job.stage == "render")
+    assert any(scratch.iterdir()), "the job works in a temporary directory"
+
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.cancel_job(session, actor, job_id)
+    assert worker.processor is not None
+    processor = worker.processor
+    await wait_until(lambda: processor.running == 0, timeout=5, message="worker stopped the job")
+
+    job = await platform.job(job_id)
+    assert job.status is JobStatus.CANCELED
+    assert await platform.outputs(job_id) == []
+    assert list(scratch.iterdir()) == [], "partial output and input are removed"
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await platform.emails(job_id) == []
+
+    # The worker is free again: the next job runs to completion.
+    gate.open()
+    next_id = await platform.submit(actor, workspace, talk_clip)
+    assert (await platform.wait_for(next_id, FINAL)).status is JobStatus.COMPLETED
