@@ -1,0 +1,409 @@
+"""Rendering: frame-accurate cuts, A/V sync, clean SMART splices, fallbacks, speed, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+import pytest
+
+from hushcut.pipeline.errors import CanceledError, MediaError, PipelineError, RenderError
+from hushcut.pipeline.render import RenderMode, RenderSettings, render
+from hushcut.pipeline.timeline import Segment, Timeline
+
+FPS = 30
+RATE = 48_000
+SECONDS = 12.0
+#: Source times of the markers: a white video frame and a 1 kHz beep start together.
+MARKERS = [round(0.5 + 0.7 * k, 4) for k in range(16)]
+FRAME = 1.0 / FPS
+# Cuts land inside GOPs (1 s GOPs at 0, 1, 2, ...), so SMART must splice at each of them;
+# 4.1-7.95 holds whole GOPs 5, 6 that can be copied. No marker sits on a cut.
+CUTS = [Segment(0.2, 3.37), Segment(4.1, 7.95), Segment(9.05, 11.5)]
+MODES: list[RenderMode] = ["smart", "reencode"]
+
+
+def _write_source(path: Path, *, gop: int = FPS, seconds: float = SECONDS) -> Path:
+    """320x240 H.264 (B-frames, closed 1 s GOPs) + AAC, every frame numbered in its pixels."""
+    out = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+    video = out.add_stream("libx264", rate=FPS)
+    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+    video.codec_context.options = {
+        "preset": "veryfast",
+        "crf": "28",
+        "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
+    }
+    audio = out.add_stream("aac", rate=RATE)
+    audio.layout = "stereo"
+    flash = {round(t * FPS) for t in MARKERS}
+    yy, xx = np.mgrid[0:240, 0:320]
+    for i in range(int(seconds * FPS)):
+        base = ((xx + yy + 3 * i) % 256).astype(np.uint8)
+        rgb = np.stack([base, base // 2, 255 - base], -1)
+        if i in flash:
+            rgb[:] = 255
+        for bit in range(12):  # the frame number, as black/white blocks along the top
+            rgb[0:16, bit * 26 : (bit + 1) * 26] = 255 if (i >> bit) & 1 else 0
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts, frame.time_base = i, Fraction(1, FPS)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    n = int(seconds * RATE)
+    signal = (np.random.default_rng(1).standard_normal(n) * 0.003).astype(np.float32)
+    beep = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(0.05 * RATE)) / RATE)
+    for t in MARKERS:
+        start = round(t * RATE)
+        signal[start : start + beep.size] += beep.astype(np.float32)
+    stereo = np.stack([signal, signal])
+    for pos in range(0, n, 1024):
+        chunk = np.ascontiguousarray(stereo[:, pos : pos + 1024])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, pos, Fraction(1, RATE)
+        for packet in audio.encode(frame):
+            out.mux(packet)
+    for stream in (video, audio):
+        for packet in stream.encode(None):
+            out.mux(packet)
+    out.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_source(tmp_path_factory.mktemp("render") / "numbered.mp4")
+
+
+@dataclass
+class Decoded:
+    """What a viewer gets from a rendered file."""
+
+    frame_times: list[float]
+    frame_numbers: list[int]  # the source frame number shown by each output frame
+    flashes: list[float]
+    audio: np.ndarray  # mono, from output time 0
+    audio_rate: int
+    video_end: float
+    errors: list[str]
+    audio_duration: float  # as the container declares it (what ffprobe and players show)
+
+    @property
+    def audio_seconds(self) -> float:
+        """The audio duration, checked against the samples a decoder really produces.
+
+        AAC codes whole frames of 1024 samples; the container's timing marks the padding
+        of the last one, which decoders still output, so decoded samples may exceed the
+        declared duration by less than one AAC frame, never fall short of it.
+        """
+        decoded = self.audio.size / self.audio_rate
+        assert self.audio_duration <= decoded + 1e-6 < self.audio_duration + 1024 / self.audio_rate
+        return self.audio_duration
+
+
+def decode(path: Path) -> Decoded:
+    """Decode everything strictly: bitstream errors raise, decoder log errors are kept."""
+    times: list[float] = []
+    numbers: list[int] = []
+    flashes: list[float] = []
+    chunks: list[np.ndarray] = []
+    rate = RATE
+    video_end = 0.0
+    audio_duration = 0.0
+    old_level = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs, av.open(str(path)) as container:
+            if container.streams.video:
+                stream = container.streams.video[0]
+                stream.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
+                for frame in container.decode(stream):
+                    assert not frame.is_corrupt
+                    t = float(frame.pts * frame.time_base)
+                    times.append(t)
+                    video_end = t + float((frame.duration or 0) * frame.time_base)
+                    gray = frame.to_ndarray(format="gray")
+                    bits = gray[4:12, 5::26][:, :12].mean(axis=0) > 128
+                    numbers.append(int(sum(1 << b for b, on in enumerate(bits) if on)))
+                    if gray[40:, :].mean() > 235:
+                        flashes.append(t)
+            container.seek(0)
+            if container.streams.audio:
+                stream = container.streams.audio[0]
+                rate = stream.codec_context.sample_rate
+                audio_duration = float((stream.duration or 0) * stream.time_base)
+                first: float | None = None
+                for frame in container.decode(stream):
+                    if first is None:
+                        first = float(frame.pts * frame.time_base)
+                        assert abs(first) < 1.0 / rate, f"audio starts at {first}"
+                    chunks.append(frame.to_ndarray().reshape(len(frame.layout.channels), -1)[0])
+    finally:
+        av.logging.set_level(old_level)
+    errors = [f"{name}: {message}" for level, name, message in logs if level <= av.logging.ERROR]
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    return Decoded(times, numbers, flashes, audio, rate, video_end, errors, audio_duration)
+
+
+def beep_onsets(audio: np.ndarray, rate: int) -> list[float]:
+    envelope = np.abs(audio) > 0.2
+    onsets: list[float] = []
+    last = -1.0
+    for index in np.flatnonzero(envelope):
+        t = index / rate
+        if t - last > 0.2:
+            onsets.append(t)
+        last = t
+    return onsets
+
+
+def output_time(segments: list[Segment], t: float) -> float | None:
+    """Where source time ``t`` lands in the output (speed-1 segments)."""
+    start = 0.0
+    for seg in segments:
+        if seg.start <= t < seg.end:
+            return start + (t - seg.start) / seg.speed
+        start += seg.output_duration
+    return None
+
+
+def cut(
+    source: Path, out_dir: Path, segments: list[Segment], **settings: object
+) -> tuple[Path, Timeline, object]:
+    timeline = Timeline(source_duration=SECONDS, segments=segments)
+    output = out_dir / "out.mp4"
+    result = render(source, output, timeline, RenderSettings(**settings))  # type: ignore[arg-type]
+    return output, timeline, result
+
+
+@pytest.fixture(scope="module", params=MODES)
+def rendered(
+    request: pytest.FixtureRequest, source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Decoded, Timeline, object]:
+    mode = request.param
+    output, timeline, result = cut(source, tmp_path_factory.mktemp(mode), CUTS, mode=mode)
+    return mode, decode(output), timeline, result
+
+
+def test_duration_is_the_planned_duration_within_one_frame(rendered) -> None:
+    mode, out, timeline, result = rendered
+    planned = timeline.output_duration
+    assert result.mode_used == mode
+    assert result.duration == pytest.approx(planned)
+    assert abs(out.video_end - planned) <= FRAME, (mode, out.video_end, planned)
+    assert abs(out.audio_seconds - planned) <= FRAME, (mode, out.audio_seconds, planned)
+    with av.open(str(result.output)) as container:
+        assert abs(container.duration / 1e6 - planned) <= FRAME
+
+
+def test_every_frame_shows_the_source_frame_planned_for_its_time(rendered) -> None:
+    mode, out, timeline, _ = rendered
+    assert out.frame_numbers, "no video"
+    for t, number in zip(out.frame_times, out.frame_numbers, strict=True):
+        expected = output_time(timeline.segments, number / FPS)
+        assert expected is not None, f"{mode}: frame {number} of a removed stretch shown at {t}"
+        assert abs(expected - t) < 0.001, (mode, number, t, expected)
+    # Every kept source frame is there, each exactly once.
+    kept = [
+        n for n in range(int(SECONDS * FPS)) if output_time(timeline.segments, n / FPS) is not None
+    ]
+    assert sorted(out.frame_numbers) == kept
+
+
+def test_beeps_and_flashes_stay_together_across_cuts(rendered) -> None:
+    mode, out, timeline, _ = rendered
+    expected = [output_time(timeline.segments, t) for t in MARKERS]
+    expected_kept = [t for t in expected if t is not None]
+    beeps = beep_onsets(out.audio, out.audio_rate)
+    assert len(beeps) == len(expected_kept) == len(out.flashes), (beeps, out.flashes)
+    for beep, flash, planned in zip(beeps, out.flashes, expected_kept, strict=True):
+        assert abs(beep - flash) <= FRAME, (mode, beep, flash)
+        assert abs(beep - planned) <= 0.002, (mode, beep, planned)
+
+
+def test_output_decodes_without_errors_and_with_monotonic_timestamps(rendered) -> None:
+    mode, out, _, result = rendered
+    assert out.errors == [], mode
+    assert out.frame_times == sorted(set(out.frame_times))
+    with av.open(str(result.output)) as container:
+        last_dts: dict[int, int] = {}
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            index = packet.stream.index
+            assert packet.dts > last_dts.get(index, -(1 << 62)), (mode, index, packet.dts)
+            assert packet.pts is None or packet.pts >= packet.dts
+            last_dts[index] = packet.dts
+
+
+def test_smart_copies_whole_gops_bit_for_bit(source: Path, tmp_path: Path) -> None:
+    output, _, result = cut(source, tmp_path, CUTS)
+    assert result.mode_used == "smart"
+    assert result.fallback_reason is None
+    # Whole GOPs inside the kept parts: 1 s and 2 s, 5 s and 6 s, 10 s.
+    assert result.copied_video_s == pytest.approx(5.0, abs=FRAME / 2)
+    with av.open(str(source)) as container:
+        original = {bytes(p) for p in container.demux(container.streams.video[0]) if p.size}
+    with av.open(str(output)) as container:
+        copied = [bytes(p) in original for p in container.demux(container.streams.video[0])]
+    # Every copied frame is the source's packet, except the first of each GOP, which
+    # carries the source's parameter sets in front of it.
+    assert sum(copied) == 5 * FPS - 5
+
+
+def test_reencode_copies_nothing(source: Path, tmp_path: Path) -> None:
+    _, timeline, result = cut(source, tmp_path, CUTS, mode="reencode")
+    assert result.copied_video_s == 0
+    assert result.reencoded_video_s == pytest.approx(timeline.output_duration, abs=FRAME * 3)
+
+
+def test_hevc_source_falls_back_to_reencode_and_says_so(media_dir: Path, tmp_path: Path) -> None:
+    src = media_dir / "edge" / "testsrc-hevc.mp4"
+    timeline = Timeline(source_duration=2.0, segments=[Segment(0.1, 0.75), Segment(1.2, 1.9)])
+    result = render(src, tmp_path / "out.mp4", timeline, RenderSettings())
+    assert result.mode_used == "reencode"
+    assert result.fallback_reason
+    assert "hevc" in result.fallback_reason
+    out = decode(result.output)
+    assert out.errors == []
+    assert abs(out.video_end - timeline.output_duration) <= 1 / 25
+
+
+def test_speed_segments_set_the_duration_and_keep_the_pitch(source: Path, tmp_path: Path) -> None:
+    # Markers at 2.6 s (inside the 2x part) and 4.7 s (inside the 0.5x part).
+    segments = [Segment(0.2, 2.2), Segment(2.2, 3.2, 2.0), Segment(4.5, 5.0, 0.5)]
+    for mode in MODES:
+        output, timeline, _ = cut(source, tmp_path / mode, segments, mode=mode)
+        out = decode(output)
+        planned = timeline.output_duration
+        assert planned == pytest.approx(2.0 + 0.5 + 1.0)
+        assert abs(out.video_end - planned) <= FRAME, (mode, out.video_end)
+        assert abs(out.audio_seconds - planned) <= FRAME, (mode, out.audio_seconds)
+        assert out.errors == []
+        # 2x: the marker at 2.6 s is at 2.0 + 0.4/2; frames advance two at a time.
+        assert any(abs(f - 2.2) <= FRAME for f in out.flashes), (mode, out.flashes)
+        fast = [
+            n for t, n in zip(out.frame_times, out.frame_numbers, strict=True) if 2.0 <= t < 2.5
+        ]
+        assert len(fast) == pytest.approx(15, abs=1)
+        assert np.all(np.diff(fast) == 2)
+        for beep in (2.2, 2.5 + 0.2 * 2):
+            start = round(beep * out.audio_rate) + 200
+            window = out.audio[start : start + 1024]
+            spectrum = np.abs(np.fft.rfft(window * np.hanning(window.size)))
+            peak = np.argmax(spectrum) * out.audio_rate / window.size
+            assert abs(peak - 1000) < 60, (mode, beep, peak)
+
+
+def test_cancel_from_progress_leaves_no_file(source: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, float]] = []
+
+    def progress(stage: str, fraction: float) -> None:
+        calls.append((stage, fraction))
+        if fraction > 0.0:
+            raise CanceledError("stopped by the user")
+
+    timeline = Timeline(source_duration=SECONDS, segments=CUTS)
+    import hushcut.pipeline.render.engine as engine
+
+    interval = engine.PROGRESS_INTERVAL
+    engine.PROGRESS_INTERVAL = 0.0  # report at every packet, so the cancel lands mid-file
+    try:
+        with pytest.raises(CanceledError):
+            render(source, tmp_path / "out.mp4", timeline, RenderSettings(), progress)
+    finally:
+        engine.PROGRESS_INTERVAL = interval
+    assert calls[0] == ("render", 0.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_reports_fractions_up_to_one(source: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, float]] = []
+    timeline = Timeline(source_duration=SECONDS, segments=CUTS)
+    render(
+        source, tmp_path / "o.mp4", timeline, RenderSettings(), lambda s, f: calls.append((s, f))
+    )
+    fractions = [f for _, f in calls]
+    assert fractions[0] == 0.0
+    assert fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+
+
+def test_filters_apply_and_video_filters_disable_copying(source: Path, tmp_path: Path) -> None:
+    output, _, result = cut(
+        source,
+        tmp_path,
+        CUTS,
+        audio_filters=["volume=0.5"],
+        video_filters=["scale=160:120"],
+    )
+    assert result.mode_used == "reencode"
+    assert "filter" in (result.fallback_reason or "")
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.width == 160
+    loud = decode(cut(source, tmp_path / "plain", CUTS, mode="reencode")[0]).audio
+    quiet = decode(output).audio
+    ratio = np.sqrt(np.mean(quiet**2) / np.mean(loud**2))
+    assert ratio == pytest.approx(0.5, abs=0.05)
+
+
+def test_bad_timelines_and_inputs_fail_clearly(source: Path, tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="keeps nothing"):
+        render(source, tmp_path / "o.mp4", Timeline(SECONDS, []), RenderSettings())
+    overlapping = Timeline(SECONDS, [Segment(1, 3), Segment(2, 4)])
+    with pytest.raises(RenderError, match="overlap"):
+        render(source, tmp_path / "o.mp4", overlapping, RenderSettings())
+    with pytest.raises(RenderError, match="linear chain"):
+        render(
+            source,
+            tmp_path / "o.mp4",
+            Timeline(SECONDS, [Segment(1, 3)]),
+            RenderSettings(audio_filters=["[a]volume=2[b];[b]anull"]),
+        )
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    with pytest.raises(MediaError, match=r"notes\.mp4"):
+        render(notes, tmp_path / "o.mp4", Timeline(SECONDS, [Segment(1, 3)]), RenderSettings())
+    assert not (tmp_path / "o.mp4").exists()
+
+
+EDGE_FILES = sorted(
+    p.name for p in (Path(__file__).resolve().parents[2].parent / "shared/media/edge").glob("*")
+)
+
+
+@pytest.mark.parametrize("name", EDGE_FILES)
+def test_every_edge_file_renders_or_fails_clearly(
+    media_dir: Path, tmp_path: Path, name: str
+) -> None:
+    src = media_dir / "edge" / name
+    with av.open(str(src)) as container:
+        duration = container.duration / 1e6 if container.duration else 4.0
+        has_video = any(
+            not (s.disposition & av.stream.Disposition.attached_pic)
+            for s in container.streams.video
+        )
+        has_audio = bool(container.streams.audio)
+        rate = container.streams.video[0].average_rate if has_video else None
+    frame = 1 / float(rate) if rate else FRAME
+    segments = [Segment(0.1 * duration, 0.4 * duration), Segment(0.6 * duration, 0.9 * duration)]
+    timeline = Timeline(source_duration=duration, segments=segments)
+    try:
+        result = render(src, tmp_path / "out.mp4", timeline, RenderSettings())
+    except PipelineError as exc:
+        message = str(exc)
+        assert message
+        assert "\n" not in message
+        return
+    with av.open(str(result.output)) as container:
+        kinds = sorted(s.type for s in container.streams)
+    assert kinds == sorted(["video"] * has_video + ["audio"] * has_audio)
+    out = decode(result.output)
+    assert out.errors == []
+    planned = timeline.output_duration
+    if has_video:
+        assert abs(out.video_end - planned) <= frame, (name, out.video_end, planned)
+    if has_audio:
+        assert abs(out.audio_seconds - planned) <= frame, (name, out.audio_seconds, planned)
