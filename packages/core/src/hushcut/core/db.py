@@ -26,6 +26,7 @@ from hushcut.core.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_IMMEDIATE = "hushcut_sqlite_immediate"
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
@@ -60,11 +61,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # Every transaction takes the write lock up front. A deferred transaction that
-        # reads and then writes fails with SQLITE_BUSY (without waiting) when another
-        # writer committed in between; IMMEDIATE waits its turn instead, which gives
-        # SQLite the same serialised behaviour PostgreSQL's row locks give the services.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Write transactions (see `transaction`) take the write lock up front: a
+        # deferred transaction that reads and then writes fails at once with
+        # SQLITE_BUSY when another writer committed in between, whereas IMMEDIATE
+        # waits its turn, which gives SQLite the serialised behaviour PostgreSQL's row
+        # locks give the services. Plain reads stay deferred so they never block writers.
+        if connection.get_execution_options().get(_IMMEDIATE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -74,12 +79,18 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 @asynccontextmanager
 async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Commit what the block did, or roll all of it back when it raises.
+    """A write transaction: commit what the block did, or roll all of it back on error.
 
-    On failure the session's objects are detached before the rollback, so objects the
-    caller already holds keep their last committed values readable instead of being
-    expired (and unloadable once the session is closed).
+    Whatever transaction the session already had open (reads since the last commit) is
+    committed first, so the block runs in a transaction of its own; on SQLite that one
+    holds the write lock from its first statement. On failure the session's objects are
+    detached before the rollback, so objects the caller holds keep their last values
+    readable instead of being expired (and unloadable once the session is closed).
     """
+    if session.in_transaction():
+        await session.commit()
+    if dialect_name(session) == "sqlite":
+        await session.connection(execution_options={_IMMEDIATE: True})
     try:
         yield session
         await session.commit()

@@ -71,6 +71,9 @@ async def notify_job_finished(
     if user is None:
         return False
     message = job_finished_message(job, user.email, app_url)
+    # Nothing was written: end the transaction so no connection idles in one while the
+    # email provider answers.
+    await session.commit()
     return await sender.send(
         message.to,
         message.subject,

@@ -118,7 +118,7 @@ async def list_members(
         .where(Membership.workspace_id == workspace_id)
         .order_by(Membership.created_at, User.email)
     )
-    return [(membership, user) for membership, user in rows.tuples()]
+    return [(membership, user) for membership, user in rows.all()]
 
 
 async def add_member(

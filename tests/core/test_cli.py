@@ -1,0 +1,88 @@
+"""`hushcut db upgrade` and `hushcut token create` as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hushcut.core.cli import db, token
+from hushcut.core.db import create_engine, create_sessionmaker
+from hushcut.core.services import credits, tokens, workspaces
+from hushcut.core.settings import Settings
+from tests.platform import run_sync
+
+
+def cli_env(settings: Settings) -> dict[str, str | None]:
+    return {"HUSHCUT_DATA_DIR": None, "DATABASE_URL": settings.database_url}
+
+
+async def token_owner(settings: Settings, plaintext: str) -> tuple[str, int, str]:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            actor = await tokens.verify_api_token(session, plaintext)
+            [workspace] = await workspaces.list_workspaces(session, actor)
+            user = await workspaces.get_user(session, actor.user_id)
+            assert await credits.ledger_sum(session, workspace.id) == workspace.credits
+            return user.email, workspace.credits, workspace.name
+    finally:
+        await engine.dispose()
+
+
+def test_token_create(settings: Settings, tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = str(settings.data_dir)
+    args = ["create", "--email", "Ada@Example.com", "--data-dir", data_dir]
+    first = runner.invoke(token, [*args, "--credits", "12"], env=cli_env(settings))
+    assert first.exit_code == 0, first.output
+    plaintext = first.output.strip().splitlines()[-1]
+    assert plaintext.startswith("hc_")
+    assert run_sync(token_owner(settings, plaintext)) == ("ada@example.com", 12, "Personal")
+
+    again = runner.invoke(token, [*args, "--workspace", "Studio"], env=cli_env(settings))
+    assert again.exit_code == 0, again.output
+    second = again.output.strip().splitlines()[-1]
+    assert second != plaintext
+    assert run_sync(token_owner(settings, second)) == ("ada@example.com", 5, "Studio")
+
+
+def test_token_create_refuses_bad_email(settings: Settings) -> None:
+    result = CliRunner().invoke(
+        token,
+        ["create", "--email", "nobody", "--data-dir", str(settings.data_dir)],
+        env=cli_env(settings),
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: not an email address: 'nobody'"
+
+
+def test_token_create_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    result = CliRunner().invoke(
+        token,
+        ["create", "--email", "a@example.com"],
+        env={"HUSHCUT_DATA_DIR": str(data_dir), "DATABASE_URL": None},
+    )
+    assert result.exit_code == 0, result.output
+    assert (data_dir / "hushcut.db").exists()
+    settings = Settings(data_dir=data_dir)
+    assert run_sync(token_owner(settings, result.output.strip().splitlines()[-1]))[1] == 5
+
+
+def test_db_upgrade(settings: Settings) -> None:
+    result = CliRunner().invoke(
+        db, ["upgrade", "--data-dir", str(settings.data_dir)], env=cli_env(settings)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("database at revision 0001")
+
+
+def test_db_upgrade_unreachable_database(tmp_path: Path) -> None:
+    from tests.servers import free_port
+
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    result = CliRunner().invoke(db, ["upgrade"], env={"DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot reach the database")
+    assert len(result.output.strip().splitlines()) == 1
