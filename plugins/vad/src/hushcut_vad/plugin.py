@@ -1,0 +1,78 @@
+"""The pluggy hooks of hushcut-vad: its options and the ``vad`` detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from hushcut.pipeline import (
+    CutOptions,
+    Detection,
+    MediaInfo,
+    OptionSpec,
+    ProgressCallback,
+    hookimpl,
+)
+from hushcut_vad.detector import DETECTOR_NAME, VadSettings, detect_silences
+
+#: Namespace of this plugin's options: ``--set vad.aggressiveness=3``.
+PLUGIN = "vad"
+DEFAULTS = VadSettings()
+
+
+@hookimpl
+def hushcut_options() -> list[OptionSpec]:
+    return [
+        OptionSpec(
+            PLUGIN,
+            "aggressiveness",
+            Annotated[int, Field(ge=0, le=3)],
+            DEFAULTS.aggressiveness,
+            "WebRTC VAD mode 0-3: higher is stricter about what counts as speech "
+            "(3 ignores music beds best).",
+        ),
+        OptionSpec(
+            PLUGIN,
+            "frame_ms",
+            Literal[10, 20, 30],
+            DEFAULTS.frame_ms,
+            "Analysis frame in milliseconds: 10, 20 or 30.",
+        ),
+        OptionSpec(
+            PLUGIN,
+            "min_speech_s",
+            Annotated[float, Field(ge=0.0, le=2.0)],
+            DEFAULTS.min_speech_s,
+            "Voiced bursts shorter than this (s, 0-2) are noise, not speech.",
+        ),
+        OptionSpec(
+            PLUGIN,
+            "hangover_s",
+            Annotated[float, Field(ge=0.0, le=2.0)],
+            DEFAULTS.hangover_s,
+            "Speech is held this long (s, 0-2) after the voice stops, so word endings stay.",
+        ),
+    ]
+
+
+@hookimpl
+def hushcut_detect(
+    source: Path, media: MediaInfo, options: CutOptions, progress: ProgressCallback
+) -> Detection | None:
+    if options.detector != DETECTOR_NAME:
+        return None
+    settings = VadSettings(
+        aggressiveness=options.plugin_option(PLUGIN, "aggressiveness"),
+        frame_ms=options.plugin_option(PLUGIN, "frame_ms"),
+        min_speech_s=options.plugin_option(PLUGIN, "min_speech_s"),
+        hangover_s=options.plugin_option(PLUGIN, "hangover_s"),
+    )
+    return detect_silences(
+        source,
+        media,
+        settings,
+        min_silence_s=options.min_silence_s,
+        progress=lambda fraction: progress("detect", fraction),
+    )
