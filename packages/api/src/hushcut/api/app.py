@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
 from litestar.response import Response
+from litestar.types import Scope
 
 from hushcut.api import health, local_storage, signin, webhooks
 from hushcut.api.billing import Billing
@@ -36,6 +37,17 @@ class _StateHolder:
         if self.api is None:
             raise RuntimeError("the API is not started (lifespan did not run)")
         return self.api
+
+
+async def log_unhandled(exception: Exception, scope: Scope) -> None:
+    """Litestar answers 500 without a word; the operator needs the traceback."""
+    if getattr(exception, "status_code", 500) >= 500:
+        logger.error(
+            "unhandled error in %s %s",
+            scope.get("method", "WS"),
+            scope.get("path"),
+            exc_info=exception,
+        )
 
 
 @get("/metrics", include_in_schema=False, media_type="text/plain; version=0.0.4")
@@ -95,6 +107,8 @@ def create_app(
                 billing=Billing(settings) if settings.billing_enabled else None,
             )
             api.option_specs()
+            bus_count = getattr(runtime.events, "subscriber_count", None)
+            metrics.watch_subscribers(bus_count or (lambda: api.live_subscriptions))
             holder.api = api
             app.state.api = api
             if freeze_gc:
@@ -136,6 +150,9 @@ def create_app(
         ),
         request_max_body_size=None,
         openapi_config=None,
+        # Logging is configured above (JSON lines with request ids), not by Litestar.
+        logging_config=None,
+        after_exception=[log_unhandled],
         debug=False,
     )
 

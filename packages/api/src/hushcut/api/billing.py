@@ -117,7 +117,7 @@ class Billing:
     @staticmethod
     def paid_credits(event: stripe.Event) -> PaidCredits | None:
         """What a payment event pays for, or None for events that move no credits."""
-        obj = event.data.object
+        obj: dict[str, Any] = event.data.object.to_dict()
         if event.type == "checkout.session.completed":
             if obj.get("payment_status") != "paid":
                 return None
@@ -138,7 +138,7 @@ class Billing:
         return PaidCredits(
             event_id=event.id,
             event_type=event.type,
-            payment_intent_id=str(intent if isinstance(intent, str) else intent.get("id")),
+            payment_intent_id=str(intent if isinstance(intent, str) else intent["id"]),
             checkout_session_id=checkout_id,
             workspace_id=str(workspace_id),
             credits=int(credits),

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Float, case, cast, func, select
@@ -108,11 +117,26 @@ class ApiMetrics:
             ["code"],
             registry=self.registry,
         )
+        self.subscribers = Gauge(
+            "hushcut_job_event_subscribers",
+            "Live jobUpdates subscriptions held by this process.",
+            registry=self.registry,
+        )
         self.jobs = JobFigures()
         self.registry.register(self.jobs)
 
+    def watch_subscribers(self, count: Callable[[], int]) -> None:
+        """Report how many live job-event subscriptions this process holds."""
+        self.subscribers.set_function(count)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This app's metrics plus the process-wide ones (the embedded worker's included)."""
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            shared = CollectorRegistry()
+            multiprocess.MultiProcessCollector(shared)
+        else:
+            shared = REGISTRY
+        return generate_latest(self.registry) + generate_latest(shared)
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """Times every HTTP request, labelled by route template so labels stay few."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -11,7 +10,7 @@ from typing import Any
 import strawberry
 
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.errors import ApiError, as_graphql_error
+from hushcut.api.graphql.errors import INTERNAL_CODE, MASKED_MESSAGE, ApiError, as_graphql_error
 from hushcut.api.graphql.types import (
     ApiToken,
     CheckoutSession,
@@ -31,11 +30,12 @@ from hushcut.api.graphql.types import (
 from hushcut.core import models
 from hushcut.core.errors import BadUserInput, Conflict, NotFound, ServiceError
 from hushcut.core.events import JobEvent
+from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import payments as payment_service
 from hushcut.core.services import tokens as token_service
 from hushcut.core.services import workspaces as workspace_service
-from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.auth import MANAGERS, Actor
 from hushcut.pipeline.errors import OptionsError
 from hushcut.pipeline.options import CutOptions
 
@@ -55,19 +55,14 @@ async def my_workspaces(ctx: Context) -> list[Workspace]:
     return [Workspace.from_model(row) for row in rows]
 
 
-async def workspace(ctx: Context, workspace_id: str) -> Workspace | None:
-    try:
-        row = await ctx.call(workspace_service.get_workspace, ctx.actor, workspace_id)
-    except NotFound:
-        return None
+async def workspace(ctx: Context, workspace_id: str) -> Workspace:
+    # Another workspace's id and an unknown id both answer NOT_FOUND: nothing leaks.
+    row = await ctx.call(workspace_service.get_workspace, ctx.actor, workspace_id)
     return Workspace.from_model(row)
 
 
-async def job(ctx: Context, job_id: str) -> Job | None:
-    try:
-        row = await ctx.call(job_service.get_job, ctx.actor, job_id)
-    except NotFound:
-        return None
+async def job(ctx: Context, job_id: str) -> Job:
+    row = await ctx.call(job_service.get_job, ctx.actor, job_id)
     return Job.from_model(row)
 
 
@@ -212,7 +207,11 @@ async def create_api_token(ctx: Context, workspace_id: str, name: str) -> NewApi
 
 
 async def revoke_api_token(ctx: Context, token_id: str) -> ApiToken:
-    row = await ctx.call(token_service.revoke_api_token, ctx.mutating_actor(), token_id)
+    try:
+        row = await ctx.call(token_service.revoke_api_token, ctx.mutating_actor(), token_id)
+    except NotFound:
+        # Another workspace's token must look exactly like one that does not exist.
+        raise NotFound("token not found") from None
     return ApiToken.from_model(row)
 
 
@@ -241,30 +240,44 @@ async def job_updates(ctx: Context, job_id: str) -> AsyncIterator[Job]:
     two. Each read uses a short session of its own, so an idle subscriber holds no
     database connection.
     """
+    api = ctx.api
     try:
         actor = ctx.actor
-        runtime = ctx.api.runtime
+        runtime = api.runtime
         async with runtime.events.subscribe(job_id) as events:
-            async with runtime.sessionmaker() as session:
-                row = await job_service.get_job(session, actor, job_id)
-            current = Job.from_model(row)
-            yield current
-            if row.status.is_final:
-                return
-            async for event in events:
-                if event.is_final and event.status is models.JobStatus.COMPLETED:
-                    # The output key is not in the event; read the finished job once.
-                    async with runtime.sessionmaker() as session:
-                        current = Job.from_model(await job_service.load_job(session, job_id))
-                else:
-                    current = apply_event(current, event)
-                yield current
-                if event.is_final:
-                    return
+            api.live_subscriptions += 1
+            try:
+                async for job in _job_states(runtime, actor, job_id, events):
+                    yield job
+            finally:
+                api.live_subscriptions -= 1
     except ServiceError as exc:
         raise as_graphql_error(exc) from None
-    except asyncio.CancelledError:
-        raise
+    except Exception as exc:
+        # Subscription errors bypass the operation's error processing: mask them here.
+        logger.exception("jobUpdates for job %s failed", job_id)
+        raise ApiError(MASKED_MESSAGE, INTERNAL_CODE) from exc
+
+
+async def _job_states(
+    runtime: Runtime, actor: Actor, job_id: str, events: AsyncIterator[JobEvent]
+) -> AsyncIterator[Job]:
+    async with runtime.sessionmaker() as session:
+        row = await job_service.get_job(session, actor, job_id)
+    current = Job.from_model(row)
+    yield current
+    if row.status.is_final:
+        return
+    async for event in events:
+        if event.status is models.JobStatus.COMPLETED:
+            # The output key is not in the event; read the finished job once.
+            async with runtime.sessionmaker() as session:
+                current = Job.from_model(await job_service.load_job(session, job_id))
+        else:
+            current = apply_event(current, event)
+        yield current
+        if event.is_final:
+            return
 
 
 async def publish(ctx: Context, row: models.VideoJob) -> None:

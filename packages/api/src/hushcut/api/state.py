@@ -32,6 +32,8 @@ class ApiState:
     oidc: OidcProvider | None = None
     billing: Billing | None = None
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
+    #: jobUpdates subscriptions open in this process (their event-bus subscriptions).
+    live_subscriptions: int = 0
     _option_specs: list[OptionSpec] | None = None
 
     def option_specs(self) -> list[OptionSpec]:

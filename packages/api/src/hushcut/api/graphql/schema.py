@@ -46,11 +46,15 @@ class Query:
     async def me(self, info: Info) -> User:
         return await operations.me(info.context)
 
-    @strawberry.field(description="A workspace you belong to; null if there is none such.")
+    @strawberry.field(
+        description="A workspace you belong to; null with NOT_FOUND if there is none such."
+    )
     async def workspace(self, info: Info, id: strawberry.ID) -> Workspace | None:
         return await operations.workspace(info.context, str(id))
 
-    @strawberry.field(description="A job of one of your workspaces; null if there is none such.")
+    @strawberry.field(
+        description="A job of one of your workspaces; null with NOT_FOUND if there is none such."
+    )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         return await operations.job(info.context, str(id))
 
