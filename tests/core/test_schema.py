@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from hushcut.core.db import create_engine, current_revision, upgrade_database
+from hushcut.core.db import create_engine, current_revision, run_alembic, upgrade_database
 from hushcut.core.models import Base, User
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
@@ -66,21 +66,8 @@ async def test_upgrade_head_creates_exactly_the_models(empty_settings: Settings)
 async def test_downgrade_then_upgrade(empty_settings: Settings) -> None:
     from alembic import command
 
-    from hushcut.core.db import alembic_config
-
     await upgrade_database(empty_settings)
-    engine = create_engine(empty_settings)
-    try:
-        async with engine.begin() as connection:
-
-            def downgrade(sync_connection: Any) -> None:
-                config = alembic_config(empty_settings)
-                config.attributes["connection"] = sync_connection
-                command.downgrade(config, "base")
-
-            await connection.run_sync(downgrade)
-    finally:
-        await engine.dispose()
+    await run_alembic(empty_settings, command.downgrade, "base")
     assert await table_names(empty_settings) == {"alembic_version"}
     await upgrade_database(empty_settings)
     assert await schema_differences(empty_settings) == []

@@ -61,24 +61,13 @@ def db_revision(message: str, data_dir: Path | None) -> None:
     """Write a new migration from the difference between the models and the database."""
     from alembic import command
 
-    from hushcut.core.db import alembic_config, create_engine, upgrade_database
+    from hushcut.core.db import run_alembic, upgrade_database
 
     settings = _settings(data_dir)
 
     async def run() -> None:
         await upgrade_database(settings)
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-
-                def write(sync_connection: object) -> None:
-                    config = alembic_config(settings)
-                    config.attributes["connection"] = sync_connection
-                    command.revision(config, message=message, autogenerate=True)
-
-                await connection.run_sync(write)
-        finally:
-            await engine.dispose()
+        await run_alembic(settings, command.revision, message=message, autogenerate=True)
 
     asyncio.run(run())
 

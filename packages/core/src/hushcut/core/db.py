@@ -111,18 +111,23 @@ def alembic_config(settings: Settings) -> Config:
 
 async def upgrade_database(settings: Settings, revision: str = "head") -> None:
     """Bring the database schema up to ``revision`` (``alembic upgrade head``)."""
+    await run_alembic(settings, command.upgrade, revision)
+
+
+async def run_alembic(settings: Settings, alembic_command: Any, *args: Any, **kwargs: Any) -> None:
+    """Run an ``alembic.command`` function on the configured database, in one transaction."""
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_run_upgrade, settings, revision)
+
+            def run(sync_connection: Connection) -> None:
+                config = alembic_config(settings)
+                config.attributes["connection"] = sync_connection
+                alembic_command(config, *args, **kwargs)
+
+            await connection.run_sync(run)
     finally:
         await engine.dispose()
-
-
-def _run_upgrade(connection: Connection, settings: Settings, revision: str) -> None:
-    config = alembic_config(settings)
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
 
 
 async def current_revision(settings: Settings) -> str | None:

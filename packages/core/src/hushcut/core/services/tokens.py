@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import transaction
@@ -58,32 +59,36 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise Unauthenticated("invalid API token")
-    async with transaction(session):
-        row = (
-            await session.execute(
-                select(ApiToken)
-                .join(
-                    Membership,
-                    (Membership.workspace_id == ApiToken.workspace_id)
-                    & (Membership.user_id == ApiToken.user_id),
-                )
-                .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-                .execution_options(populate_existing=True)
+    row = (
+        await session.execute(
+            select(ApiToken)
+            .join(
+                Membership,
+                (Membership.workspace_id == ApiToken.workspace_id)
+                & (Membership.user_id == ApiToken.user_id),
             )
-        ).scalar_one_or_none()
-        if row is None:
-            raise Unauthenticated("invalid or revoked API token")
-        now = utcnow()
-        last = row.last_used_at
-        if last is None or (now - last).total_seconds() >= LAST_USED_GRANULARITY_S:
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthenticated("invalid or revoked API token")
+    now = utcnow()
+    stale = now - timedelta(seconds=LAST_USED_GRANULARITY_S)
+    if row.last_used_at is None or row.last_used_at <= stale:
+        # Written only when stale, so most requests stay read-only.
+        async with transaction(session):
             await session.execute(
                 update(ApiToken)
-                .where(ApiToken.id == row.id)
+                .where(
+                    ApiToken.id == row.id,
+                    or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale),
+                )
                 .values(last_used_at=now)
                 .execution_options(synchronize_session=False)
             )
-            row.last_used_at = now
-        return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
+        row.last_used_at = now
+    return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
 
 
 async def list_api_tokens(session: AsyncSession, actor: Actor, workspace_id: str) -> list[ApiToken]:
