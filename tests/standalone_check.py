@@ -1,10 +1,62 @@
-"""Run by `nox -s pipeline_standalone` inside a venv holding only hushcut-pipeline."""
+"""Run by `nox -s pipeline_standalone` inside a venv holding only hushcut-pipeline.
+
+Uses the installed `hushcut` command the way a library user would: help, `detect --json`
+on the shared talk, and `cut` on a video (through an edited timeline, to stay quick) and
+on an audio-only recording (the whole pipeline).
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-result = subprocess.run(["hushcut", "--help"], capture_output=True, text=True, check=False)
-print(result.stdout)
-sys.exit(result.returncode)
+MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
+
+
+def hushcut(*args: str) -> str:
+    """Run `hushcut ARGS`; stop with its stderr if it fails."""
+    result = subprocess.run(["hushcut", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"hushcut {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout
+
+
+def main() -> None:
+    if not MEDIA.is_dir():
+        sys.exit(f"test media not found at {MEDIA}")
+    print(hushcut("--help"))
+    talk = MEDIA / "talk1.mp4"
+    detection = json.loads(hushcut("detect", str(talk), "--json"))
+    assert detection["duration"] == 60.0, detection
+    assert len(detection["silences"]) >= 5, detection
+    print(f"detect ok: {len(detection['silences'])} silences in {talk.name}")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        timeline = work / "edited.json"
+        timeline.write_text(
+            json.dumps(
+                {
+                    "version": 1,
+                    "source_duration": 60.0,
+                    "segments": [{"start": 1.0, "end": 3.0}, {"start": 9.0, "end": 11.0}],
+                }
+            )
+        )
+        video = work / "talk1_edited.mp4"
+        print(hushcut("cut", str(talk), "-o", str(video), "--from-timeline", str(timeline)))
+        assert video.stat().st_size > 10_000, "video output is missing or empty"
+
+        audio = work / "speech.mp4"
+        summary = hushcut("cut", str(MEDIA / "real" / "example-cut-s16le.wav"), "-o", str(audio))
+        print(summary)
+        assert "removed" in summary
+        assert audio.stat().st_size > 10_000, "audio output is missing or empty"
+    print("standalone cut ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -170,6 +170,8 @@ def cut(
     reporter.report("plan", 1.0)
 
     settings, notes = render_settings(pm, opts, media)
+    if timeline.meta.get("note"):
+        notes.insert(0, str(timeline.meta["note"]))
     existed = target.exists()
     try:
         result = pm.hook.hushcut_render(

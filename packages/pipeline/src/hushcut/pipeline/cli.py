@@ -203,6 +203,8 @@ def cut_command(
                     )
             _write_timeline(timeline, timeline_out, source)
             if not quiet:
+                if timeline.meta.get("note"):
+                    click.echo(f"note: {one_line(timeline.meta['note'])}", err=True)
                 click.echo(_plan_summary(source, timeline))
             return
         target = output or default_output(source)
@@ -260,12 +262,16 @@ def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **
         if as_json:
             click.echo(json.dumps(detection.to_dict()))
             return
-        click.echo(
-            f"{source}: {detection.duration:.2f} s, "
-            f"noise floor {detection.noise_floor_db:.1f} dBFS, "
-            f"speech {detection.speech_db:.1f} dBFS, "
-            f"threshold {detection.threshold_db:.1f} dBFS"
-        )
+        levels = [
+            f"{label} {level:.1f} dBFS"
+            for label, level in (
+                ("noise floor", detection.noise_floor_db),
+                ("speech", detection.speech_db),
+                ("threshold", detection.threshold_db),
+            )
+            if level is not None
+        ]
+        click.echo(", ".join([f"{source}: {detection.duration:.2f} s", *levels]))
         for start, end in detection.silences:
             click.echo(f"silence {start:9.3f} - {end:9.3f}  ({end - start:.3f} s)")
         share = 100 * detection.silent_duration / detection.duration if detection.duration else 0

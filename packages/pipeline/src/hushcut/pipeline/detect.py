@@ -45,9 +45,10 @@ class Detection:
 
     duration: float
     silences: list[tuple[float, float]]
-    noise_floor_db: float
-    speech_db: float
-    threshold_db: float
+    #: Levels the loudness detector measured; other detectors may leave them None.
+    noise_floor_db: float | None = None
+    speech_db: float | None = None
+    threshold_db: float | None = None
     window_s: float = WINDOW_S
     #: The detector that produced this (``"loudness"`` for the built-in one).
     detector: str = "loudness"
@@ -63,11 +64,15 @@ class Detection:
         return {
             "duration": round(self.duration, 6),
             "silences": [[round(a, 6), round(b, 6)] for a, b in self.silences],
-            "noise_floor_db": round(self.noise_floor_db, 2),
-            "speech_db": round(self.speech_db, 2),
-            "threshold_db": round(self.threshold_db, 2),
+            "noise_floor_db": _rounded(self.noise_floor_db),
+            "speech_db": _rounded(self.speech_db),
+            "threshold_db": _rounded(self.threshold_db),
             "detector": self.detector,
         }
+
+
+def _rounded(level: float | None) -> float | None:
+    return None if level is None else round(level, 2)
 
 
 def loudness_envelope(

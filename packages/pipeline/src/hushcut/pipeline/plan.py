@@ -9,6 +9,8 @@ from hushcut.pipeline.timeline import Segment, Timeline
 #: Times closer than this (s) to the start or end of the media count as touching it.
 EDGE_S = 1e-3
 
+NOTHING_AUDIBLE_NOTE = "no sound above the silence threshold anywhere: nothing was cut"
+
 
 def plan_cuts(
     silences: Iterable[Sequence[float]],
@@ -55,10 +57,7 @@ def kept_segments(
         position = max(position, end)
     if duration - position > EDGE_S:
         segments.append(Segment(position, duration))
-    kept = [s for s in segments if s.source_duration >= min_clip_s]
-    # Never plan an empty output: if everything is "silent", the detector or its settings
-    # are wrong for this recording, and an empty file helps nobody. Keep it whole instead.
-    return kept or [Segment(0.0, duration)]
+    return [s for s in segments if s.source_duration >= min_clip_s]
 
 
 def plan_timeline(
@@ -78,4 +77,10 @@ def plan_timeline(
         silences, duration, min_silence_s=min_silence_s, margin_s=margin_s, min_cut_s=min_cut_s
     )
     segments = kept_segments(cuts, duration, min_clip_s=min_clip_s)
-    return Timeline(source_duration=duration, segments=segments, source=source)
+    timeline = Timeline(source_duration=duration, segments=segments, source=source)
+    if not segments:
+        # Never plan an empty output: when nothing is louder than the threshold, the
+        # recording is mute or the threshold is wrong for it, and an empty file helps nobody.
+        timeline.segments = [Segment(0.0, duration)]
+        timeline.meta["note"] = NOTHING_AUDIBLE_NOTE
+    return timeline

@@ -152,7 +152,7 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     """``hushcut_*`` attributes of ``plugin`` that are no hook, marked or not: pluggy only
     notices marked ones, and a typo'd unmarked function would otherwise be silently unused."""
     prefix = f"{hookspecs.PROJECT_NAME}_"
-    known = {name for name in dir(pm.hook) if name.startswith(prefix)}
+    known = set(hook_names())
     names = dir(plugin) if not isinstance(plugin, ModuleType) else list(vars(plugin))
     return sorted(
         name

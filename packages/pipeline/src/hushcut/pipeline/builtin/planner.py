@@ -21,10 +21,11 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline:
     )
     timeline.meta.update(
         {
-            "detector": detection.detector,
-            "threshold_db": round(detection.threshold_db, 2),
-            "noise_floor_db": round(detection.noise_floor_db, 2),
-            "speech_db": round(detection.speech_db, 2),
+            **{
+                key: value
+                for key, value in detection.to_dict().items()
+                if key not in {"duration", "silences"} and value is not None
+            },
             "margin_s": options.margin_s,
             "min_silence_s": options.min_silence_s,
         }
