@@ -233,6 +233,15 @@ class Platform:
             assert workspace is not None
             return workspace.credits
 
+    async def sent_emails(self, job_id: str, expected: int) -> list[EmailOutbox]:
+        """The job's emails once ``expected`` were sent (they follow the final state)."""
+
+        async def enough() -> bool:
+            return len(await self.emails(job_id)) >= expected
+
+        await wait_until(enough, timeout=10, message=f"{expected} email(s) for {job_id}")
+        return await self.emails(job_id)
+
     async def emails(self, job_id: str) -> list[EmailOutbox]:
         async with self.runtime.sessionmaker() as session:
             rows = await session.scalars(

@@ -51,7 +51,7 @@ async def test_job_is_processed_end_to_end(
 
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1}
     assert await platform.balance(workspace) == 2
-    emails = await platform.emails(job_id)
+    emails = await platform.sent_emails(job_id, 1)
     assert len(emails) == 1
     assert "ready" in emails[0].subject
 
@@ -88,7 +88,7 @@ async def test_bad_media_fails_once_with_a_clear_message_and_a_refund(
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
     assert await platform.balance(workspace) == 3
     assert await platform.outputs(job_id) == []
-    emails = await platform.emails(job_id)
+    emails = await platform.sent_emails(job_id, 1)
     assert len(emails) == 1
     assert job.error in emails[0].text
 

@@ -15,6 +15,8 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -73,6 +75,10 @@ class HushcutRedisBroker(RedisStreamBroker):
             socket_connect_timeout=5,
             socket_timeout=10,
             health_check_interval=15,
+            # A pooled connection is dead after Redis restarts: reconnect and resend
+            # instead of failing the first command.
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
 
     async def startup(self) -> None:

@@ -8,7 +8,9 @@ import signal
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
+from hushcut.core.cli import data_dir_option
 from hushcut.core.settings import Settings, load_settings
 
 logger = logging.getLogger("hushcut.worker")
@@ -43,13 +45,7 @@ async def serve(
 
 
 @click.command("worker")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="HUSHCUT_DATA_DIR",
-    default=None,
-    help="Embedded state directory (default ./.hushcut; env HUSHCUT_DATA_DIR).",
-)
+@data_dir_option
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
@@ -76,8 +72,10 @@ def worker(
     """Process queued jobs until SIGTERM or SIGINT (then finish or hand back running jobs)."""
     try:
         settings = load_settings(data_dir)
-    except Exception as exc:  # pydantic's message names the bad variable
-        raise click.ClickException(f"invalid configuration: {exc}") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

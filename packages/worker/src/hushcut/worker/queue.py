@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from taskiq import AsyncBroker
 
 from hushcut.core.settings import Settings
-from hushcut.worker.broker import REDIS_DOWN_ERRORS, make_broker
-from hushcut.worker.tasks import process_job
-
-logger = logging.getLogger(__name__)
+from hushcut.worker.broker import make_broker
+from hushcut.worker.tasks import send_hint
 
 
 class JobQueue:
@@ -41,12 +38,7 @@ class JobQueue:
 
     async def enqueue(self, job_id: str) -> bool:
         """Ask a worker to process ``job_id``; False if the hint could not be sent."""
-        try:
-            await process_job.kicker().with_broker(self.broker).kiq(job_id)
-        except REDIS_DOWN_ERRORS as exc:
-            logger.warning("could not enqueue job %s (%s); the reconciler will", job_id, exc)
-            return False
-        return True
+        return await send_hint(self.broker, job_id)
 
     async def shutdown(self) -> None:
         if self._broker is not None:

@@ -25,10 +25,10 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from hushcut.core.settings import Settings
-from hushcut.worker.broker import DEFAULT_REDELIVERY_S, REDIS_DOWN_ERRORS, make_broker
+from hushcut.worker.broker import DEFAULT_REDELIVERY_S, make_broker
 from hushcut.worker.processor import JobProcessor
 from hushcut.worker.scheduling import claimable_job_ids
-from hushcut.worker.tasks import process_job
+from hushcut.worker.tasks import send_hint
 
 logger = logging.getLogger(__name__)
 
@@ -202,12 +202,9 @@ class WorkerRunner:
             )
         sent = 0
         for job_id in job_ids:
-            try:
-                await process_job.kicker().with_broker(self.broker).kiq(job_id)
-                sent += 1
-            except REDIS_DOWN_ERRORS as exc:
-                logger.warning("worker %s: cannot requeue %s (%s)", self.worker_id, job_id, exc)
+            if not await send_hint(self.broker, job_id):
                 break
+            sent += 1
         if sent:
             logger.info("worker %s: requeued %d job(s) nobody held", self.worker_id, sent)
         return sent

@@ -1,0 +1,273 @@
+"""Crash safety on real services: Redis redelivery and restarts, S3 outages, killed workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from redis.asyncio import Redis
+
+from hushcut.core.models import JobStatus, LedgerReason
+from hushcut.core.services import jobs as job_service
+from hushcut.core.settings import Settings
+from hushcut.worker.broker import CONSUMER_GROUP, STREAM_NAME
+from hushcut.worker.processor import STORAGE_MESSAGE
+from tests.conftest import Services
+from tests.worker.conftest import (
+    Gate,
+    Platform,
+    make_clip,
+    media_duration,
+    wait_until,
+)
+from tests.worker.test_leases import assert_processed_once
+
+pytestmark = pytest.mark.services
+
+FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+async def test_a_job_longer_than_the_redelivery_timeout_runs_once(
+    platform: Platform, talk_clip: Path, gate: Gate
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    first = await platform.worker(cut=gate.cut, concurrency=1, redelivery_s=0.3)
+    running = await platform.wait_for(job_id, lambda job: job.stage == "render")
+    assert running.lease_owner == first.worker_id
+    second = await platform.worker(concurrency=1, redelivery_s=0.3)
+
+    assert platform.settings.redis_url is not None
+    redis: Any = Redis.from_url(platform.settings.redis_url)
+    try:
+        message_id = next(
+            entry_id
+            for entry_id, fields in await redis.xrange(STREAM_NAME)
+            if job_id.encode() in fields[b"data"]
+        )
+
+        async def handed_over_and_refused() -> bool:
+            # Redis hands the idle, unacknowledged hint to the second worker once a new
+            # message wakes it; that worker's claim is refused and it acknowledges.
+            await platform.queue.enqueue("00000000-0000-0000-0000-000000000000")
+            pending = await redis.xpending_range(
+                STREAM_NAME, CONSUMER_GROUP, min=message_id, max=message_id, count=1
+            )
+            return not pending
+
+        await wait_until(handed_over_and_refused, timeout=20, message="redelivered hint")
+        job = await platform.job(job_id)
+        assert (job.status, job.lease_owner, job.attempts) == (
+            JobStatus.PROCESSING,
+            first.worker_id,
+            1,
+        ), "the redelivered hint did not start a second run"
+    finally:
+        await redis.aclose()
+
+    gate.open()
+    job = await platform.wait_for(job_id, FINAL)
+    await assert_processed_once(platform, job_id, workspace)
+    assert job.attempts == 1
+    assert second.processor is not None
+
+
+async def test_no_job_is_lost_when_redis_restarts_empty(
+    platform: Platform, talk_clip: Path, services: Services
+) -> None:
+    actor, workspace = await platform.workspace(credits=5)
+    # Queued while no worker runs, then Redis loses the hint.
+    lost = await platform.submit(actor, workspace, talk_clip)
+    services.redis.restart()
+    # Queued while Redis is down: the API cannot even send the hint.
+    services.redis.kill()
+    unsent = await platform.submit(actor, workspace, talk_clip, enqueue=False)
+    assert await platform.queue.enqueue(unsent) is False
+    services.redis.start()
+
+    await platform.worker()
+    for job_id in (lost, unsent):
+        assert (await platform.wait_for(job_id, FINAL)).status is JobStatus.COMPLETED
+
+    # A running worker rides out a restart and keeps receiving hints afterwards.
+    services.redis.restart()
+    after = await platform.submit(actor, workspace, talk_clip)
+    assert (await platform.wait_for(after, FINAL)).status is JobStatus.COMPLETED
+    for job_id in (lost, unsent, after):
+        await assert_processed_once(platform, job_id, workspace)
+
+
+def recreate_bucket(settings: Settings, services: Services) -> None:
+    client = boto3.client(
+        "s3",
+        endpoint_url=services.s3.url,
+        region_name=services.s3.region,
+        aws_access_key_id=services.s3.access_key,
+        aws_secret_access_key=services.s3.secret_key,
+    )
+    client.create_bucket(Bucket=settings.s3_bucket or "")
+    client.close()
+
+
+async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
+    platform: Platform, talk_clip: Path, gate: Gate, services: Services
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    await platform.worker(cut=gate.cut)
+    await platform.wait_for(job_id, lambda job: job.stage == "render")
+
+    services.s3.stop()
+    try:
+        gate.open()  # the render finishes; the upload meets the outage
+        job = await platform.wait_for(job_id, FINAL, timeout=60)
+        assert job.status is JobStatus.FAILED
+        assert job.error == STORAGE_MESSAGE
+        assert await platform.ledger(job_id) == {
+            LedgerReason.JOB_CHARGE: 1,
+            LedgerReason.JOB_REFUND: 1,
+        }
+        assert await platform.balance(workspace) == 3
+        assert len(await platform.sent_emails(job_id, 1)) == 1
+    finally:
+        services.s3.start()
+    # moto keeps objects in memory only: the restarted endpoint is empty, so the bucket
+    # and the upload are put back as they were before the outage.
+    recreate_bucket(platform.settings, services)
+    await platform.runtime.storage.upload_file(talk_clip, job.input_key, "video/mp4")
+
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.retry_job(session, actor, job_id)
+    await platform.queue.enqueue(job_id)
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert await platform.ledger(job_id) == {
+        LedgerReason.JOB_CHARGE: 2,
+        LedgerReason.JOB_REFUND: 1,
+    }
+    assert await platform.balance(workspace) == 2
+    assert len(await platform.sent_emails(job_id, 2)) == 2, "one email per run: failed, then ready"
+    assert await platform.outputs(job_id) == [job.output_key]
+
+
+# --- real worker processes ------------------------------------------------------------
+
+
+class WorkerProcess:
+    """A `hushcut worker` subprocess whose log is collected in the background."""
+
+    def __init__(self, env: dict[str, str], name: str) -> None:
+        command = Path(sys.executable).with_name("hushcut")
+        self.name = name
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.process = subprocess.Popen(
+            [str(command), "worker", "--concurrency", "1", "--shutdown-grace", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip())
+            if "running; Ctrl+C or SIGTERM" in line:
+                self.ready.set()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return "\n".join(self.lines[-40:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    secret = settings.s3_secret_access_key
+    env = {
+        **os.environ,
+        "HUSHCUT_DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "S3_BUCKET": settings.s3_bucket or "",
+        "S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+        "S3_REGION": settings.s3_region,
+        "S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+        "S3_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
+        "SESSION_SECRET": "worker-test-secret",
+        "JOB_LEASE_S": "2",
+        "JOB_MAX_ATTEMPTS": "3",
+        "LOG_LEVEL": "INFO",
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def long_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
+    """Twenty seconds of talk1.mp4 at 640x360: a job that takes a few seconds to cut."""
+    return make_clip(
+        media_dir / "talk1.mp4", tmp_path_factory.mktemp("clips") / "long.mp4", 0, 20, 640
+    )
+
+
+@pytest.fixture
+def worker_processes(platform: Platform) -> Iterator[list[WorkerProcess]]:
+    env = worker_env(platform.settings)
+    processes = [WorkerProcess(env, f"worker-{n}") for n in range(2)]
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+async def test_a_killed_worker_s_job_completes_on_the_other_exactly_once(
+    platform: Platform, long_clip: Path, worker_processes: list[WorkerProcess], tmp_path: Path
+) -> None:
+    for process in worker_processes:
+        ready = await asyncio.to_thread(process.ready.wait, 60)
+        assert ready, f"{process.name} did not start:\n{process.log()}"
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, long_clip, options={"mode": "smart"})
+
+    job = await platform.wait_for(
+        job_id, lambda job: job.stage in {"detect", "plan", "render"}, timeout=60
+    )
+    assert job.lease_owner is not None
+    holder_pid = int(job.lease_owner.split(":")[1])
+    victim = next(p for p in worker_processes if p.pid == holder_pid)
+    survivor = next(p for p in worker_processes if p.pid != holder_pid)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.process.wait(10)
+
+    job = await platform.wait_for(job_id, FINAL, timeout=120)
+    assert job.status is JobStatus.COMPLETED, f"{job.error}\n{survivor.log()}"
+    assert job.attempts == 2, "the second attempt ran on the surviving worker"
+    await assert_processed_once(platform, job_id, workspace)
+    assert await platform.balance(workspace) == 2
+    result = tmp_path / "result.mp4"
+    assert job.output_key is not None
+    await platform.runtime.storage.download_file(job.output_key, result)
+    assert job.output_duration_s is not None
+    assert media_duration(result) == pytest.approx(job.output_duration_s, abs=0.15)
+    assert media_duration(result) < 20 - 2
+
+    # SIGTERM: the idle survivor exits cleanly and promptly.
+    survivor.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(survivor.process.wait, 30) == 0, survivor.log()
