@@ -27,7 +27,7 @@ from gql.transport.websockets import WebsocketsTransport
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.api.fakes import FakeOidcProvider, FakeStripe
-from tests.platform import make_settings
+from tests.platform import make_settings, new_member
 from tests.servers import free_port
 
 GOOGLE_CLIENT_ID = "hushcut-test-client.apps.googleusercontent.com"
@@ -207,21 +207,13 @@ class Account:
 
 
 async def new_account(runtime: Runtime, *, credits: int | None = None) -> Account:
-    from hushcut.core.services import credits as credit_service
-    from hushcut.core.services import tokens, workspaces
-    from hushcut.core.services.auth import Actor
+    from hushcut.core.services import tokens
 
     email = f"user-{uuid.uuid4().hex[:10]}@example.com"
+    actor, workspace_id = await new_member(runtime, email, credits=credits)
     async with runtime.session() as session:
-        user = await workspaces.get_or_create_user(session, email, "Test User")
-        actor = Actor(user.id)
-        workspace = await workspaces.create_workspace(
-            session, actor, "Test workspace", starter_credits=runtime.settings.starter_credits
-        )
-        if credits is not None:
-            await credit_service.set_credits(session, workspace.id, credits)
-        token, plaintext = await tokens.create_api_token(session, actor, workspace.id, "tests")
-    return Account(user.id, email, workspace.id, plaintext, token.id)
+        token, plaintext = await tokens.create_api_token(session, actor, workspace_id, "tests")
+    return Account(actor.user_id, email, workspace_id, plaintext, token.id)
 
 
 async def balance(runtime: Runtime, workspace_id: str) -> int:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
 
 from hushcut.core.errors import ServiceError
 
@@ -30,55 +27,39 @@ def as_graphql_error(exc: ServiceError) -> ApiError:
     return ApiError(exc.message, exc.code)
 
 
-def classify(error: GraphQLError) -> GraphQLError:
-    """The error a client may see for ``error``: coded if expected, masked if not."""
+def classify(error: GraphQLError) -> None:
+    """Make ``error`` fit for a client, in place: coded if expected, masked if not.
+
+    In place, because Strawberry hands errors to ``process_errors`` from several paths
+    (parse, validation, execution, each subscription result) but returns its own result.
+    """
     original = error.original_error
+    extensions = dict(error.extensions or {})
+    if extensions.get("code"):
+        return
     if original is None:
-        if not (error.extensions or {}).get("code"):
-            # Parse and validation errors: the client's query is wrong; say how.
-            error.extensions = {**(error.extensions or {}), "code": VALIDATION_CODE}
-        return error
+        # Parse and validation errors: the client's query is wrong, and the message
+        # says how.
+        error.extensions = {**extensions, "code": VALIDATION_CODE}
+        return
     if isinstance(original, ServiceError):
-        error.extensions = {**(error.extensions or {}), "code": original.code}
-        return error
+        error.extensions = {**extensions, "code": original.code}
+        return
     if isinstance(original, GraphQLError) and (original.extensions or {}).get("code"):
-        error.extensions = {**(error.extensions or {}), **(original.extensions or {})}
-        return error
-    if isinstance(original, ValueError) and "Int cannot represent" in str(original):
-        error.extensions = {"code": "BAD_USER_INPUT"}
-        return error
+        error.extensions = {**extensions, **(original.extensions or {})}
+        return
     logger.error(
         "unexpected error in GraphQL field %s",
-        ".".join(str(part) for part in error.path or ()),
+        ".".join(str(part) for part in error.path or ()) or "(operation)",
         exc_info=original,
     )
-    return GraphQLError(
-        MASKED_MESSAGE,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions={"code": INTERNAL_CODE},
-    )
+    error.message = MASKED_MESSAGE
+    error.original_error = None
+    error.extensions = {"code": INTERNAL_CODE}
 
 
-class ErrorCodes(SchemaExtension):
-    """Applies :func:`classify` to every result, subscriptions included."""
-
-    count: Callable[[str], None] | None = None
-
-    def _process(self, result: object) -> None:
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        processed = [classify(error) for error in errors]
-        if self.count is not None:
-            for error in processed:
-                self.count(str((error.extensions or {}).get("code", INTERNAL_CODE)))
-        result.errors = processed  # type: ignore[attr-defined]
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)):
-            self._process(result)
+def process_errors(errors: list[GraphQLError], count: Callable[[str], None] | None) -> None:
+    for error in errors:
+        classify(error)
+        if count is not None:
+            count(str((error.extensions or {}).get("code", INTERNAL_CODE)))

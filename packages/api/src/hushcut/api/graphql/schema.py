@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from hushcut.api import operations
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.errors import ErrorCodes
+from hushcut.api.graphql.errors import process_errors
 from hushcut.api.graphql.types import (
     ApiToken,
     CheckoutSession,
@@ -126,9 +126,13 @@ class Subscription:
 
 
 class HushcutSchema(strawberry.Schema):
+    """Strawberry's schema with Hushcut's error policy (see :mod:`.errors`)."""
+
+    count_error: Callable[[str], None] | None = None
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
-        # ErrorCodes logs the unexpected errors, with context; refusals are not news.
-        return None
+        # Codes expected refusals, masks and logs the rest; refusals are not logged.
+        process_errors(errors, self.count_error)
 
 
 def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry.Schema:
@@ -137,16 +141,12 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry
     Parse and validation results are cached by query text, which removes most of
     GraphQL's per-request cost for the repeated queries programs send.
     """
-    error_codes = type(
-        "ErrorCodes", (ErrorCodes,), {"count": staticmethod(count_error) if count_error else None}
-    )
-    return HushcutSchema(
+    schema = HushcutSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            error_codes,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
@@ -154,3 +154,5 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry
             lambda: ValidationCache(maxsize=CACHE_SIZE),
         ],
     )
+    schema.count_error = count_error
+    return schema

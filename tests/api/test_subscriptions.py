@@ -1,0 +1,150 @@
+"""jobUpdates: teardown frees the event-bus subscription, and with Redis a subscriber on one
+API instance sees every event of a job driven through another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from redis.asyncio import Redis
+
+from hushcut.core.events import CHANNEL_PREFIX
+from hushcut.core.runtime import Runtime
+from tests.api.conftest import (
+    ApiServer,
+    Fakes,
+    graphql,
+    new_account,
+    subscribe_all,
+    ws_transport,
+)
+from tests.api.test_flow import CONFIRM, JOB_UPDATES, REQUEST_UPLOAD, upload
+from tests.platform import wait_for
+from tests.servers import free_port
+
+
+async def subscribers(server: ApiServer, job_id: str) -> int:
+    """Subscriptions to the job's events: Redis' own count, or the in-process bus's."""
+    if server.settings.redis_url:
+        redis = Redis.from_url(server.settings.redis_url)
+        try:
+            counts = await redis.pubsub_numsub(CHANNEL_PREFIX + job_id)
+        finally:
+            await redis.aclose()
+        return int(counts[0][1])
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{server.url}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("hushcut_job_event_subscribers "):
+            return int(float(line.split()[1]))
+    raise AssertionError("hushcut_job_event_subscribers missing from /metrics")
+
+
+async def test_disconnecting_clients_leave_no_subscriber_behind(
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    account = await new_account(runtime)
+    created = await graphql(
+        client,
+        REQUEST_UPLOAD,
+        {"ws": account.workspace_id, "name": "idle.mp4", "size": 10, "type": "video/mp4"},
+        account.headers,
+    )
+    job_id = created["data"]["requestUpload"]["job"]["id"]
+    assert await subscribers(server, job_id) == 0
+
+    # A polite client: completes the operation and closes the socket.
+    from gql import Client, GraphQLRequest
+
+    async with Client(transport=ws_transport(server, account.token)) as session:
+        request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
+        async for result in session.subscribe(request):
+            assert result["jobUpdates"]["status"] == "PENDING"
+            assert await subscribers(server, job_id) == 1
+            break
+
+    async def none_left() -> bool:
+        return await subscribers(server, job_id) == 0
+
+    await wait_for(none_left, timeout=10)
+
+    # A client whose connection just drops: no complete message, no close handshake.
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    for _ in range(3):
+        socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+        await socket.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {account.token}"}}
+            )
+        )
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": JOB_UPDATES, "variables": {"id": job_id}},
+                }
+            )
+        )
+        assert json.loads(await socket.recv())["type"] == "next"
+        socket.transport.abort()
+    await wait_for(none_left, timeout=15)
+
+
+@pytest.fixture
+def second_api(
+    server: ApiServer,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    fakes: Fakes,
+) -> Iterator[ApiServer]:
+    """A second `hushcut api` on the same PostgreSQL, Redis and bucket as ``server``."""
+    port = free_port()
+    settings = server.settings.model_copy(
+        update={"port": port, "app_url": f"http://127.0.0.1:{port}"}
+    )
+    second = ApiServer(settings, "api").start()
+    yield second
+    second.stop()
+
+
+@pytest.mark.services
+async def test_subscriber_on_another_instance_sees_every_event(
+    server: ApiServer,
+    second_api: ApiServer,
+    runtime: Runtime,
+    client: httpx.AsyncClient,
+    media_dir: Path,
+) -> None:
+    account = await new_account(runtime)
+    ticket = await upload(
+        client, account.headers, account.workspace_id, media_dir / "edge" / "testsrc.mp4"
+    )
+    job_id = ticket["job"]["id"]
+
+    async def follow(target: ApiServer) -> list[dict[str, Any]]:
+        results = await subscribe_all(target, account.token, JOB_UPDATES, {"id": job_id})
+        return [result["jobUpdates"] for result in results]
+
+    on_first = asyncio.create_task(follow(server))
+    on_second = asyncio.create_task(follow(second_api))
+
+    async def both_subscribed() -> bool:
+        return await subscribers(server, job_id) == 2
+
+    await wait_for(both_subscribed, timeout=15)
+    confirmed = await graphql(client, CONFIRM, {"id": job_id}, account.headers)
+    assert confirmed["data"]["confirmUpload"]["status"] == "QUEUED"
+    first, second = await asyncio.wait_for(asyncio.gather(on_first, on_second), 90)
+    assert [e["status"] for e in second][-1] == "COMPLETED"
+    assert {"QUEUED", "PROCESSING"} <= {e["status"] for e in second}
+    # Every event the instance running the job delivered, the other one delivered too.
+    assert second == first
