@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,10 +89,21 @@ def create_database(services: Services, *, migrated: bool = True) -> str:
             template_url = services.postgres.url(TEMPLATE_DATABASE)
             run_sync(upgrade_database(Settings(database_url=template_url)))
             _pg_templates.add(services.postgres.port)
+        # FILE_COPY copies the small template's files directly: about twice as fast as
+        # PostgreSQL 15's default WAL_LOG strategy and it writes no WAL.
         run_sync(
-            _execute_admin(services, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
+            _execute_admin(
+                services,
+                f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}" STRATEGY FILE_COPY',
+            )
         )
     return services.postgres.url(name)
+
+
+def drop_database(services: Services, url: str) -> None:
+    """Drop a database made by :func:`create_database` (closing its connections)."""
+    name = url.rsplit("/", 1)[-1]
+    run_sync(_execute_admin(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def create_bucket(services: Services) -> str:
@@ -140,10 +151,17 @@ def make_settings(
 
 
 @pytest.fixture
-def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
-    """Settings of a fresh, migrated platform on the backend under test."""
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings of a fresh, migrated platform on the backend under test.
+
+    The test's PostgreSQL database is dropped afterwards (each copy of the template is
+    several megabytes; hundreds of them slow the server down).
+    """
     services = request.getfixturevalue("services") if backend == "services" else None
-    return make_settings(tmp_path, backend, services)
+    made = make_settings(tmp_path, backend, services)
+    yield made
+    if services is not None and made.database_url:
+        drop_database(services, made.database_url)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,16 +16,21 @@ from hushcut.core.db import create_engine, current_revision, run_alembic, upgrad
 from hushcut.core.models import Base, User
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
-from tests.platform import create_database
+from tests.platform import create_database, drop_database
 
 
 @pytest.fixture
-def empty_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+def empty_settings(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
     """Settings for an empty database (no tables at all)."""
-    if backend == "services":
-        services = request.getfixturevalue("services")
-        return Settings(data_dir=tmp_path, database_url=create_database(services, migrated=False))
-    return Settings(data_dir=tmp_path)
+    if backend != "services":
+        yield Settings(data_dir=tmp_path)
+        return
+    services = request.getfixturevalue("services")
+    url = create_database(services, migrated=False)
+    yield Settings(data_dir=tmp_path, database_url=url)
+    drop_database(services, url)
 
 
 async def schema_differences(settings: Settings) -> list[Any]:

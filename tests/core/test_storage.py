@@ -22,7 +22,7 @@ from hushcut.core.storage import (
     create_storage,
 )
 from tests.conftest import Services
-from tests.platform import create_bucket, make_settings
+from tests.platform import create_bucket
 
 KEY = "input/job-1/talk.mp4"
 
@@ -155,8 +155,8 @@ async def test_storage_follows_the_settings(settings: Settings, backend: str) ->
 
 
 @pytest.mark.services
-async def test_s3_round_trip(tmp_path: Path, services: Services) -> None:
-    storage = create_storage(make_settings(tmp_path, "services", services))
+async def test_s3_round_trip(tmp_path: Path, settings: Settings) -> None:
+    storage = create_storage(settings)
     assert isinstance(storage, S3Storage)
     body = b"\x00\x01video bytes" * 1000
     try:
@@ -193,8 +193,7 @@ async def test_s3_round_trip(tmp_path: Path, services: Services) -> None:
 
 
 @pytest.mark.services
-async def test_s3_unknown_bucket_is_unavailable(tmp_path: Path, services: Services) -> None:
-    settings = make_settings(tmp_path, "services", services)
+async def test_s3_unknown_bucket_is_unavailable(settings: Settings, services: Services) -> None:
     storage = create_storage(settings.model_copy(update={"s3_bucket": "no-such-bucket"}))
     try:
         with pytest.raises(StorageUnavailable, match="no-such-bucket"):
