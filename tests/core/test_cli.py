@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hushcut.core.cli import db, token
 from hushcut.core.db import create_engine, create_sessionmaker
 from hushcut.core.services import credits, tokens, workspaces
 from hushcut.core.settings import Settings
-from tests.platform import run_sync
+from tests.conftest import Services
+from tests.platform import create_database, drop_database, run_sync
 
 
 def cli_env(settings: Settings) -> dict[str, str | None]:
@@ -86,3 +88,25 @@ def test_db_upgrade_unreachable_database(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot reach the database")
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.services
+def test_production_database_needs_the_release_step(tmp_path: Path, services: Services) -> None:
+    url = create_database(services, migrated=False)
+    env: dict[str, str | None] = {"DATABASE_URL": url, "HUSHCUT_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    try:
+        refused = runner.invoke(token, ["create", "--email", "a@example.com"], env=env)
+        assert refused.exit_code == 1
+        assert refused.output.strip().splitlines() == [
+            'Error: database error: relation "users" does not exist '
+            "(is the schema up to date? run `hushcut db upgrade`)"
+        ]
+        assert runner.invoke(db, ["upgrade"], env=env).exit_code == 0
+        created = runner.invoke(token, ["create", "--email", "a@example.com"], env=env)
+        assert created.exit_code == 0, created.output
+        assert created.output.strip().splitlines()[-1].startswith("hc_")
+        # Nothing was written to the data directory: the database is PostgreSQL.
+        assert not (tmp_path / "hushcut.db").exists()
+    finally:
+        drop_database(services, url)

@@ -30,6 +30,22 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _database_failure(exc: BaseException) -> click.ClickException:
+    # SQLAlchemy wraps driver errors as "(driver.Error) message" plus SQL and a link;
+    # the first line is what a person needs.
+    message = _first_line(getattr(exc, "orig", None) or exc)
+    if message.startswith("relation ") or "no such table" in message:
+        message += " (is the schema up to date? run `hushcut db upgrade`)"
+    return click.ClickException(f"database error: {message}")
+
+
 @click.group()
 def db() -> None:
     """Database schema."""
@@ -51,6 +67,8 @@ def db_upgrade(data_dir: Path | None) -> None:
         revision = asyncio.run(run())
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {_first_line(exc)}") from None
+    except _database_errors() as exc:
+        raise _database_failure(exc) from None
     click.echo(f"database at revision {revision}")
 
 
@@ -113,6 +131,8 @@ def token_create(
         raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {_first_line(exc)}") from None
+    except _database_errors() as exc:
+        raise _database_failure(exc) from None
     click.echo(f"workspace: {workspace} ({balance} credits)")
     click.echo(plaintext)
 
