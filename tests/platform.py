@@ -196,6 +196,17 @@ async def new_member(
     return actor, workspace.id
 
 
+async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, int]:
+    """The workspace's balance and the sum of its ledger (they must always be equal)."""
+    from hushcut.core.services import credits as credit_service
+
+    async with runtime.session() as session:
+        return (
+            await credit_service.get_balance(session, workspace_id),
+            await credit_service.ledger_sum(session, workspace_id),
+        )
+
+
 async def wait_for(
     condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
 ) -> None:

@@ -11,7 +11,7 @@ from hushcut.core.errors import BadUserInput, InsufficientCredits, NotFound
 from hushcut.core.models import CreditLedgerEntry, LedgerReason, Payment
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import credits, payments
-from tests.platform import new_member
+from tests.platform import balance_and_ledger, new_member
 
 
 async def pay(runtime: Runtime, workspace_id: str, event_id: str, intent: str) -> Payment | None:
@@ -29,14 +29,6 @@ async def pay(runtime: Runtime, workspace_id: str, event_id: str, intent: str) -
         )
 
 
-async def balance(runtime: Runtime, workspace_id: str) -> tuple[int, int]:
-    async with runtime.session() as session:
-        return (
-            await credits.get_balance(session, workspace_id),
-            await credits.ledger_sum(session, workspace_id),
-        )
-
-
 async def test_starter_credits_come_through_the_ledger(runtime: Runtime) -> None:
     actor, workspace_id = await new_member(runtime)
     async with runtime.session() as session:
@@ -44,7 +36,7 @@ async def test_starter_credits_come_through_the_ledger(runtime: Runtime) -> None
     assert [(e.reason, e.delta) for e in entries] == [
         (LedgerReason.STARTER, runtime.settings.starter_credits)
     ]
-    assert await balance(runtime, workspace_id) == (5, 5)
+    assert await balance_and_ledger(runtime, workspace_id) == (5, 5)
 
 
 async def test_payment_event_applied_twice_credits_once(runtime: Runtime) -> None:
@@ -53,7 +45,7 @@ async def test_payment_event_applied_twice_credits_once(runtime: Runtime) -> Non
     assert first is not None
     assert (first.credits, first.amount, first.currency) == (10, 900, "eur")
     assert await pay(runtime, workspace_id, "evt_1", "pi_1") is None
-    assert await balance(runtime, workspace_id) == (10, 10)
+    assert await balance_and_ledger(runtime, workspace_id) == (10, 10)
 
 
 async def test_two_events_for_one_payment_credit_once(runtime: Runtime) -> None:
@@ -62,7 +54,7 @@ async def test_two_events_for_one_payment_credit_once(runtime: Runtime) -> None:
     assert await pay(runtime, workspace_id, "evt_checkout", "pi_2") is not None
     assert await pay(runtime, workspace_id, "evt_intent", "pi_2") is None
     assert await pay(runtime, workspace_id, "evt_other", "pi_3") is not None
-    assert await balance(runtime, workspace_id) == (20, 20)
+    assert await balance_and_ledger(runtime, workspace_id) == (20, 20)
     async with runtime.session() as session:
         rows = (await session.scalars(select(Payment.provider_payment_id))).all()
     assert sorted(rows) == ["pi_2", "pi_3"]
@@ -74,7 +66,7 @@ async def test_concurrent_deliveries_of_one_event_credit_once(runtime: Runtime) 
         *(pay(runtime, workspace_id, "evt_dup", "pi_dup") for _ in range(8))
     )
     assert sum(result is not None for result in results) == 1
-    assert await balance(runtime, workspace_id) == (10, 10)
+    assert await balance_and_ledger(runtime, workspace_id) == (10, 10)
 
 
 async def test_payment_for_unknown_workspace_is_refused(runtime: Runtime) -> None:
@@ -114,7 +106,7 @@ async def test_refund_movement_applies_once(runtime: Runtime) -> None:
         for _ in range(2):
             await credits.move_credits(session, workspace_id, 1, LedgerReason.JOB_REFUND, "job-1:1")
             await session.commit()
-    assert await balance(runtime, workspace_id) == (2, 2)
+    assert await balance_and_ledger(runtime, workspace_id) == (2, 2)
 
 
 async def test_balance_never_goes_negative(runtime: Runtime) -> None:
@@ -134,7 +126,7 @@ async def test_balance_never_goes_negative(runtime: Runtime) -> None:
             )
         ).all()
     assert sorted(reasons) == ["adjustment", "adjustment", "adjustment", "starter"]
-    assert await balance(runtime, workspace_id) == (4, 4)
+    assert await balance_and_ledger(runtime, workspace_id) == (4, 4)
 
 
 async def test_list_payments(runtime: Runtime) -> None:

@@ -13,7 +13,7 @@ from hushcut.core.models import JobStatus, VideoJob, utcnow
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import credits, jobs
 from hushcut.core.services.auth import Actor
-from tests.platform import new_member
+from tests.platform import balance_and_ledger, new_member
 
 SIZE = 1234
 
@@ -22,14 +22,6 @@ async def queued_job(runtime: Runtime, actor: Actor, workspace_id: str) -> Video
     async with runtime.session() as session:
         job = await jobs.create_job(session, actor, workspace_id, "talk.mp4", SIZE, "video/mp4")
         return await jobs.confirm_upload(session, actor, job.id, SIZE)
-
-
-async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, int]:
-    async with runtime.session() as session:
-        return (
-            await credits.get_balance(session, workspace_id),
-            await credits.ledger_sum(session, workspace_id),
-        )
 
 
 async def test_create_job_is_pending_with_sanitised_input_key(runtime: Runtime) -> None:
