@@ -21,6 +21,11 @@ VAD_RATE = 16_000
 FRAME_MS_CHOICES = (10, 20, 30)
 #: Level given to digital silence, so logarithms stay finite (as the loudness detector).
 FLOOR_DBFS = -120.0
+#: Share of voiced frames in the smoothing window at which speech starts, and below which
+#: it ends. Speech keeps nearly every frame voiced (above 90 %); percussion and
+#: clicks leave most frames of a window unvoiced.
+START_RATIO = 0.8
+END_RATIO = 0.5
 #: The name users select with ``detector="vad"``.
 DETECTOR_NAME = "vad"
 
@@ -31,24 +36,27 @@ FractionCallback = Callable[[float], None]
 class VadSettings:
     """How speech is told from non-speech.
 
-    ``aggressiveness`` is WebRTC's mode (0 keeps the most as speech, 3 is strictest about
-    calling something speech, which is what a music bed needs). Voiced runs shorter than
-    ``min_speech_s`` are dropped as clicks and beats; ``hangover_s`` keeps each voiced run
-    going that much longer, so word endings that fade into the noise are not clipped.
+    ``aggressiveness`` is WebRTC's mode (0 calls the most frames speech, 3 is strictest).
+    Single frames are unreliable (a drum hit or a consonant-like click is "voiced" for a
+    frame or two), so the verdicts are smoothed: speech starts where at least
+    ``START_RATIO`` of the frames in a ``window_s`` window around it are voiced and lasts
+    until fewer than ``END_RATIO`` are; the edges are then moved to the first and last
+    voiced frame, and each speech run is held ``hangover_s`` longer so word endings that
+    fade into the background are not clipped.
     """
 
     aggressiveness: int = 3
-    frame_ms: int = 30
-    min_speech_s: float = 0.1
-    hangover_s: float = 0.1
+    frame_ms: int = 10
+    window_s: float = 0.3
+    hangover_s: float = 0.05
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
             raise ValueError(f"aggressiveness must be 0-3, not {self.aggressiveness}")
         if self.frame_ms not in FRAME_MS_CHOICES:
             raise ValueError(f"frame_ms must be one of {FRAME_MS_CHOICES}, not {self.frame_ms}")
-        if self.min_speech_s < 0 or self.hangover_s < 0:
-            raise ValueError("min_speech_s and hangover_s must not be negative")
+        if self.window_s <= 0 or self.hangover_s < 0:
+            raise ValueError("window_s must be positive and hangover_s not negative")
 
 
 def pcm_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.int16], float]]:
@@ -131,17 +139,30 @@ def _level_dbfs(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
 
 
 def smooth(voiced: npt.NDArray[np.bool_], settings: VadSettings) -> npt.NDArray[np.bool_]:
-    """Drop voiced runs shorter than ``min_speech_s``, then extend the rest by ``hangover_s``."""
+    """Speech runs from per-frame verdicts, as :class:`VadSettings` describes."""
+    if voiced.size == 0:
+        return voiced.copy()
     frame_s = settings.frame_ms / 1000
-    speech = voiced.copy()
-    min_frames = round(settings.min_speech_s / frame_s)
-    for start, end in _runs(speech):
-        if end - start < min_frames:
-            speech[start:end] = False
+    width = max(1, round(settings.window_s / frame_s))
+    ratio = np.convolve(voiced.astype(np.float64), np.ones(width) / width, mode="same")
+    # Hysteresis without a Python loop: only frames above START or below END decide;
+    # frames in between keep the last decided state (forward fill of decisive indices).
+    enter = ratio >= START_RATIO
+    leave = ratio < END_RATIO
+    decisive = np.where(enter | leave, np.arange(ratio.size), -1)
+    np.maximum.accumulate(decisive, out=decisive)
+    state = np.where(decisive >= 0, enter[np.maximum(decisive, 0)], False)
+    speech = np.zeros_like(voiced)
     hangover = round(settings.hangover_s / frame_s)
-    if hangover:
-        for start, end in _runs(speech.copy()):
-            speech[start : min(end + hangover, speech.size)] = True
+    reach = width // 2
+    voiced_at = np.flatnonzero(voiced)
+    for start, end in _runs(state):
+        # The window blurs edges by up to half its width: snap them to the voiced frames.
+        inside = voiced_at[(voiced_at >= start - reach) & (voiced_at < end + reach)]
+        if inside.size == 0:
+            continue
+        first, last = int(inside[0]), int(inside[-1]) + 1
+        speech[first : min(last + hangover, speech.size)] = True
     return speech
 
 

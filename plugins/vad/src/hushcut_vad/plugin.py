@@ -38,14 +38,15 @@ def hushcut_options() -> list[OptionSpec]:
             "frame_ms",
             Literal[10, 20, 30],
             DEFAULTS.frame_ms,
-            "Analysis frame in milliseconds: 10, 20 or 30.",
+            "WebRTC VAD frame in milliseconds: 10, 20 or 30.",
         ),
         OptionSpec(
             PLUGIN,
-            "min_speech_s",
-            Annotated[float, Field(ge=0.0, le=2.0)],
-            DEFAULTS.min_speech_s,
-            "Voiced bursts shorter than this (s, 0-2) are noise, not speech.",
+            "window_s",
+            Annotated[float, Field(ge=0.05, le=2.0)],
+            DEFAULTS.window_s,
+            "Smoothing window (s, 0.05-2): speech needs most frames in it voiced, so drum "
+            "hits and clicks are not speech.",
         ),
         OptionSpec(
             PLUGIN,
@@ -66,7 +67,7 @@ def hushcut_detect(
     settings = VadSettings(
         aggressiveness=options.plugin_option(PLUGIN, "aggressiveness"),
         frame_ms=options.plugin_option(PLUGIN, "frame_ms"),
-        min_speech_s=options.plugin_option(PLUGIN, "min_speech_s"),
+        window_s=options.plugin_option(PLUGIN, "window_s"),
         hangover_s=options.plugin_option(PLUGIN, "hangover_s"),
     )
     return detect_silences(
