@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -137,3 +138,14 @@ def test_bad_options_are_one_clear_line(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {expected}")
     assert result.stderr.count("\n") == 1
+
+
+def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0, result.output
+    # One block per plugin: "name (origin)" then indented lines.
+    blocks = re.split(r"\n(?=\S)", result.stdout)
+    block = next(b for b in blocks if b.startswith("loudnorm (hushcut-loudnorm "))
+    assert "hooks: hushcut_options, hushcut_postprocess" in block
+    for key in ("enabled", "target", "true_peak", "lra"):
+        assert f"option loudnorm.{key} (" in block

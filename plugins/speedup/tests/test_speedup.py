@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import av
@@ -123,3 +124,14 @@ def test_factor_is_validated_with_one_clear_line(tone_talk: Path, tmp_path: Path
         assert result.stderr.startswith("error: option speedup.factor:")
         assert expected in result.stderr
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0, result.output
+    # One block per plugin: "name (origin)" then indented lines.
+    blocks = re.split(r"\n(?=\S)", result.stdout)
+    block = next(b for b in blocks if b.startswith("speedup (hushcut-speedup "))
+    assert "hooks: hushcut_adjust_timeline, hushcut_options" in block
+    for key in ("enabled", "factor"):
+        assert f"option speedup.{key} (" in block

@@ -1,0 +1,93 @@
+"""hushcut-vad: speech found by voice, not loudness; selected by name; options validated."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hushcut.pipeline import detect
+from hushcut.pipeline.cli import main
+from tests.pipeline.scoring import score_against_truth
+
+
+def test_vad_keeps_finding_pauses_under_a_drum_loop_where_loudness_fails(
+    talk_over_drums: Path, media_dir: Path
+) -> None:
+    truth = media_dir / "talk1.json"
+    vad = score_against_truth(detect(talk_over_drums, {"detector": "vad"}).silences, truth)
+    loudness = score_against_truth(detect(talk_over_drums).silences, truth)
+    assert vad.f1 >= 0.9, f"vad: {vad}"
+    assert loudness.f1 <= vad.f1 - 0.15, f"loudness: {loudness}; vad: {vad}"
+
+
+def test_vad_on_a_clean_talk_finds_the_pauses(media_dir: Path) -> None:
+    detection = detect(media_dir / "talk1.mp4", {"detector": "vad"})
+    score = score_against_truth(detection.silences, media_dir / "talk1.json")
+    assert score.f1 >= 0.9, str(score)
+    assert detection.detector == "vad"
+    # Levels are reported for information: quiet noise floor, speech well above it.
+    assert detection.noise_floor_db < -40 < detection.speech_db
+
+
+def test_installed_but_not_selected_it_changes_nothing(media_dir: Path) -> None:
+    assert detect(media_dir / "talk1.mp4").detector == "loudness"
+
+
+def test_detect_command_selects_it_with_options(media_dir: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "detect",
+            str(media_dir / "talk1.mp4"),
+            "--json",
+            "--set",
+            "detector=vad",
+            "--set",
+            "vad.aggressiveness=2",
+            "--set",
+            "vad.frame_ms=30",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["detector"] == "vad"
+    assert len(report["silences"]) >= 8
+
+
+@pytest.mark.parametrize(
+    ("assignment", "expected"),
+    [
+        (
+            "vad.aggressiveness=5",
+            "option vad.aggressiveness: Input should be less than or equal to 3",
+        ),
+        ("vad.frame_ms=25", "option vad.frame_ms: Value error, must be 10, 20 or 30"),
+        ("vad.window_s=-1", "option vad.window_s: Input should be greater than or equal to 0.05"),
+        (
+            "vad.agressiveness=3",
+            "unknown option vad.agressiveness (known: aggressiveness, frame_ms",
+        ),
+    ],
+)
+def test_bad_options_are_one_clear_line(media_dir: Path, assignment: str, expected: str) -> None:
+    result = CliRunner().invoke(
+        main, ["detect", str(media_dir / "talk1.mp4"), "--set", "detector=vad", "--set", assignment]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {expected}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0, result.output
+    # One block per plugin: "name (origin)" then indented lines.
+    blocks = re.split(r"\n(?=\S)", result.stdout)
+    block = next(b for b in blocks if b.startswith("vad (hushcut-vad "))
+    assert "hooks: hushcut_detect, hushcut_options" in block
+    for key in ("aggressiveness", "frame_ms", "window_s", "hangover_s"):
+        assert f"option vad.{key} (" in block
