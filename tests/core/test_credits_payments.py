@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.errors import BadUserInput, InsufficientCredits, NotFound
-from hushcut.core.models import CreditLedgerEntry, LedgerReason, Payment
+from hushcut.core.errors import BadUserInput, Conflict, InsufficientCredits, NotFound
+from hushcut.core.models import CreditLedgerEntry, JobStatus, LedgerReason, Payment
 from hushcut.core.runtime import Runtime
-from hushcut.core.services import credits, payments
+from hushcut.core.services import credits, jobs, payments
 from tests.platform import balance_and_ledger, new_member
 
 
@@ -135,3 +138,87 @@ async def test_list_payments(runtime: Runtime) -> None:
     async with runtime.session() as session:
         listed = await payments.list_payments(session, actor, workspace_id)
     assert [p.provider_payment_id for p in listed] == ["pi_a"]
+
+
+async def test_ledger_stays_consistent_through_any_sequence(runtime: Runtime) -> None:
+    """A seeded random walk over every credit-moving operation keeps three invariants:
+    the balance equals the ledger sum and is never negative, and each job holds exactly
+    one unrefunded charge while it is queued, running or completed, and none otherwise."""
+    rng = random.Random(20240611)
+    actor, workspace_id = await new_member(runtime, credits=3)
+    job_ids: list[str] = []
+    events = 0
+
+    async def step(session: AsyncSession) -> None:
+        nonlocal events
+        operation = rng.choice(
+            ["upload", "upload", "claim", "fail", "complete", "cancel", "retry", "pay"]
+        )
+        job_id = rng.choice(job_ids) if job_ids else None
+        if operation == "upload" or job_id is None:
+            job = await jobs.create_job(session, actor, workspace_id, "a.mp4", 1, "video/mp4")
+            job_ids.append(job.id)
+            await jobs.confirm_upload(session, actor, job.id, 1)
+        elif operation == "claim":
+            await jobs.claim_job(session, job_id, "w", 30, 10)
+        elif operation == "fail":
+            await jobs.fail_job(session, job_id, None, "failed")
+        elif operation == "complete":
+            await jobs.complete_job(session, job_id, "w", "out", 1.0, 1.0)
+        elif operation == "cancel":
+            await jobs.cancel_job(session, actor, job_id)
+        elif operation == "retry":
+            await jobs.retry_job(session, actor, job_id)
+        else:
+            events += 1
+            # Some deliveries repeat an earlier event or payment.
+            event = rng.randint(1, events)
+            await payments.apply_payment(
+                session,
+                provider_event_id=f"evt_{event}",
+                event_type="checkout.session.completed",
+                workspace_id=workspace_id,
+                credits=1,
+                amount=100,
+                currency="usd",
+                payment_intent_id=f"pi_{rng.randint(1, event)}",
+            )
+
+    for _ in range(60):
+        async with runtime.session() as session:
+            with contextlib.suppress(Conflict, InsufficientCredits):
+                await step(session)
+        balance, ledger = await balance_and_ledger(runtime, workspace_id)
+        assert balance == ledger
+        assert balance >= 0
+
+    async with runtime.session() as session:
+        rows = (
+            await session.execute(
+                select(CreditLedgerEntry.reason, CreditLedgerEntry.reference).where(
+                    CreditLedgerEntry.workspace_id == workspace_id
+                )
+            )
+        ).all()
+        for job_id in job_ids:
+            job = await jobs.get_job(session, actor, job_id)
+            charged = {ref for reason, ref in rows if reason is LedgerReason.JOB_CHARGE}
+            refunded = {ref for reason, ref in rows if reason is LedgerReason.JOB_REFUND}
+            mine = {f"{job_id}:{n}" for n in range(1, job.charges + 1)}
+            assert mine <= charged
+            held = mine - refunded
+            live = {JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.COMPLETED}
+            assert len(held) == (1 if job.status in live else 0), job.status
+        page = await jobs.list_jobs(session, actor, workspace_id, first=100)
+    # The walk really went everywhere it should.
+    assert {job.status for job in page.items} >= {
+        JobStatus.QUEUED,
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+    }
+    assert {reason for reason, _ in rows} >= {
+        LedgerReason.JOB_CHARGE,
+        LedgerReason.JOB_REFUND,
+        LedgerReason.PAYMENT,
+    }
