@@ -15,8 +15,6 @@ import numpy.typing as npt
 from hushcut.pipeline.errors import MediaError
 from hushcut.pipeline.probe import MediaInfo, open_media, probe
 
-#: Audio is analysed as mono float at this rate: plenty for loudness, cheap to process.
-ANALYSIS_RATE = 16_000
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
 #: Level given to digital silence, so logarithms stay finite.
@@ -78,53 +76,60 @@ def _rounded(level: float | None) -> float | None:
 def loudness_envelope(
     path: Path, media: MediaInfo, progress: LevelCallback | None = None
 ) -> tuple[npt.NDArray[np.float32], float]:
-    """Window loudness (dBFS) of the audio stream from time 0, and where audio starts.
+    """Window loudness (dBFS) of the audio stream from time 0, and the window length (s).
 
-    Audio is decoded and resampled frame by frame, so memory does not grow with the
-    input (apart from the envelope itself: 400 kB per hour).
+    Audio is decoded frame by frame and measured at its own sample rate
+    (a window is ``WINDOW_S`` rounded to whole samples), so memory does not grow with the
+    input apart from the envelope itself (400 kB per hour).
     """
-    window = round(ANALYSIS_RATE * WINDOW_S)
+    rate = media.audio.sample_rate or 48_000
+    window = max(1, round(rate * WINDOW_S))
+    window_s = window / rate
     parts: list[npt.NDArray[np.float32]] = []
     carry = np.zeros(0, dtype=np.float32)
     first_time: float | None = None
     report_every = max(media.duration / 50, 1.0)
     next_report = report_every
-    for samples, time in _mono_blocks(path, media):
+    for samples, time in _power_blocks(path, media, rate):
         if first_time is None:
             first_time = time
         block = np.concatenate((carry, samples)) if carry.size else samples
         usable = block.size - block.size % window
         if usable:
-            frames = block[:usable].reshape(-1, window)
-            parts.append(_mean_square(frames))
+            parts.append(_mean_power(block[:usable].reshape(-1, window)))
         carry = block[usable:].copy()
         if progress is not None and time >= next_report:
             progress(min(time / media.duration, 1.0))
             next_report = time + report_every
     if carry.size:
-        parts.append(_mean_square(carry.reshape(1, -1)))
+        parts.append(_mean_power(carry.reshape(1, -1)))
     if not parts:
         raise MediaError(f"{path.name}: the audio track holds no decodable sound")
     power = np.concatenate(parts)
     envelope = (10.0 * np.log10(np.maximum(power, 10 ** (FLOOR_DBFS / 10)))).astype(np.float32)
     # The audio may start after 0 (an offset track): pad the start as digital silence.
-    offset = max(0, round((first_time or 0.0) / WINDOW_S))
+    offset = max(0, round((first_time or 0.0) / window_s))
     if offset:
         envelope = np.concatenate((np.full(offset, FLOOR_DBFS, dtype=np.float32), envelope))
-    return envelope, first_time or 0.0
+    return envelope, window_s
 
 
-def _mean_square(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def _mean_power(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     # Full-scale sine is -3 dBFS by this (AES17 would say 0); the reference only shifts
     # absolute numbers, never the relative ones the default threshold relies on.
-    return np.einsum("ij,ij->i", frames, frames, dtype=np.float64).astype(np.float32) / max(
-        frames.shape[1], 1
-    )
+    return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
-def _mono_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.float32], float]]:
-    """Decoded audio as mono float32 at ANALYSIS_RATE, with the time of each block."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=ANALYSIS_RATE)
+def _power_blocks(
+    path: Path, media: MediaInfo, rate: int
+) -> Iterator[tuple[npt.NDArray[np.float32], float]]:
+    """Per-sample power of the decoded audio at ``rate``, with the start time of each block.
+
+    Frames at the stream's rate are measured with numpy directly, which costs a fraction
+    of a resampler pass; frames at another rate (streams that change rate midway) go
+    through an FFmpeg resampler to ``rate`` first.
+    """
+    resampler: av.AudioResampler | None = None
     with open_media(path) as container:
         stream = container.streams.audio[_audio_position(container, media)]
         first: float | None = None
@@ -133,18 +138,42 @@ def _mono_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.
             for frame in container.decode(stream):
                 if first is None and frame.time is not None:
                     first = frame.time - media.start_time
-                for out in resampler.resample(frame):
-                    samples = _samples(out)
-                    yield samples, (first or 0.0) + emitted / ANALYSIS_RATE
+                if frame.sample_rate == rate:
+                    blocks = [_power(frame)]
+                else:
+                    resampler = resampler or av.AudioResampler("fltp", None, rate)
+                    blocks = [_power(out) for out in resampler.resample(frame)]
+                for samples in blocks:
+                    yield samples, (first or 0.0) + emitted / rate
                     emitted += samples.size
         except av.error.EOFError:
             pass
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
-        for out in resampler.resample(None):
-            samples = _samples(out)
-            yield samples, (first or 0.0) + emitted / ANALYSIS_RATE
+        for out in resampler.resample(None) if resampler is not None else ():
+            samples = _power(out)
+            yield samples, (first or 0.0) + emitted / rate
             emitted += samples.size
+
+
+def _power(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    """Per-sample power (square of the [-1, 1] value) averaged over the frame's channels.
+
+    Averaging power, not samples, keeps a phase-inverted channel pair or a one-sided
+    microphone from cancelling out or halving the level.
+    """
+    channels = max(len(frame.layout.channels), 1)
+    data = frame.to_ndarray()
+    # Planar formats come as (channels, samples), packed ones interleaved in one row.
+    data = data.reshape(channels, -1) if frame.format.is_planar else data.reshape(-1, channels).T
+    samples = data.astype(np.float32)
+    # Integer samples: full scale is 2^(bits-1); unsigned ones (u8) are centred on it.
+    full_scale = float(2 ** (data.dtype.itemsize * 8 - 1))
+    if data.dtype.kind == "i":
+        samples /= full_scale
+    elif data.dtype.kind == "u":
+        samples = (samples - full_scale) / full_scale
+    return np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
 
 
 def _audio_position(container: av.container.InputContainer, media: MediaInfo) -> int:
@@ -153,10 +182,6 @@ def _audio_position(container: av.container.InputContainer, media: MediaInfo) ->
         if stream.index == media.audio.index:
             return position
     raise MediaError(f"{media.path.name}: audio stream {media.audio.index} disappeared")
-
-
-def _samples(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
-    return np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
 
 
 def estimate_levels(envelope: npt.NDArray[np.float32]) -> tuple[float, float]:
@@ -243,7 +268,7 @@ def detect_silences(
     """Run the built-in loudness detector on the audio of ``path``."""
     path = Path(path)
     media = media or probe(path, keyframes=False)
-    envelope, _ = loudness_envelope(path, media, progress)
+    envelope, window_s = loudness_envelope(path, media, progress)
     noise_floor, speech = estimate_levels(envelope)
     threshold = choose_threshold(
         noise_floor, speech, threshold_db=threshold_db, above_floor_db=above_floor_db
@@ -256,6 +281,7 @@ def detect_silences(
         hysteresis_db=hysteresis_db,
         min_silence_s=min_silence_s,
         duration=media.duration,
+        window_s=window_s,
     )
     if progress is not None:
         progress(1.0)
@@ -265,6 +291,6 @@ def detect_silences(
         noise_floor_db=noise_floor,
         speech_db=speech,
         threshold_db=threshold,
-        window_s=WINDOW_S,
+        window_s=window_s,
         envelope=envelope if keep_envelope else None,
     )

@@ -12,6 +12,7 @@ from hushcut.pipeline.errors import TimelineError
 TIMELINE_VERSION = 1
 #: Slack (s) allowed past the end of the source: durations in headers are rounded.
 END_TOLERANCE_S = 0.05
+TIME_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,12 @@ class Timeline:
             "version": TIMELINE_VERSION,
             "source": self.source,
             "source_duration": self.source_duration,
-            "output_duration": self.output_duration,
-            "segments": [asdict(s) for s in self.segments],
+            "output_duration": round(self.output_duration, TIME_DECIMALS),
+            # Microseconds are finer than any sample; longer decimals only obscure the file.
+            "segments": [
+                {key: round(value, TIME_DECIMALS) for key, value in asdict(s).items()}
+                for s in self.segments
+            ],
             "meta": self.meta,
         }
 
