@@ -128,3 +128,16 @@ async def test_redis_subscription_is_freed_when_the_consumer_is_cancelled(
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert await subscriber_count(worker, "job-c") == 0
+
+
+async def test_redis_outage_does_not_fail_the_publisher(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.servers import free_port
+
+    bus = RedisEventBus.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        await bus.publish(event("job-d", JobStatus.PROCESSING))
+    finally:
+        await bus.close()
+    assert "could not publish job job-d event" in caplog.text

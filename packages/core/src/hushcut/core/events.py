@@ -135,7 +135,14 @@ class RedisEventBus:
         return cls(Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30))
 
     async def publish(self, event: JobEvent) -> None:
-        await self.redis.publish(CHANNEL_PREFIX + event.job_id, event.to_json())
+        """Best effort: the database is the source of truth and subscribers start from
+        it, so a Redis outage is logged rather than failing the job being reported."""
+        from redis.exceptions import RedisError
+
+        try:
+            await self.redis.publish(CHANNEL_PREFIX + event.job_id, event.to_json())
+        except (RedisError, OSError) as exc:
+            log.warning("could not publish job %s event to Redis: %s", event.job_id, exc)
 
     @asynccontextmanager
     async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[JobEvent]]:
