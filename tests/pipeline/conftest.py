@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -54,7 +55,28 @@ def broken_media(talk1: Path, tmp_path_factory) -> dict[str, Path]:
     with talk1.open("rb") as src:
         truncated.write_bytes(src.read(talk1.stat().st_size // 3))
     no_audio = remux_without_audio(talk1, folder / "silent-film.mp4")
-    return {"text": text, "empty": empty, "truncated": truncated, "no_audio": no_audio}
+    damaged = folder / "talk1-damaged.mp4"
+    damaged.write_bytes(scribble(talk1.read_bytes(), spots=200, seed=1))
+    wrecked = folder / "talk1-wrecked.mp4"
+    wrecked.write_bytes(scribble(talk1.read_bytes(), spots=20_000, seed=2))
+    return {
+        "text": text,
+        "empty": empty,
+        "truncated": truncated,
+        "no_audio": no_audio,
+        "damaged": damaged,
+        "wrecked": wrecked,
+    }
+
+
+def scribble(data: bytes, *, spots: int, seed: int) -> bytes:
+    """``data`` with ``spots`` runs of 50 random bytes written over it, past the header."""
+    rng = random.Random(seed)
+    damaged = bytearray(data)
+    for _ in range(spots):
+        at = rng.randrange(200_000, len(damaged) - 100)
+        damaged[at : at + 50] = rng.randbytes(50)
+    return bytes(damaged)
 
 
 @pytest.fixture

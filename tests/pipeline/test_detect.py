@@ -126,6 +126,13 @@ def test_threshold_options_absolute_and_relative(tmp_path: Path) -> None:
     assert [(round(a, 1), round(b, 1)) for a, b in relative.silences] == [(1.0, 4.0)]
 
 
+def test_a_steady_tone_has_no_pauses_to_find(tmp_path: Path) -> None:
+    wav = write_tone_wav(tmp_path / "tone.wav", [(3, -30)])
+    assert detect_silences(wav).silences == []
+    # An explicit threshold above the tone is still obeyed.
+    assert detect_silences(wav, threshold_db=-20).silences == [(0.0, pytest.approx(3.0))]
+
+
 def test_hysteresis_keeps_a_silence_through_noise_that_only_nears_the_threshold() -> None:
     # Quiet at -60, a silence with bumps to -39 (above T=-40 but below T+h=-37), speech -20.
     envelope = np.array([-20.0] * 50 + [-60.0, -39.0] * 25 + [-20.0] * 50, dtype=np.float32)

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from hushcut.pipeline import MediaError, NoAudioError, probe
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.detect import detect_silences
+from tests.pipeline.scoring import score_against_truth
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".m4a", ".mp3", ".wav"}
 
@@ -69,6 +71,17 @@ def test_broken_inputs_raise_clear_errors(broken_media, kind: str, error, wordin
     assert broken_media[kind].name in str(info.value)
 
 
+def test_a_few_damaged_packets_are_skipped_like_players_do(broken_media, talk1: Path) -> None:
+    detection = detect_silences(broken_media["damaged"])
+    assert score_against_truth(detection.silences, talk1.with_suffix(".json")).f1 >= 0.97
+
+
+def test_audio_damaged_throughout_is_refused_in_one_line(broken_media) -> None:
+    with pytest.raises(MediaError, match="is corrupt") as info:
+        detect_silences(broken_media["wrecked"])
+    assert "\n" not in str(info.value)
+
+
 def test_every_shared_media_file_detects_or_fails_in_one_line(media_dir: Path) -> None:
     runner = CliRunner()
     outcomes = {}
@@ -87,7 +100,7 @@ def test_every_shared_media_file_detects_or_fails_in_one_line(media_dir: Path) -
     assert outcomes["man-on-green-screen.mp4"] == 0  # it does have an audio track
 
 
-@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "no_audio"])
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "no_audio", "wrecked"])
 def test_cli_refuses_broken_input_with_one_line_and_no_traceback(broken_media, kind: str) -> None:
     # The real console script, as a user runs it: exit status and stderr exactly.
     result = subprocess.run(

@@ -17,6 +17,10 @@ from hushcut.pipeline.probe import MediaInfo, open_media, probe
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
+#: A few undecodable audio packets are skipped; more than this many, and more than this
+#: fraction of all, make the input too damaged to trust.
+MAX_DAMAGED_PACKETS = 3
+MAX_DAMAGED_FRACTION = 0.05
 #: Level given to digital silence, so logarithms stay finite.
 FLOOR_DBFS = -120.0
 
@@ -28,6 +32,9 @@ AUTO_THRESHOLD_POSITION = 0.25
 #: Never put the automatic threshold closer than this to the noise floor (dB): a noise
 #: floor fluctuates by a few dB from window to window.
 MIN_ABOVE_FLOOR_DB = 6.0
+#: With less than this between noise floor and speech level, the automatic threshold
+#: finds no silences: the recording holds no quieter stretches to cut.
+MIN_CONTRAST_DB = 6.0
 
 LevelCallback = Callable[[float], None]
 
@@ -127,33 +134,53 @@ def _power_blocks(
 
     Frames at the stream's rate are measured with numpy directly, which costs a fraction
     of a resampler pass; frames at another rate (streams that change rate midway) go
-    through an FFmpeg resampler to ``rate`` first.
+    through an FFmpeg resampler to ``rate`` first. Packets that fail to decode (a damaged
+    stretch) are skipped, like players do, and the time they covered is filled with
+    digital silence so later audio keeps its place; MediaError if too many are damaged.
     """
     resampler: av.AudioResampler | None = None
     with open_media(path) as container:
         stream = container.streams.audio[_audio_position(container, media)]
         first: float | None = None
         emitted = 0
+        packets = damaged = 0
         try:
-            for frame in container.decode(stream):
-                if first is None and frame.time is not None:
-                    first = frame.time - media.start_time
-                if frame.sample_rate == rate:
-                    blocks = [_power(frame)]
-                else:
-                    resampler = resampler or av.AudioResampler("fltp", None, rate)
-                    blocks = [_power(out) for out in resampler.resample(frame)]
-                for samples in blocks:
-                    yield samples, (first or 0.0) + emitted / rate
-                    emitted += samples.size
+            for packet in container.demux(stream):
+                packets += 1
+                try:
+                    frames = stream.decode(packet)
+                except av.error.InvalidDataError:
+                    damaged += 1
+                    continue
+                for frame in frames:
+                    if frame.time is not None:
+                        if first is None:
+                            first = frame.time - media.start_time
+                        # Samples lost to damaged packets, as a gap before this frame.
+                        lost = round((frame.time - media.start_time - first) * rate) - emitted
+                        if lost > rate * WINDOW_S:
+                            yield np.zeros(lost, dtype=np.float32), first + emitted / rate
+                            emitted += lost
+                    if frame.sample_rate == rate:
+                        blocks = [_power(frame)]
+                    else:
+                        resampler = resampler or av.AudioResampler("fltp", None, rate)
+                        blocks = [_power(out) for out in resampler.resample(frame)]
+                    for power in blocks:
+                        yield power, (first or 0.0) + emitted / rate
+                        emitted += power.size
         except av.error.EOFError:
             pass
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
+        if damaged > max(MAX_DAMAGED_PACKETS, MAX_DAMAGED_FRACTION * packets):
+            raise MediaError(
+                f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
+            )
         for out in resampler.resample(None) if resampler is not None else ():
-            samples = _power(out)
-            yield samples, (first or 0.0) + emitted / rate
-            emitted += samples.size
+            power = _power(out)
+            yield power, (first or 0.0) + emitted / rate
+            emitted += power.size
 
 
 def _power(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
@@ -275,14 +302,20 @@ def detect_silences(
     )
     if not math.isfinite(threshold):
         raise MediaError(f"{path.name}: could not measure the audio level")
-    silences = find_silences(
-        envelope,
-        threshold,
-        hysteresis_db=hysteresis_db,
-        min_silence_s=min_silence_s,
-        duration=media.duration,
-        window_s=window_s,
-    )
+    automatic = threshold_db is None and above_floor_db is None
+    if automatic and speech - noise_floor < MIN_CONTRAST_DB:
+        # One steady level throughout (a tone, constant noise, a mute track): nothing
+        # stands out as a pause, and any automatic threshold would only split hairs.
+        silences: list[tuple[float, float]] = []
+    else:
+        silences = find_silences(
+            envelope,
+            threshold,
+            hysteresis_db=hysteresis_db,
+            min_silence_s=min_silence_s,
+            duration=media.duration,
+            window_s=window_s,
+        )
     if progress is not None:
         progress(1.0)
     return Detection(
