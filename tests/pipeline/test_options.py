@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import Field
 
 from hushcut.pipeline import CutOptions, OptionsError, OptionSpec
 from hushcut.pipeline.options import parse_assignments
@@ -66,6 +67,19 @@ def test_plugin_options_are_converted_and_defaults_filled() -> None:
 def test_bad_plugin_options_name_plugin_and_key(plugins: dict, message: str) -> None:
     with pytest.raises(OptionsError, match=message):
         CutOptions.from_mapping({"plugins": plugins}, SPECS)
+
+
+def test_option_types_read_as_a_person_writes_them() -> None:
+    ranged = OptionSpec("x", "gain", Annotated[float, Field(ge=0, le=10)], 1.0)
+    assert [ranged.type_name, SPECS[0].type_name, SPECS[2].type_name] == [
+        "float",
+        "float",
+        "Literal[0, 1, 2, 3]",
+    ]
+    assert OptionSpec("x", "limit", int | None, None).type_name == "int | None"
+    # Constraints of an Annotated type are enforced.
+    with pytest.raises(OptionsError, match=r"option x\.gain"):
+        CutOptions.from_mapping({"plugins": {"x": {"gain": 11}}}, [ranged])
 
 
 def test_set_assignments_address_builtin_and_plugin_options() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -32,7 +32,17 @@ class OptionSpec:
 
     @property
     def type_name(self) -> str:
-        return getattr(self.type, "__name__", None) or str(self.type).replace("typing.", "")
+        """The type as a person reads it: ``float``, ``Literal[0, 1]``, ``int | None``."""
+        return _type_name(self.type)
+
+
+def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Annotated:
+        # Constraints (ranges) belong in the help text; the base type is what to type.
+        return _type_name(get_args(annotation)[0])
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 class CutOptions(BaseModel):
