@@ -106,23 +106,29 @@ def fresh_default_manager() -> Iterator[None]:
 @pytest.fixture
 def fake_distribution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_default_manager: None
-) -> Iterator[Callable[[str, dict[str, str], dict[str, str]], Path]]:
+) -> Iterator[Callable[..., Path]]:
     """Install a throwaway distribution with ``hushcut.pipeline`` entry points.
 
-    Call it with the distribution name, module sources ``{module: code}`` and entry
-    points ``{name: "module:attr"}``; it is visible to importlib.metadata and imports.
+    Call it with the distribution name, module sources ``{module: code}``, entry points
+    ``{name: "module:attr"}`` and optionally their group; it is visible to
+    importlib.metadata and to imports.
     """
     monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    def install(name: str, modules: dict[str, str], entry_points: dict[str, str]) -> Path:
+    def install(
+        name: str,
+        modules: dict[str, str],
+        entry_points: dict[str, str],
+        group: str = "hushcut.pipeline",
+    ) -> Path:
         for module, code in modules.items():
             (tmp_path / f"{module}.py").write_text(code)
         info = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
         lines = "\n".join(f"{ep} = {target}" for ep, target in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[hushcut.pipeline]\n{lines}\n")
+        (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
         return tmp_path
 
     yield install

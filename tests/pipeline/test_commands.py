@@ -1,0 +1,80 @@
+"""The `hushcut` command group: output formats, pipes, and commands that fail to load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hushcut.pipeline.cli import main
+
+
+def test_detect_json_prints_duration_and_silences(talk1: Path) -> None:
+    result = CliRunner().invoke(main, ["detect", str(talk1), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["duration"] == 60.0
+    assert all(isinstance(pair, list) and len(pair) == 2 for pair in data["silences"])
+    assert data["silences"][0][0] == 0.0
+    assert data["silences"][-1][1] == 60.0
+
+
+def test_piped_cut_shows_no_progress_bar_only_the_summary(media_dir: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hushcut.pipeline",
+            "cut",
+            str(media_dir / "edge" / "mono.mp3"),
+            "-o",
+            str(tmp_path / "out.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{media_dir / 'edge' / 'mono.mp3'} -> {tmp_path / 'out.mp4'}: ")
+
+
+def test_a_command_that_fails_to_load_is_listed_unavailable(fake_distribution) -> None:
+    fake_distribution(
+        "hushcut-broken-cli",
+        {"hushcut_test_plugin_cli": "raise ImportError('redis client missing')\n"},
+        {"frobnicate": "hushcut_test_plugin_cli:command"},
+        group="hushcut.commands",
+    )
+    runner = CliRunner()
+    help_text = runner.invoke(main, ["--help"])
+    assert help_text.exit_code == 0, help_text.output
+    assert "frobnicate" in help_text.stdout
+    assert "unavailable: ImportError: redis client missing" in help_text.stdout
+    assert "cut" in help_text.stdout
+    broken = runner.invoke(main, ["frobnicate", "--anything"])
+    assert broken.exit_code == 1
+    assert broken.stderr == (
+        "error: the 'frobnicate' command is unavailable: ImportError: redis client missing\n"
+    )
+
+
+def test_plugins_lists_builtins_with_their_hooks() -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[:2] == ["loudness (built-in)", "  hooks: hushcut_detect"]
+    assert "renderer (built-in)" in result.stdout
+
+
+def test_bad_option_value_is_one_line(talk1: Path) -> None:
+    result = CliRunner().invoke(main, ["detect", str(talk1), "--set", "speedup.factor=2"])
+    assert result.exit_code == 1
+    assert (
+        result.stderr == "error: unknown plugin 'speedup' in options (plugins with options: none)\n"
+    )
