@@ -78,3 +78,9 @@ def test_bad_option_value_is_one_line(talk1: Path) -> None:
     assert (
         result.stderr == "error: unknown plugin 'speedup' in options (plugins with options: none)\n"
     )
+
+
+def test_a_directory_as_input_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["cut", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {tmp_path.name} is a directory, not a media file\n"

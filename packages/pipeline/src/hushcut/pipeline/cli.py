@@ -143,7 +143,7 @@ def with_detection_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @main.command("cut")
-@click.argument("source", metavar="IN", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source", metavar="IN", type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -245,7 +245,7 @@ def _plan_summary(source: Path, timeline: Timeline) -> str:
 
 
 @main.command("detect")
-@click.argument("source", metavar="IN", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source", metavar="IN", type=click.Path(path_type=Path))
 @with_detection_options
 @click.option(
     "--json",
