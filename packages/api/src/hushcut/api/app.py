@@ -41,6 +41,8 @@ class _StateHolder:
 
 async def log_unhandled(exception: Exception, scope: Scope) -> None:
     """Litestar answers 500 without a word; the operator needs the traceback."""
+    if "client disconnected" in str(exception):
+        return  # the client went away mid-request: nothing failed on our side
     if getattr(exception, "status_code", 500) >= 500:
         logger.error(
             "unhandled error in %s %s",

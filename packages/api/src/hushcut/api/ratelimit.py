@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 
 
 class RateLimiter(Protocol):
-    """Counts a hit for ``key`` and says whether the caller is still within its limit."""
+    """Counts a hit for each key and says whether the caller is within every limit."""
 
-    async def hit(self, key: str) -> bool: ...
+    async def hit(self, *keys: str) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -32,15 +32,18 @@ class MemoryRateLimiter:
         self._window = _window()
         self._counts: dict[str, int] = {}
 
-    async def hit(self, key: str) -> bool:
+    async def hit(self, *keys: str) -> bool:
         window = _window()
         if window != self._window:
             # Dropping the whole table at the minute boundary keeps memory bounded.
             self._window = window
             self._counts.clear()
-        count = self._counts.get(key, 0) + 1
-        self._counts[key] = count
-        return count <= self.per_minute
+        allowed = True
+        for key in keys:
+            count = self._counts.get(key, 0) + 1
+            self._counts[key] = count
+            allowed = allowed and count <= self.per_minute
+        return allowed
 
     async def close(self) -> None:
         self._counts.clear()
@@ -53,13 +56,16 @@ class RedisRateLimiter:
         self.per_minute = per_minute
         self._redis: Redis = Redis.from_url(url)
 
-    async def hit(self, key: str) -> bool:
-        name = f"hushcut:rl:{_window()}:{key}"
+    async def hit(self, *keys: str) -> bool:
+        window = _window()
+        # One round trip for every key of the request.
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, 120)
-            count, _ = await pipe.execute()
-        return int(count) <= self.per_minute
+            for key in keys:
+                name = f"hushcut:rl:{window}:{key}"
+                pipe.incr(name)
+                pipe.expire(name, 120)
+            results = await pipe.execute()
+        return all(int(count) <= self.per_minute for count in results[::2])
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -94,10 +100,9 @@ def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
                 if name == b"authorization":
                     keys.append(token_key(value.decode("latin-1")))
                     break
-            for key in keys:
-                if not await limiter.hit(key):
-                    await _refuse(scope, send)
-                    return
+            if not await limiter.hit(*keys):
+                await _refuse(scope, send)
+                return
             await app(scope, receive, send)
 
         return limited

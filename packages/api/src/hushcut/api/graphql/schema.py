@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -141,6 +142,12 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry
     Parse and validation results are cached by query text, which removes most of
     GraphQL's per-request cost for the repeated queries programs send.
     """
+    # The limiters build a new rule class per instance, and the validation cache is keyed
+    # by the rule classes: built once here, every request hits the cache.
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     schema = HushcutSchema(
         query=Query,
         mutation=Mutation,
@@ -149,8 +156,7 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
         ],
     )

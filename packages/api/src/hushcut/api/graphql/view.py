@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import strawberry
-from litestar.types import Scope
+from litestar import Response
+from litestar.background_tasks import BackgroundTasks
+from litestar.di import Provide
+from litestar.types import Dependencies, Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -67,6 +70,13 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
     )
 
     class HushcutGraphQLController(base):  # type: ignore[misc, valid-type]
+        # Strawberry builds the sub-response in a worker thread (sync_to_thread); a
+        # thread hop per request is a measurable share of a small query's cost.
+        dependencies: ClassVar[Dependencies] = {
+            **base.dependencies,
+            "response": Provide(_sub_response),
+        }
+
         async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
             """Authenticate the socket once, from connection_init or the session cookie."""
             params = context.connection_params or {}
@@ -102,6 +112,10 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
             return UNSET
 
     return HushcutGraphQLController
+
+
+async def _sub_response() -> Response[Any]:
+    return Response({}, background=BackgroundTasks([]))
 
 
 def _same_origin(api: ApiState, headers: dict[str, str]) -> bool:
