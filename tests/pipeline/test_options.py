@@ -82,6 +82,13 @@ def test_option_types_read_as_a_person_writes_them() -> None:
         CutOptions.from_mapping({"plugins": {"x": {"gain": 11}}}, [ranged])
 
 
+def test_command_line_strings_satisfy_numeric_choices() -> None:
+    options = CutOptions.from_mapping(parse_assignments(["vad.aggressiveness=3"]), SPECS)
+    assert options.plugins["vad"]["aggressiveness"] == 3
+    with pytest.raises(OptionsError, match=r"option vad\.aggressiveness"):
+        CutOptions.from_mapping(parse_assignments(["vad.aggressiveness=9"]), SPECS)
+
+
 def test_set_assignments_address_builtin_and_plugin_options() -> None:
     data = parse_assignments(["margin_s=0.2", "speedup.factor=3", "speedup.enabled=false"])
     assert data == {"margin_s": "0.2", "plugins": {"speedup": {"factor": "3", "enabled": "false"}}}

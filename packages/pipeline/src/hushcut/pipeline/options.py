@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -152,9 +153,16 @@ def resolve_plugin_options(options: CutOptions, specs: Iterable[OptionSpec]) -> 
 
 
 def _convert(spec: OptionSpec, value: Any) -> Any:
+    adapter: TypeAdapter[Any] = TypeAdapter(spec.type)
     try:
-        return TypeAdapter(spec.type).validate_python(value)
+        return adapter.validate_python(value)
     except ValidationError as exc:
+        if isinstance(value, str):
+            # Command-line values are strings: "30" must satisfy Literal[10, 20, 30] too.
+            try:
+                return adapter.validate_python(json.loads(value))
+            except (ValueError, ValidationError):
+                pass
         message = exc.errors()[0]["msg"]
         raise OptionsError(
             f"option {spec.name}: {message} (got {value!r}, expected {spec.type_name})"
