@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -71,7 +71,7 @@ class _HttpFake:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> _HttpFake:
+    def start(self) -> Self:
         self._thread.start()
         return self
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 from redis.asyncio import Redis
+from websockets.typing import Subprotocol
 
 from hushcut.core.events import CHANNEL_PREFIX
 from hushcut.core.runtime import Runtime
@@ -77,7 +78,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
     # A client whose connection just drops: no complete message, no close handshake.
     url = server.url.replace("http://", "ws://") + "/graphql"
     for _ in range(3):
-        socket = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+        socket = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
         await socket.send(
             json.dumps(
                 {"type": "connection_init", "payload": {"Authorization": f"Bearer {account.token}"}}
