@@ -5,30 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from redis.asyncio import Redis
 
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
-from hushcut.core.settings import Settings
 from hushcut.worker.broker import CONSUMER_GROUP, STREAM_NAME
 from hushcut.worker.processor import STORAGE_MESSAGE
 from tests.conftest import Services
-from tests.worker.conftest import (
-    Gate,
-    Platform,
-    make_clip,
-    media_duration,
-    wait_until,
-)
+from tests.worker.conftest import Gate, Platform, wait_until
+from tests.worker.media import make_clip, media_duration
+from tests.worker.processes import WorkerProcess, worker_env
 from tests.worker.test_leases import assert_processed_once
 
 pytestmark = pytest.mark.services
@@ -106,18 +97,6 @@ async def test_no_job_is_lost_when_redis_restarts_empty(
         await assert_processed_once(platform, job_id, workspace)
 
 
-def recreate_bucket(settings: Settings, services: Services) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=services.s3.url,
-        region_name=services.s3.region,
-        aws_access_key_id=services.s3.access_key,
-        aws_secret_access_key=services.s3.secret_key,
-    )
-    client.create_bucket(Bucket=settings.s3_bucket or "")
-    client.close()
-
-
 async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
     platform: Platform, talk_clip: Path, gate: Gate, services: Services
 ) -> None:
@@ -142,7 +121,8 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
         services.s3.start()
     # moto keeps objects in memory only: the restarted endpoint is empty, so the bucket
     # and the upload are put back as they were before the outage.
-    recreate_bucket(platform.settings, services)
+    storage: Any = platform.runtime.storage
+    await asyncio.to_thread(storage.client.create_bucket, Bucket=storage.bucket)
     await platform.runtime.storage.upload_file(talk_clip, job.input_key, "video/mp4")
 
     async with platform.runtime.sessionmaker() as session:
@@ -162,64 +142,6 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
 # --- real worker processes ------------------------------------------------------------
 
 
-class WorkerProcess:
-    """A `hushcut worker` subprocess whose log is collected in the background."""
-
-    def __init__(self, env: dict[str, str], name: str) -> None:
-        command = Path(sys.executable).with_name("hushcut")
-        self.name = name
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.process = subprocess.Popen(
-            [str(command), "worker", "--concurrency", "1", "--shutdown-grace", "0"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip())
-            if "running; Ctrl+C or SIGTERM" in line:
-                self.ready.set()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log(self) -> str:
-        return "\n".join(self.lines[-40:])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    secret = settings.s3_secret_access_key
-    env = {
-        **os.environ,
-        "HUSHCUT_DATA_DIR": str(settings.data_dir),
-        "DATABASE_URL": settings.database_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "S3_BUCKET": settings.s3_bucket or "",
-        "S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-        "S3_REGION": settings.s3_region,
-        "S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
-        "S3_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
-        "SESSION_SECRET": "worker-test-secret",
-        "JOB_LEASE_S": "2",
-        "JOB_MAX_ATTEMPTS": "3",
-        "LOG_LEVEL": "INFO",
-    }
-    return env
-
-
 @pytest.fixture(scope="session")
 def long_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
     """Twenty seconds of talk1.mp4 at 640x360: a job that takes a few seconds to cut."""
@@ -231,7 +153,10 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path
 @pytest.fixture
 def worker_processes(platform: Platform) -> Iterator[list[WorkerProcess]]:
     env = worker_env(platform.settings)
-    processes = [WorkerProcess(env, f"worker-{n}") for n in range(2)]
+    processes = [
+        WorkerProcess(env, f"worker-{n}", "--concurrency", "1", "--shutdown-grace", "0")
+        for n in range(2)
+    ]
     yield processes
     for process in processes:
         process.stop()

@@ -11,7 +11,8 @@ import pytest
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
-from tests.worker.conftest import Gate, Platform, media_duration, wait_until
+from tests.worker.conftest import Gate, Platform, wait_until
+from tests.worker.media import media_duration
 
 FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
 

@@ -205,7 +205,10 @@ class JobProcessor:
         """Run a job this worker has claimed, through to a final state or a release."""
         running = self._running[job.id]
         started = time.monotonic()
-        heartbeat = asyncio.create_task(self._heartbeat(running), name=f"lease:{job.id}")
+        heartbeat_done = asyncio.Event()
+        heartbeat = asyncio.create_task(
+            self._heartbeat(running, heartbeat_done), name=f"lease:{job.id}"
+        )
         outcome = "internal"
         try:
             outcome = await self._process(job, running)
@@ -217,9 +220,8 @@ class JobProcessor:
             outcome = "released"
             raise
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            heartbeat_done.set()
+            await wind_down(heartbeat)
             del self._running[job.id]
             if not self._running:
                 self._idle.set()
@@ -262,7 +264,7 @@ class JobProcessor:
                 await self._retrying("upload", running, lambda: self._upload(target, output_key))
                 uploaded = True
                 self._check(running)
-                await reporter.close(flush=True)
+                await reporter.close()
                 async with self.runtime.sessionmaker() as session:
                     done = await job_service.complete_job(
                         session,
@@ -344,12 +346,10 @@ class JobProcessor:
             return job
 
     # --- lease ---------------------------------------------------------------------------
-    async def _heartbeat(self, running: _RunningJob) -> None:
-        """Renew the lease until the job ends; stop the job if renewal is refused."""
-        failures = 0
+    async def _heartbeat(self, running: _RunningJob, done: asyncio.Event) -> None:
+        """Renew the lease until ``done``; stop the job if renewal is refused."""
         deadline = time.monotonic() + self.lease_s
-        while True:
-            await asyncio.sleep(self.heartbeat_s)
+        while not await wait_event(done, self.heartbeat_s):
             try:
                 async with self.runtime.sessionmaker() as session:
                     renewed = await job_service.renew_lease(
@@ -358,7 +358,6 @@ class JobProcessor:
             except Exception as exc:
                 # The database is briefly unreachable: keep running while the lease
                 # still covers us, stop before it could be reclaimed by someone else.
-                failures += 1
                 logger.warning("job %s: lease renewal failed (%s)", running.job_id, exc)
                 if time.monotonic() + self.heartbeat_s >= deadline:
                     running.stop("lease could not be renewed")
@@ -367,7 +366,6 @@ class JobProcessor:
             if not renewed:
                 running.stop("job canceled or lease lost")
                 return
-            failures = 0
             deadline = time.monotonic() + self.lease_s
 
     def _check(self, running: _RunningJob) -> None:
@@ -471,9 +469,9 @@ class _ProgressReporter:
         self._latest: tuple[str, float] | None = None
         self._stages: list[str] = []
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._closed = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump(), name=f"progress:{self.job_id}")
@@ -492,13 +490,15 @@ class _ProgressReporter:
 
     async def _pump(self) -> None:
         last_stage: str | None = None
-        while True:
+        while not self._closing.is_set():
             await self._wake.wait()
             self._wake.clear()
             stage = await self._write_latest()
             if stage is not None and stage == last_stage:
-                await asyncio.sleep(PROGRESS_INTERVAL_S)
+                await wait_event(self._closing, PROGRESS_INTERVAL_S)
             last_stage = stage or last_stage
+        # Whatever was reported last before closing is written too.
+        await self._write_latest()
 
     async def _write_latest(self) -> str | None:
         with self._lock:
@@ -523,11 +523,33 @@ class _ProgressReporter:
             logger.warning("job %s: progress update failed: %s", self.job_id, exc)
         return stage
 
-    async def close(self, *, flush: bool = False) -> None:
-        """Stop the pump; with ``flush``, write the last value it had not written yet."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if flush:
-            await self._write_latest()
+    async def close(self) -> None:
+        """Write the last reported value and stop (without cancelling a database call)."""
+        self._closing.set()
+        self._wake.set()
+        if self._task is not None:
+            await wind_down(self._task)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``event``; True if it is set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def wind_down(task: asyncio.Task[None], timeout: float = 30.0) -> None:
+    """Wait for a helper task that was asked to stop; cancel it only if it hangs.
+
+    Helpers are stopped by an event rather than cancelled: cancelling a task inside a
+    database call can leave the call's cleanup (and whoever awaits the task) stuck.
+    """
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        logger.warning("%s did not stop within %.0fs; cancelling it", task.get_name(), timeout)
+        task.cancel()
+        return
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("%s failed: %r", task.get_name(), task.exception())

@@ -26,7 +26,7 @@ from taskiq.receiver import Receiver
 
 from hushcut.core.settings import Settings
 from hushcut.worker.broker import DEFAULT_REDELIVERY_S, make_broker
-from hushcut.worker.processor import JobProcessor
+from hushcut.worker.processor import JobProcessor, wait_event, wind_down
 from hushcut.worker.scheduling import claimable_job_ids
 from hushcut.worker.tasks import send_hint
 
@@ -130,11 +130,10 @@ class WorkerRunner:
             )
             processor.release_all()
             await processor.wait_idle(max(10.0, self.settings.job_lease_s))
+        # Both loops end on their own once _finish is set (the receiver after its running
+        # tasks, the reconciler after its current pass).
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await wind_down(task)
         self._tasks = []
         if self.broker is not None:
             with contextlib.suppress(Exception):
@@ -171,14 +170,13 @@ class WorkerRunner:
                 await receiver.listen(self._finish)
             except Exception as exc:
                 logger.warning("worker %s: listener failed (%s); restarting", self.worker_id, exc)
-                await asyncio.sleep(backoff)
+                await wait_event(self._finish, backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _reconcile(self) -> None:
         assert self.broker is not None
         assert self.processor is not None
-        while not self._finish.is_set():
-            await asyncio.sleep(self.reconcile_s)
+        while not await wait_event(self._finish, self.reconcile_s):
             try:
                 await self.reconcile_once()
             except Exception as exc:
