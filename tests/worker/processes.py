@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 import subprocess
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 
 from hushcut.core.settings import Settings
