@@ -468,3 +468,21 @@ async def test_unknown_job_is_not_found(runtime: Runtime) -> None:
         with pytest.raises(NotFound):
             await jobs.get_job(session, actor, "00000000-0000-0000-0000-000000000000")
         assert await jobs.claim_job(session, "missing", "w", 30, 2) is None
+
+
+async def test_a_long_lived_session_reads_fresh_state(runtime: Runtime) -> None:
+    """A subscription-style reader keeps one session; it must see other sessions' commits
+    (SQLite holds a snapshot for a whole transaction, so reads end theirs)."""
+    actor, workspace_id = await new_member(runtime)
+    job = await queued_job(runtime, actor, workspace_id)
+    async with runtime.session() as reader:
+        assert (await jobs.get_job(reader, actor, job.id)).status is JobStatus.QUEUED
+        assert not reader.in_transaction()
+        async with runtime.session() as worker:
+            await jobs.claim_job(worker, job.id, "w", 30, 2)
+        assert (await jobs.get_job(reader, actor, job.id)).status is JobStatus.PROCESSING
+        page = await jobs.list_jobs(reader, actor, workspace_id)
+        assert [j.status for j in page.items] == [JobStatus.PROCESSING]
+        async with runtime.session() as worker:
+            await jobs.complete_job(worker, job.id, "w", "o", 1.0, 1.0)
+        assert (await jobs.load_job(reader, job.id)).status is JobStatus.COMPLETED

@@ -27,6 +27,7 @@ from hushcut.core.settings import Settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "hushcut_sqlite_immediate"
+_WRITING = "hushcut_writing"
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
@@ -87,10 +88,13 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     detached before the rollback, so objects the caller holds keep their last values
     readable instead of being expired (and unloadable once the session is closed).
     """
+    if session.info.get(_WRITING):
+        raise RuntimeError("transaction() blocks do not nest: one service call, one transaction")
     if session.in_transaction():
         await session.commit()
     if dialect_name(session) == "sqlite":
         await session.connection(execution_options={_IMMEDIATE: True})
+    session.info[_WRITING] = True
     try:
         yield session
         await session.commit()
@@ -98,6 +102,19 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         session.expunge_all()
         await session.rollback()
         raise
+    finally:
+        session.info.pop(_WRITING, None)
+
+
+async def end_read(session: AsyncSession) -> None:
+    """End the transaction a read opened, unless it is part of a `transaction` block.
+
+    Read services call this last. The next read then sees what was committed since
+    (SQLite keeps one snapshot for a whole transaction, so a long-lived session would
+    otherwise keep seeing old data), and no connection idles in a transaction.
+    """
+    if not session.info.get(_WRITING) and session.in_transaction():
+        await session.commit()
 
 
 def alembic_config(settings: Settings) -> Config:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hushcut.core.db import end_read
 from hushcut.core.errors import Forbidden, NotFound
 from hushcut.core.models import Membership, Role
 
@@ -36,7 +37,9 @@ async def memberships_of(session: AsyncSession, actor: Actor) -> list[Membership
     query = select(Membership).where(Membership.user_id == actor.user_id)
     if actor.workspace_id is not None:
         query = query.where(Membership.workspace_id == actor.workspace_id)
-    return list((await session.scalars(query.order_by(Membership.created_at))).all())
+    memberships = list((await session.scalars(query.order_by(Membership.created_at))).all())
+    await end_read(session)
+    return memberships
 
 
 async def require_member(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import insert_once, transaction
+from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, InsufficientCredits, NotFound
 from hushcut.core.models import CreditLedgerEntry, LedgerReason, Workspace
 from hushcut.core.services.auth import Actor, require_member
@@ -120,6 +120,7 @@ async def set_credits(
 
 async def get_balance(session: AsyncSession, workspace_id: str) -> int:
     balance = await session.scalar(select(Workspace.credits).where(Workspace.id == workspace_id))
+    await end_read(session)
     if balance is None:
         raise NotFound("workspace not found")
     return balance
@@ -132,6 +133,7 @@ async def ledger_sum(session: AsyncSession, workspace_id: str) -> int:
             CreditLedgerEntry.workspace_id == workspace_id
         )
     )
+    await end_read(session)
     return int(total or 0)
 
 
@@ -146,4 +148,6 @@ async def list_ledger(
         .order_by(CreditLedgerEntry.created_at.desc(), CreditLedgerEntry.id.desc())
         .limit(max(1, min(limit, 100)))
     )
-    return list((await session.scalars(query)).all())
+    entries = list((await session.scalars(query)).all())
+    await end_read(session)
+    return entries

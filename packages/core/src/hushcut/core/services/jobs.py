@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import transaction
+from hushcut.core.db import end_read, transaction
 from hushcut.core.errors import BadUserInput, Conflict, NotFound
 from hushcut.core.models import (
     FINAL_STATUSES,
@@ -142,6 +142,7 @@ async def create_job(
 async def load_job(session: AsyncSession, job_id: str) -> VideoJob:
     """A job by id with no permission check: for workers and system tasks only."""
     job = await session.get(VideoJob, job_id, populate_existing=True)
+    await end_read(session)
     if job is None:
         raise NotFound("job not found")
     return job
@@ -156,6 +157,8 @@ async def get_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJob:
         await require_member(session, actor, job.workspace_id)
     except NotFound:
         raise NotFound("job not found") from None
+    finally:
+        await end_read(session)
     return job
 
 
@@ -216,6 +219,7 @@ async def list_jobs(
         .execution_options(populate_existing=True)
     )
     rows = list((await session.scalars(query)).all())
+    await end_read(session)
     items = rows[:limit]
     return JobPage(
         items=items,
@@ -630,7 +634,9 @@ async def find_requeueable_jobs(
         .limit(limit)
         .execution_options(populate_existing=True)
     )
-    return list((await session.scalars(query)).all())
+    found = list((await session.scalars(query)).all())
+    await end_read(session)
+    return found
 
 
 def is_final(status: JobStatus) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import insert_once, transaction
+from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, NotFound
 from hushcut.core.models import LedgerReason, Payment, WebhookEvent, Workspace
 from hushcut.core.services.auth import Actor, require_member
@@ -101,4 +101,6 @@ async def list_payments(
         .order_by(Payment.created_at.desc(), Payment.id.desc())
         .limit(max(1, min(limit, 100)))
     )
-    return list((await session.scalars(query)).all())
+    found = list((await session.scalars(query)).all())
+    await end_read(session)
+    return found

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import transaction
+from hushcut.core.db import end_read, transaction
 from hushcut.core.errors import Forbidden, NotFound, Unauthenticated
 from hushcut.core.models import ApiToken, Membership, utcnow
 from hushcut.core.services.auth import MANAGERS, Actor, require_member
@@ -71,6 +71,7 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
+    await end_read(session)
     if row is None:
         raise Unauthenticated("invalid or revoked API token")
     now = utcnow()
@@ -97,7 +98,9 @@ async def list_api_tokens(session: AsyncSession, actor: Actor, workspace_id: str
     query = select(ApiToken).where(ApiToken.workspace_id == workspace_id)
     if membership.role not in MANAGERS:
         query = query.where(ApiToken.user_id == actor.user_id)
-    return list((await session.scalars(query.order_by(ApiToken.created_at))).all())
+    found = list((await session.scalars(query.order_by(ApiToken.created_at))).all())
+    await end_read(session)
+    return found
 
 
 async def revoke_api_token(session: AsyncSession, actor: Actor, token_id: str) -> ApiToken:

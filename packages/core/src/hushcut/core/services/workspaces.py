@@ -7,7 +7,7 @@ import re
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import insert_once, transaction
+from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound
 from hushcut.core.models import LedgerReason, Membership, Role, User, Workspace
 from hushcut.core.services.auth import MANAGERS, Actor, require_member
@@ -49,6 +49,7 @@ async def get_or_create_user(session: AsyncSession, email: str, name: str = "") 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
     user = await session.get(User, user_id)
+    await end_read(session)
     if user is None:
         raise NotFound("user not found")
     return user
@@ -79,6 +80,7 @@ async def get_workspace(session: AsyncSession, actor: Actor, workspace_id: str) 
     """The workspace, if the actor is a member (NotFound otherwise)."""
     await require_member(session, actor, workspace_id)
     workspace = await session.get(Workspace, workspace_id, populate_existing=True)
+    await end_read(session)
     if workspace is None:
         raise NotFound("workspace not found")
     return workspace
@@ -95,7 +97,9 @@ async def list_workspaces(session: AsyncSession, actor: Actor) -> list[Workspace
     )
     if actor.workspace_id is not None:
         query = query.where(Workspace.id == actor.workspace_id)
-    return list((await session.scalars(query)).all())
+    found = list((await session.scalars(query)).all())
+    await end_read(session)
+    return found
 
 
 async def find_workspace_by_name(
@@ -118,7 +122,9 @@ async def list_members(
         .where(Membership.workspace_id == workspace_id)
         .order_by(Membership.created_at, User.email)
     )
-    return [(membership, user) for membership, user in rows.all()]
+    members = [(membership, user) for membership, user in rows.all()]
+    await end_read(session)
+    return members
 
 
 async def add_member(
