@@ -178,3 +178,27 @@ async def test_unexpected_errors_are_masked_and_logged(
 
 def test_up_announces_its_url(server: ApiServer) -> None:
     assert f"Hushcut is running at {server.url}" in server.output
+
+
+async def test_workspace_fields_resolve_once_per_request(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    account = await new_account(runtime)
+    result = await graphql(
+        client,
+        """query($ws: ID!) {
+          a: workspace(id: $ws) { members { email role } apiTokens { name prefix } }
+          b: workspace(id: $ws) { members { email } payments { credits } role }
+          me { workspaces { id members { email } } }
+        }""",
+        {"ws": account.workspace_id},
+        account.headers,
+    )
+    assert "errors" not in result, result
+    data = result["data"]
+    assert data["a"]["members"] == [{"email": account.email, "role": "OWNER"}]
+    assert data["a"]["apiTokens"] == [{"name": "tests", "prefix": account.token[:11]}]
+    assert data["b"] == {"members": [{"email": account.email}], "payments": [], "role": "OWNER"}
+    assert data["me"]["workspaces"] == [
+        {"id": account.workspace_id, "members": [{"email": account.email}]}
+    ]

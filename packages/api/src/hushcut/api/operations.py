@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -40,6 +40,7 @@ from hushcut.pipeline.errors import OptionsError
 from hushcut.pipeline.options import CutOptions
 
 logger = logging.getLogger("hushcut.api")
+T = TypeVar("T")
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -66,27 +67,54 @@ async def job(ctx: Context, job_id: str) -> Job:
     return Job.from_model(row)
 
 
+async def _per_workspace(
+    ctx: Context, name: str, workspace_id: str, fetch: Callable[[str], Awaitable[list[T]]]
+) -> list[T]:
+    """``fetch(workspace_id)`` through the request's DataLoader ``name``: each workspace
+    is read once per request however many times the query names it."""
+
+    async def load(ids: list[str]) -> list[list[T] | BaseException]:
+        results: list[list[T] | BaseException] = []
+        for key in ids:
+            try:
+                results.append(await fetch(key))
+            except ServiceError as exc:
+                results.append(exc)
+        return results
+
+    return await ctx.loader(name, load).load(workspace_id)
+
+
 async def members(ctx: Context, workspace_id: str) -> list[Member]:
-    rows = await ctx.call(workspace_service.list_members, ctx.actor, workspace_id)
-    return [
-        Member(
-            user_id=strawberry.ID(user.id),
-            email=user.email,
-            name=user.name,
-            role=membership.role,
-        )
-        for membership, user in rows
-    ]
+    async def fetch(key: str) -> list[Member]:
+        rows = await ctx.call(workspace_service.list_members, ctx.actor, key)
+        return [
+            Member(
+                user_id=strawberry.ID(user.id),
+                email=user.email,
+                name=user.name,
+                role=membership.role,
+            )
+            for membership, user in rows
+        ]
+
+    return await _per_workspace(ctx, "members", workspace_id, fetch)
 
 
 async def payments(ctx: Context, workspace_id: str) -> list[Payment]:
-    rows = await ctx.call(payment_service.list_payments, ctx.actor, workspace_id)
-    return [Payment.from_model(row) for row in rows]
+    async def fetch(key: str) -> list[Payment]:
+        rows = await ctx.call(payment_service.list_payments, ctx.actor, key)
+        return [Payment.from_model(row) for row in rows]
+
+    return await _per_workspace(ctx, "payments", workspace_id, fetch)
 
 
 async def api_tokens(ctx: Context, workspace_id: str) -> list[ApiToken]:
-    rows = await ctx.call(token_service.list_api_tokens, ctx.actor, workspace_id)
-    return [ApiToken.from_model(row) for row in rows]
+    async def fetch(key: str) -> list[ApiToken]:
+        rows = await ctx.call(token_service.list_api_tokens, ctx.actor, key)
+        return [ApiToken.from_model(row) for row in rows]
+
+    return await _per_workspace(ctx, "api_tokens", workspace_id, fetch)
 
 
 async def jobs_page(
