@@ -52,8 +52,8 @@ def hushcut_options() -> list[OptionSpec]:
             "window_s",
             Annotated[float, Field(ge=0.05, le=2.0)],
             DEFAULTS.window_s,
-            "Smoothing window (s, 0.05-2): speech needs most frames in it voiced, so drum "
-            "hits and clicks are not speech.",
+            "Smoothing window (s, 0.05-2): speech needs 90% of the frames in it voiced, so "
+            "drum hits and plucked notes are not speech.",
         ),
         OptionSpec(
             PLUGIN,
