@@ -236,6 +236,18 @@ def test_hook_hushcut_postprocess_runs_after_render_and_adds_notes(pm, renderer,
     assert "stamped the output" in result.notes
 
 
+def test_a_plugin_crashing_in_a_hook_is_named_and_leaves_no_output(pm, renderer, workdir) -> None:
+    class Explosive:
+        @hookimpl
+        def hushcut_postprocess(self, output, result, options, progress):
+            return {}["missing"]
+
+    pm.register(Explosive(), name="explosive")
+    with pytest.raises(PluginError, match=r"^plugin 'explosive' failed in hushcut_postprocess: "):
+        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    assert not (workdir / "out.mp4").exists()
+
+
 def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, workdir) -> None:
     def cancel_during_render(stage: str, fraction: float) -> None:
         if stage == "render":

@@ -14,7 +14,7 @@ import pluggy
 from hushcut.pipeline.detect import Detection
 from hushcut.pipeline.errors import OptionsError, PluginError
 from hushcut.pipeline.options import CutOptions, resolve_plugin_options
-from hushcut.pipeline.plugins import get_plugin_manager, option_specs
+from hushcut.pipeline.plugins import call_hook, get_plugin_manager, option_specs
 from hushcut.pipeline.probe import MediaInfo, probe
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Timeline
@@ -174,7 +174,9 @@ def cut(
         notes.insert(0, str(timeline.meta["note"]))
     existed = target.exists()
     try:
-        result = pm.hook.hushcut_render(
+        result = call_hook(
+            pm,
+            "hushcut_render",
             source=source,
             output=target,
             timeline=timeline,
@@ -186,8 +188,13 @@ def cut(
         reporter.report("render", 1.0)
         if result.fallback_reason:
             notes.append(result.fallback_reason)
-        for note in pm.hook.hushcut_postprocess(
-            output=target, result=result, options=opts, progress=reporter.for_stage("postprocess")
+        for note in call_hook(
+            pm,
+            "hushcut_postprocess",
+            output=target,
+            result=result,
+            options=opts,
+            progress=reporter.for_stage("postprocess"),
         ):
             if note:
                 notes.append(str(note))
@@ -213,9 +220,9 @@ def render_settings(
 ) -> tuple[RenderSettings, list[str]]:
     """Render settings from the options plus the filters plugins add, and notes about them."""
     notes: list[str] = []
-    audio_filters = _flatten(pm.hook.hushcut_audio_filters(options=options, media=media))
+    audio_filters = _flatten(call_hook(pm, "hushcut_audio_filters", options=options, media=media))
     video_filters = (
-        _flatten(pm.hook.hushcut_video_filters(options=options, media=media))
+        _flatten(call_hook(pm, "hushcut_video_filters", options=options, media=media))
         if media.has_video
         else []
     )
@@ -256,8 +263,8 @@ def _run_detect(
     options: CutOptions,
     progress: ProgressCallback,
 ) -> Detection:
-    detection = pm.hook.hushcut_detect(
-        source=source, media=media, options=options, progress=progress
+    detection = call_hook(
+        pm, "hushcut_detect", source=source, media=media, options=options, progress=progress
     )
     if detection is None:
         raise OptionsError(
@@ -271,9 +278,11 @@ def _run_detect(
 
 
 def _run_plan(pm: pluggy.PluginManager, detection: Detection, options: CutOptions) -> Timeline:
-    timeline = pm.hook.hushcut_plan(detection=detection, options=options)
+    timeline = call_hook(pm, "hushcut_plan", detection=detection, options=options)
     if timeline is None:
         raise PluginError("no plugin planned the timeline (is the built-in planner blocked?)")
-    pm.hook.hushcut_adjust_timeline(timeline=timeline, detection=detection, options=options)
+    call_hook(
+        pm, "hushcut_adjust_timeline", timeline=timeline, detection=detection, options=options
+    )
     timeline.check(detection.duration)
     return timeline

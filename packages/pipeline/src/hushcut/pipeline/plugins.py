@@ -8,11 +8,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
 from hushcut.pipeline import hookspecs
-from hushcut.pipeline.errors import PluginError
+from hushcut.pipeline.errors import PipelineError, PluginError
 from hushcut.pipeline.options import OptionSpec
 
 ENTRY_POINT_GROUP = "hushcut.pipeline"
@@ -167,11 +168,46 @@ def hook_names() -> list[str]:
     return [name for name in vars(hookspecs) if name.startswith(prefix)]
 
 
+def call_hook(pm: pluggy.PluginManager, name: str, **kwargs: Any) -> Any:
+    """Call hook ``name``; an unexpected exception raised by an installed plugin becomes a
+    PluginError naming that plugin, so a user knows which one to update or remove.
+
+    PipelineErrors (including CanceledError) pass through: they are already meant for a
+    person. Failures of built-in steps pass through too: they are Hushcut's own bugs or
+    environment failures (a full disk) that callers handle as such.
+    """
+    caller = getattr(pm.hook, name)
+    try:
+        return caller(**kwargs)
+    except PipelineError:
+        raise
+    except Exception as exc:
+        culprit = _failing_plugin(caller, exc)
+        if culprit is None or culprit in BUILTIN_PLUGINS:
+            raise
+        origin = getattr(pm, "origins", {}).get(culprit)
+        label = f"plugin {culprit!r}" + (f" ({origin})" if origin else "")
+        raise PluginError(f"{label} failed in {name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _failing_plugin(caller: Any, exc: BaseException) -> str | None:
+    """The name of the plugin whose hook implementation is on the exception's traceback."""
+    codes = {impl.function.__code__: impl.plugin_name for impl in caller.get_hookimpls()}
+    found = None
+    traceback = exc.__traceback__
+    while traceback is not None:
+        # The outermost implementation frame is the hook that was called; deeper frames
+        # are code it called.
+        found = found or codes.get(traceback.tb_frame.f_code)
+        traceback = traceback.tb_next
+    return found
+
+
 def option_specs(pm: pluggy.PluginManager) -> list[OptionSpec]:
     """Every option every plugin declares (``hushcut_options``), duplicates rejected."""
     specs: list[OptionSpec] = []
     seen: set[str] = set()
-    for result in pm.hook.hushcut_options():
+    for result in call_hook(pm, "hushcut_options"):
         for spec in result or ():
             if not isinstance(spec, OptionSpec):
                 raise PluginError(f"hushcut_options returned {spec!r}, not an OptionSpec")
