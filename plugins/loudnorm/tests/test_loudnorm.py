@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 from hushcut_loudnorm import LoudnessError, LoudnormTarget, normalise
 
-from hushcut.pipeline import cut
+from hushcut.pipeline import CutOptions, OptionsError, cut, get_plugin_manager
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.plugins import option_specs
 
 
 def integrated_loudness(path: Path) -> float:
@@ -149,3 +150,18 @@ def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
     assert "hooks: hushcut_options, hushcut_postprocess" in block
     for key in ("enabled", "target", "true_peak", "lra"):
         assert f"option loudnorm.{key} (" in block
+
+
+def test_api_validation_of_plugins_mapping_names_the_bad_option() -> None:
+    """The GraphQL API validates CutOptionsInput.plugins with CutOptions.from_mapping."""
+    specs = option_specs(get_plugin_manager())
+    with pytest.raises(OptionsError) as error:
+        CutOptions.from_mapping({"plugins": {"loudnorm": {"target": "loud"}}}, specs)
+    assert str(error.value).startswith("option loudnorm.target: Input should be a valid number")
+    assert "\n" not in str(error.value)
+    assert (
+        CutOptions.from_mapping({"plugins": {"loudnorm": {"enabled": True}}}, specs).plugin_option(
+            "loudnorm", "true_peak"
+        )
+        == -1.5
+    )

@@ -12,8 +12,19 @@ from click.testing import CliRunner
 from hushcut_speedup import speed_up_gaps
 from speedup_media import FPS, PAUSE_TONE_HZ
 
-from hushcut.pipeline import Detection, Segment, Timeline, cut, plan, probe
+from hushcut.pipeline import (
+    CutOptions,
+    Detection,
+    OptionsError,
+    Segment,
+    Timeline,
+    cut,
+    get_plugin_manager,
+    plan,
+    probe,
+)
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.plugins import option_specs
 
 
 def test_disabled_by_default_so_installing_it_changes_no_cut() -> None:
@@ -135,3 +146,20 @@ def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
     assert "hooks: hushcut_adjust_timeline, hushcut_options" in block
     for key in ("enabled", "factor"):
         assert f"option speedup.{key} (" in block
+
+
+def test_api_validation_of_plugins_mapping_names_the_bad_option() -> None:
+    """The GraphQL API validates CutOptionsInput.plugins with CutOptions.from_mapping."""
+    specs = option_specs(get_plugin_manager())
+    with pytest.raises(OptionsError) as error:
+        CutOptions.from_mapping({"plugins": {"speedup": {"factor": 0.5}}}, specs)
+    assert str(error.value).startswith(
+        "option speedup.factor: Input should be greater than 1 (got 0.5"
+    )
+    assert "\n" not in str(error.value)
+    assert (
+        CutOptions.from_mapping({"plugins": {"speedup": {"enabled": True}}}, specs).plugin_option(
+            "speedup", "factor"
+        )
+        == 4.0
+    )

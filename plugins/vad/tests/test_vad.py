@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import detect
+from hushcut.pipeline import CutOptions, OptionsError, detect, get_plugin_manager
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.plugins import option_specs
 from tests.pipeline.scoring import score_against_truth
 
 
@@ -91,3 +92,22 @@ def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
     assert "hooks: hushcut_detect, hushcut_options" in block
     for key in ("aggressiveness", "frame_ms", "window_s", "hangover_s"):
         assert f"option vad.{key} (" in block
+
+
+def test_api_validation_of_plugins_mapping_names_the_bad_option() -> None:
+    """The GraphQL API validates CutOptionsInput.plugins with CutOptions.from_mapping."""
+    specs = option_specs(get_plugin_manager())
+    with pytest.raises(OptionsError) as error:
+        CutOptions.from_mapping(
+            {"detector": "vad", "plugins": {"vad": {"aggressiveness": 7}}}, specs
+        )
+    assert str(error.value).startswith(
+        "option vad.aggressiveness: Input should be less than or equal to 3 (got 7"
+    )
+    assert "\n" not in str(error.value)
+    assert (
+        CutOptions.from_mapping(
+            {"detector": "vad", "plugins": {"vad": {"aggressiveness": "1"}}}, specs
+        ).plugin_option("vad", "aggressiveness")
+        == 1
+    )

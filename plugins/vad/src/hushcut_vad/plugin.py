@@ -38,7 +38,7 @@ def hushcut_options() -> list[OptionSpec]:
             Annotated[int, Field(ge=0, le=3)],
             DEFAULTS.aggressiveness,
             "WebRTC VAD mode 0-3: higher is stricter about what counts as speech "
-            "(3 ignores music beds best).",
+            "(3 rejects background sound best).",
         ),
         OptionSpec(
             PLUGIN,
