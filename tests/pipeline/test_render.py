@@ -119,16 +119,22 @@ def decode(path: Path) -> Decoded:
             if container.streams.video:
                 stream = container.streams.video[0]
                 stream.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
+                # The declared duration is what players and ffprobe show; the last frame
+                # must start within one frame before it.
+                declared = (stream.start_time or 0) + (stream.duration or 0)
+                video_end = float(declared * stream.time_base)
+                nominal = 1 / float(stream.average_rate or FPS)
                 for frame in container.decode(stream):
                     assert not frame.is_corrupt
                     t = float(frame.pts * frame.time_base)
                     times.append(t)
-                    video_end = t + float((frame.duration or 0) * frame.time_base)
                     gray = frame.to_ndarray(format="gray")
                     bits = gray[4:12, 5::26][:, :12].mean(axis=0) > 128
                     numbers.append(int(sum(1 << b for b, on in enumerate(bits) if on)))
                     if gray[40:, :].mean() > 235:
                         flashes.append(t)
+                if times:
+                    assert video_end - 1.05 * nominal <= times[-1] < video_end
             container.seek(0)
             if container.streams.audio:
                 stream = container.streams.audio[0]
@@ -407,3 +413,21 @@ def test_every_edge_file_renders_or_fails_clearly(
         assert abs(out.video_end - planned) <= frame, (name, out.video_end, planned)
     if has_audio:
         assert abs(out.audio_seconds - planned) <= frame, (name, out.audio_seconds, planned)
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [[Segment(0.0, SECONDS)], [Segment(0.0, 2.0), Segment(3.0, SECONDS)]],
+    ids=["nothing-cut", "from-zero"],
+)
+def test_smart_copies_up_to_the_file_edges(
+    source: Path, tmp_path: Path, segments: list[Segment]
+) -> None:
+    output, timeline, result = cut(source, tmp_path, segments)
+    kept_gops = sum(int(s.end) - int(np.ceil(s.start)) for s in segments)
+    assert result.copied_video_s == pytest.approx(kept_gops, abs=FRAME / 2)
+    out = decode(output)
+    assert out.errors == []
+    assert abs(out.video_end - timeline.output_duration) <= FRAME / 100
+    assert abs(out.audio_seconds - timeline.output_duration) <= FRAME / 100
+    assert out.frame_times[0] == 0.0

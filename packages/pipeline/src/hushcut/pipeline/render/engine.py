@@ -250,7 +250,6 @@ class _VideoPath:
         self._pending: Packet | None = None
         self._last_dts: int | None = None
         self._last_pts = -(1 << 62)
-        self._max_pts = -(1 << 62)
         self._decoding = False
         self._early_stop = False
         self._copy: list[Packet] = []
@@ -556,8 +555,6 @@ class _VideoPath:
 
     def _mux_video(self, packet: Packet) -> None:
         packet.stream = self.stream
-        if packet.pts is not None:
-            self._max_pts = max(self._max_pts, int(packet.pts))
         if self._pending is not None:
             self.out.mux(self._pending)
         self._pending = packet
@@ -580,7 +577,9 @@ class _VideoPath:
                 self._mux_video(packet)
         if self._pending is not None:
             last = self._pending
-            if last.pts is not None and int(last.pts) == self._max_pts:
+            if last.pts is not None:
+                # The MP4 muxer ends the track at the last packet's pts + duration, even
+                # when that packet (a B-frame) is not the last one shown.
                 last.duration = max(1, self.end_ticks - int(last.pts))
             self.out.mux(last)
             self._pending = None

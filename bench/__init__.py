@@ -1,0 +1,1 @@
+"""Benchmarks of Hushcut (not part of the test run): ``python -m bench [NAME ...]``."""

@@ -1,0 +1,723 @@
+"""Pipeline benchmark: `hushcut cut` SMART/REENCODE against ffmpeg and auto-editor.
+
+Measured in one run, for each input (talk10 with x264's default 8.3 s GOPs, and the
+same talk with 2 s GOPs): wall time and peak memory (the whole process tree's RSS) of
+
+- ``hushcut cut`` in SMART (default) and REENCODE mode,
+- a stream-copy remux of the input (the floor: reading and writing the bytes),
+- one ffmpeg libx264 encode of the whole input with the same preset and CRF,
+- one ffmpeg libx264 encode of exactly the kept stretches (the same output as REENCODE),
+- auto-editor 23.32.1 with its defaults (last pure-Python release, own venv), or, if it
+  cannot be installed, one full x264-medium encode as its documented stand-in,
+- ``hushcut detect`` against ffmpeg's ``silencedetect`` pass.
+
+Then the quality of the kept frames (SSIM of output frames against the source frames the
+timeline maps them to) and, on a 30-minute input, peak memory and A/V placement: speech
+onsets and frames must land where the timeline says, within one frame, to the very end.
+
+Inputs are generated into bench/.cache on first use (make_talk.py needs ffmpeg and
+espeak-ng: ``apt-get install -y ffmpeg espeak-ng``; talk10 takes about 8 minutes of
+encoding on 2 cores, the 2 s-GOP variant as long again). ``--clip SECONDS`` benchmarks
+stream-copied excerpts of that length instead, for a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+RESULTS = ROOT / "bench" / "results"
+MEDIA = ROOT.parent / "shared" / "media"
+PRESET = "veryfast"
+CRF = 20
+AUTO_EDITOR = ("auto-editor==23.32.1", "av==12.0.0")
+#: What auto-editor needs besides itself when installed with --no-deps.
+AUTO_EDITOR_EXTRA = ("numpy<2", "pillow")
+
+
+# ---------------------------------------------------------------------------- running
+@dataclass
+class Measure:
+    name: str
+    wall_s: float
+    peak_mb: float
+    ok: bool
+    note: str = ""
+    cpu_s: float = 0.0  # user+system of the whole tree: fairer than wall time on a busy box
+    load: float = 0.0  # 1-minute load average when it finished
+
+
+def measure(name: str, cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
+    """Run ``cmd``; wall time and the peak of the summed RSS of its process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True
+    )
+    peak = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not done.is_set():
+            total = 0
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                return
+            peak = max(peak, total)
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    _, stderr = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    note = "" if proc.returncode == 0 else (stderr.strip().splitlines() or ["failed"])[-1]
+    result = Measure(
+        name, wall, peak / 2**20, proc.returncode == 0, note[:120], cpu, os.getloadavg()[0]
+    )
+    print(
+        f"  {name:<34} {wall:8.1f} s {cpu:8.1f} cpu-s {peak / 2**20:6.0f} MB"
+        f" load {result.load:4.1f} {'' if result.ok else note}",
+        flush=True,
+    )
+    return result
+
+
+def run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def hushcut(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hushcut.pipeline", *args]
+
+
+# ---------------------------------------------------------------------------- inputs
+def need_tools() -> None:
+    missing = [t for t in ("ffmpeg", "ffprobe", "espeak-ng") if shutil.which(t) is None]
+    if missing:
+        raise SystemExit(
+            f"the bench needs {', '.join(missing)}: apt-get install -y ffmpeg espeak-ng"
+        )
+
+
+def make_talk(name: str, *extra: str) -> Path:
+    target = CACHE / f"{name}.mp4"
+    if target.exists() and target.with_suffix(".json").exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print(f"generating {target} (make_talk.py {' '.join(extra)}); this takes minutes", flush=True)
+    partial = CACHE / f"partial-{name}.mp4"
+    run([sys.executable, str(MEDIA / "make_talk.py"), "--out", str(partial), *extra])
+    partial.with_suffix(".json").replace(target.with_suffix(".json"))
+    partial.replace(target)
+    return target
+
+
+def duration_of(path: Path) -> float:
+    with av.open(str(path)) as c:
+        return float(c.duration or 0) / 1e6
+
+
+def make_long(base: Path, copies: int = 3) -> Path:
+    """A 30-minute talk: ``copies`` x talk10 joined by stream copy (no re-encode)."""
+    target = CACHE / "talk30.mp4"
+    if target.exists():
+        return target
+    listing = CACHE / "talk30.txt"
+    listing.write_text("".join(f"file '{base}'\n" for _ in range(copies)))
+    partial = CACHE / "partial-talk30.mp4"
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(partial),
+        ]
+    )
+    partial.replace(target)
+    return target
+
+
+def excerpt(source: Path, seconds: float) -> Path:
+    target = CACHE / f"{source.stem}-first{seconds:g}s.mp4"
+    if not target.exists():
+        run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-t",
+                str(seconds),
+                "-c",
+                "copy",
+                "-movflags",
+                "+faststart",
+                str(target),
+            ]
+        )
+    return target
+
+
+def auto_editor() -> Path | None:
+    """auto-editor 23.32.1 in its own venv (its PyAV pin clashes with ours), or None."""
+    venv = CACHE / "autoeditor-venv"
+    exe = venv / "bin" / "auto-editor"
+    if exe.exists():
+        return exe
+    uv = shutil.which("uv")
+    try:
+        if uv:
+            run([uv, "venv", "-q", "-p", "3.11", str(venv)])
+            py = str(venv / "bin" / "python")
+            run([uv, "pip", "install", "-q", "--python", py, "--no-deps", *AUTO_EDITOR])
+            run([uv, "pip", "install", "-q", "--python", py, *AUTO_EDITOR_EXTRA])
+        else:
+            run([sys.executable, "-m", "venv", str(venv)])
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+            run([*pip, "--no-deps", *AUTO_EDITOR])
+            run([*pip, *AUTO_EDITOR_EXTRA])
+    except subprocess.CalledProcessError as exc:
+        print(f"auto-editor could not be installed: {exc}", flush=True)
+        return None
+    return exe if exe.exists() else None
+
+
+# ---------------------------------------------------------------------------- timeline
+@dataclass
+class Seg:
+    start: float
+    end: float
+    speed: float = 1.0
+
+
+def read_timeline(path: Path) -> list[Seg]:
+    data = json.loads(path.read_text())
+    return [Seg(s["start"], s["end"], s.get("speed", 1.0)) for s in data["segments"]]
+
+
+def out_starts(segs: list[Seg]) -> list[float]:
+    starts = [0.0]
+    for s in segs:
+        starts.append(starts[-1] + (s.end - s.start) / s.speed)
+    return starts
+
+
+def to_output(segs: list[Seg], t: float) -> float | None:
+    for s, o in zip(segs, out_starts(segs), strict=False):
+        if s.start <= t < s.end:
+            return o + (t - s.start) / s.speed
+    return None
+
+
+def to_source(segs: list[Seg], tau: float) -> float | None:
+    for s, o in zip(segs, out_starts(segs), strict=False):
+        length = (s.end - s.start) / s.speed
+        if o <= tau < o + length:
+            return s.start + (tau - o) * s.speed
+    return None
+
+
+# ---------------------------------------------------------------------------- quality
+def _box(img: np.ndarray, k: int = 8) -> np.ndarray:
+    c = np.cumsum(np.cumsum(np.pad(img, ((1, 0), (1, 0))), 0), 1)
+    return (c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]) / (k * k)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two luma planes (8x8 box windows, the usual constants)."""
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    ma, mb = _box(a), _box(b)
+    va = _box(a * a) - ma * ma
+    vb = _box(b * b) - mb * mb
+    cov = _box(a * b) - ma * mb
+    num = (2 * ma * mb + c1) * (2 * cov + c2)
+    den = (ma * ma + mb * mb + c1) * (va + vb + c2)
+    return float(np.mean(num / den))
+
+
+class FrameReader:
+    """Luma of the frame shown at a time, for sparse, increasing times (seeks as needed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.container = av.open(str(path))
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self._frames = None
+        self._last: tuple[float, np.ndarray] | None = None
+
+    def frames_around(self, t: float, count: int = 1) -> list[tuple[float, np.ndarray]]:
+        """The frame shown at ``t`` and the ``count`` frames on each side of it."""
+        tb = self.stream.time_base
+        assert tb is not None
+        self.container.seek(int(max(0.0, t - 1.0) / tb), stream=self.stream, backward=True)
+        window: list[tuple[float, np.ndarray]] = []
+        after = -1
+        for frame in self.container.decode(self.stream):
+            ft = float(frame.pts * tb)
+            window.append((ft, frame.to_ndarray(format="gray")))
+            window = window[-(2 * count + 2) :]
+            if after < 0 and ft > t + 1e-6:
+                after = 0
+            if after >= 0:
+                after += 1
+                if after > count:
+                    break
+        # the frame shown at t is the last one starting at or before t
+        index = max(i for i, (ft, _) in enumerate(window) if ft <= t + 1e-6)
+        return window[max(0, index - count) : index + count + 1]
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def kept_frame_ssim(source: Path, output: Path, segs: list[Seg], samples: int = 24) -> dict:
+    """SSIM of sampled output frames against the source frame the timeline maps them to,
+    and whether that frame matches better than its neighbours (frame-exact placement)."""
+    total = out_starts(segs)[-1]
+    src, out = FrameReader(source), FrameReader(output)
+    scores: list[float] = []
+    misplaced = 0
+    try:
+        for k in range(samples):
+            tau = total * (k + 0.5) / samples
+            shown = out.frames_around(tau, 0)
+            tau_frame, picture = shown[0]
+            # the middle of the output frame's display time maps into the source exactly
+            src_t = to_source(segs, tau_frame + 0.001)
+            if src_t is None:
+                continue
+            candidates = src.frames_around(src_t, 1)
+            values = [ssim(picture, cand) for _, cand in candidates]
+            expected = max(i for i, (ft, _) in enumerate(candidates) if ft <= src_t + 1e-6)
+            scores.append(values[expected])
+            if int(np.argmax(values)) != expected:
+                misplaced += 1
+    finally:
+        src.close()
+        out.close()
+    return {
+        "ssim_min": round(min(scores), 4) if scores else None,
+        "ssim_mean": round(float(np.mean(scores)), 4) if scores else None,
+        "frames": len(scores),
+        "misplaced_frames": misplaced,
+    }
+
+
+def loudness_onsets(path: Path, window: float = 0.005) -> tuple[np.ndarray, float]:
+    """Times where the level rises from quiet to speech (5 ms windows, streaming decode)."""
+    levels: list[np.ndarray] = []
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        size = int(rate * window)
+        carry = np.zeros(0, dtype=np.float32)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        for frame in c.decode(stream):
+            for mono in resampler.resample(frame):
+                data = np.concatenate([carry, mono.to_ndarray().reshape(-1)])
+                n = data.size // size
+                blocks = data[: n * size].reshape(n, size)
+                levels.append(np.sqrt(np.mean(blocks**2, axis=1) + 1e-12))
+                carry = data[n * size :]
+    db = 20 * np.log10(np.concatenate(levels))
+    loud = db > -30
+    rising = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    # an onset must follow at least 150 ms of quiet, so it is a real speech start
+    quiet_before = np.array([not loud[max(0, i - 30) : i].any() for i in rising], dtype=bool)
+    return rising[quiet_before] * window, window
+
+
+def av_placement(source: Path, output: Path, segs: list[Seg]) -> dict:
+    """Speech onsets of the output against the source's, mapped through the timeline."""
+    src_on, step = loudness_onsets(source)
+    out_on, _ = loudness_onsets(output)
+    errors: list[float] = []
+    for t in src_on:
+        expected = to_output(segs, float(t))
+        seg_ok = expected is not None and any(s.start + 0.05 <= t < s.end - 0.05 for s in segs)
+        if not seg_ok or expected is None:
+            continue
+        nearest = out_on[np.argmin(np.abs(out_on - expected))] if out_on.size else np.inf
+        errors.append(abs(float(nearest) - expected))
+    errors_arr = np.array(errors) if errors else np.array([np.inf])
+    return {
+        "onsets_checked": len(errors),
+        "max_error_ms": round(float(errors_arr.max()) * 1000, 1),
+        "median_error_ms": round(float(np.median(errors_arr)) * 1000, 1),
+        "window_ms": step * 1000,
+    }
+
+
+# ---------------------------------------------------------------------------- scenarios
+@dataclass
+class InputReport:
+    name: str
+    source: str
+    duration_s: float
+    planned_s: float = 0.0
+    segments: int = 0
+    measures: list[Measure] = field(default_factory=list)
+    quality: dict = field(default_factory=dict)
+
+    def get(self, name: str) -> Measure | None:
+        return next((m for m in self.measures if m.name == name and m.ok), None)
+
+
+def ffmpeg_same_output(source: Path, segs: list[Seg], target: Path) -> list[str]:
+    picks = "+".join(f"between(t,{s.start:.4f},{s.end:.4f})" for s in segs)
+    script = CACHE / f"{target.stem}.filter"
+    script.write_text(
+        f"[0:v]select='{picks}',setpts=N/FRAME_RATE/TB[v];[0:a]aselect='{picks}',asetpts=N/SR/TB[a]"
+    )
+    return [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        str(source),
+        "-filter_complex_script",
+        str(script),
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        PRESET,
+        "-crf",
+        str(CRF),
+        "-c:a",
+        "aac",
+        str(target),
+    ]
+
+
+def bench_input(name: str, source: Path, work: Path, ae: Path | None) -> InputReport:
+    print(f"\n{name}: {source}", flush=True)
+    report = InputReport(name, str(source), duration_of(source))
+    out = work / name
+    out.mkdir(parents=True, exist_ok=True)
+    timeline = out / "timeline.json"
+    m = report.measures
+    m.append(
+        measure(
+            "hushcut cut (smart)",
+            hushcut(
+                "cut", str(source), "-o", str(out / "smart.mp4"), "--timeline", str(timeline), "-q"
+            ),
+        )
+    )
+    m.append(
+        measure(
+            "hushcut cut --mode reencode",
+            hushcut(
+                "cut",
+                str(source),
+                "-o",
+                str(out / "reencode.mp4"),
+                "--mode",
+                "reencode",
+                "--from-timeline",
+                str(timeline),
+                "-q",
+            ),
+        )
+    )
+    segs = read_timeline(timeline)
+    report.planned_s = out_starts(segs)[-1]
+    report.segments = len(segs)
+    m.append(
+        measure(
+            "stream-copy remux (floor)",
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                str(out / "remux.mp4"),
+            ],
+        )
+    )
+    m.append(
+        measure(
+            f"ffmpeg x264 {PRESET}, whole input",
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-c:v",
+                "libx264",
+                "-preset",
+                PRESET,
+                "-crf",
+                str(CRF),
+                "-c:a",
+                "aac",
+                str(out / "ffmpeg-full.mp4"),
+            ],
+        )
+    )
+    m.append(
+        measure(
+            f"ffmpeg x264 {PRESET}, same output",
+            ffmpeg_same_output(source, segs, out / "ffmpeg-same.mp4"),
+        )
+    )
+    if ae is not None:
+        env = dict(os.environ, PATH=f"/usr/bin:{os.environ.get('PATH', '')}")
+        m.append(
+            measure(
+                "auto-editor 23.32.1 (defaults)",
+                [
+                    str(ae),
+                    str(source),
+                    "-o",
+                    str(out / "auto-editor.mp4"),
+                    "--no-open",
+                    "--progress",
+                    "none",
+                ],
+                env=env,
+            )
+        )
+    else:
+        m.append(
+            measure(
+                "x264 medium (auto-editor stand-in)",
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-i",
+                    str(source),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "medium",
+                    "-c:a",
+                    "aac",
+                    str(out / "medium.mp4"),
+                ],
+            )
+        )
+    m.append(measure("hushcut detect", hushcut("detect", "--json", str(source))))
+    m.append(
+        measure(
+            "ffmpeg silencedetect",
+            [
+                "ffmpeg",
+                "-v",
+                "info",
+                "-nostats",
+                "-i",
+                str(source),
+                "-vn",
+                "-af",
+                "silencedetect=n=-35dB:d=0.3",
+                "-f",
+                "null",
+                "-",
+            ],
+        )
+    )
+    for mode in ("smart", "reencode"):
+        path = out / f"{mode}.mp4"
+        if path.exists():
+            report.quality[mode] = {
+                "output_s": round(duration_of(path), 3),
+                **kept_frame_ssim(source, path, segs),
+            }
+            print(f"  quality {mode}: {report.quality[mode]}", flush=True)
+    return report
+
+
+def bench_long(source: Path, work: Path) -> InputReport:
+    print(f"\nlong input: {source}", flush=True)
+    report = InputReport("talk30", str(source), duration_of(source))
+    out = work / "talk30"
+    out.mkdir(parents=True, exist_ok=True)
+    timeline = out / "timeline.json"
+    report.measures.append(
+        measure(
+            "hushcut cut (smart), 30 min",
+            hushcut(
+                "cut", str(source), "-o", str(out / "smart.mp4"), "--timeline", str(timeline), "-q"
+            ),
+        )
+    )
+    report.measures.append(
+        measure("hushcut detect, 30 min", hushcut("detect", "--json", str(source)))
+    )
+    segs = read_timeline(timeline)
+    report.planned_s = out_starts(segs)[-1]
+    report.segments = len(segs)
+    output = out / "smart.mp4"
+    report.quality["smart"] = {
+        "output_s": round(duration_of(output), 3),
+        **kept_frame_ssim(source, output, segs, samples=12),
+        **av_placement(source, output, segs),
+    }
+    print(f"  sync/quality: {report.quality['smart']}", flush=True)
+    return report
+
+
+# ---------------------------------------------------------------------------- report
+def ratio(a: Measure | None, b: Measure | None) -> str:
+    """How many times faster ``a`` is than ``b``, by wall time and by CPU time."""
+    if a is None or b is None or a.wall_s <= 0 or a.cpu_s <= 0:
+        return "n/a"
+    return f"{b.wall_s / a.wall_s:.2f}x wall, {b.cpu_s / a.cpu_s:.2f}x cpu"
+
+
+def share(a: Measure | None, b: Measure | None) -> str:
+    """``a`` as a multiple of ``b``, by wall time and by CPU time."""
+    if a is None or b is None or b.wall_s <= 0 or b.cpu_s <= 0:
+        return "n/a"
+    return f"{a.wall_s / b.wall_s:.2f} wall, {a.cpu_s / b.cpu_s:.2f} cpu"
+
+
+def print_table(reports: list[InputReport]) -> None:
+    for r in reports:
+        print(
+            f"\n{r.name}: {r.duration_s:.1f} s -> planned {r.planned_s:.1f} s, "
+            f"{r.segments} kept segments"
+        )
+        print(f"  {'what':<36}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'load':>6}")
+        for m in r.measures:
+            flag = "" if m.ok else f"  FAILED: {m.note}"
+            print(f"  {m.name:<36}{m.wall_s:9.1f}{m.cpu_s:9.1f}{m.peak_mb:9.0f}{m.load:6.1f}{flag}")
+        smart = r.get("hushcut cut (smart)")
+        reenc = r.get("hushcut cut --mode reencode")
+        ae = r.get("auto-editor 23.32.1 (defaults)") or r.get("x264 medium (auto-editor stand-in)")
+        same = r.get(f"ffmpeg x264 {PRESET}, same output")
+        full = r.get(f"ffmpeg x264 {PRESET}, whole input")
+        det = r.get("hushcut detect")
+        sd = r.get("ffmpeg silencedetect")
+        if smart or reenc:
+            print(
+                f"  speed-up of smart over auto-editor(-stand-in): {ratio(smart, ae)}"
+                f" (target >= 2.5x on talk10, >= 5x on 2 s GOPs)"
+            )
+            print(
+                f"  reencode / ffmpeg same-output encode: "
+                f"{(reenc.wall_s / same.wall_s) if reenc and same else float('nan'):.2f}"
+                f" (target <= 1.2); / whole-input encode: "
+                f"{(reenc.wall_s / full.wall_s) if reenc and full else float('nan'):.2f}"
+            )
+        if det and sd:
+            print(f"  detect / silencedetect: {det.wall_s / sd.wall_s:.2f} (target <= 2)")
+        for mode, q in r.quality.items():
+            print(f"  {mode}: {q}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench pipeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--clip",
+        type=float,
+        default=0.0,
+        help="benchmark excerpts of this many seconds (quick run)",
+    )
+    parser.add_argument("--skip-long", action="store_true", help="skip the 30-minute input")
+    parser.add_argument("--skip-gop2", action="store_true", help="skip the 2 s-GOP variant")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        action="append",
+        default=[],
+        help="benchmark this file instead of the generated talks",
+    )
+    parser.add_argument(
+        "--no-auto-editor",
+        action="store_true",
+        help="use the x264-medium stand-in instead of auto-editor",
+    )
+    args = parser.parse_args(argv)
+    need_tools()
+    if args.input:
+        inputs = [(p.stem, p.resolve()) for p in args.input]
+        args.skip_long = True
+    else:
+        talk10 = make_talk("talk10", "--duration", "600", "--seed", "1")
+        inputs = [("talk10", talk10)]
+    if not args.skip_gop2 and not args.input:
+        inputs.append(
+            (
+                "talk10-gop2s",
+                make_talk("talk10-gop60", "--duration", "600", "--seed", "1", "--gop", "60"),
+            )
+        )
+    if args.clip:
+        inputs = [(f"{n}-first{args.clip:g}s", excerpt(p, args.clip)) for n, p in inputs]
+    ae = None if args.no_auto_editor else auto_editor()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = CACHE / f"run-{stamp}"
+    reports = [bench_input(name, path, work, ae) for name, path in inputs]
+    if not args.skip_long:
+        reports.append(bench_long(make_long(talk10), work))
+    print_table(reports)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result_file = RESULTS / f"pipeline-{stamp}.json"
+    result_file.write_text(json.dumps([asdict(r) for r in reports], indent=1, default=str))
+    print(f"\nresults: {result_file}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
