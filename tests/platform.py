@@ -106,19 +106,25 @@ def drop_database(services: Services, url: str) -> None:
     run_sync(_execute_admin(services, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+_s3_clients: dict[str, Any] = {}
+
+
 def create_bucket(services: Services) -> str:
+    """A new, empty bucket on the session's S3 endpoint; its name."""
     import boto3
 
     name = f"test-{uuid.uuid4().hex[:16]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=services.s3.url,
-        region_name=services.s3.region,
-        aws_access_key_id=services.s3.access_key,
-        aws_secret_access_key=services.s3.secret_key,
-    )
-    client.create_bucket(Bucket=name)
-    client.close()
+    with _lock:
+        client = _s3_clients.get(services.s3.url)
+        if client is None:
+            client = _s3_clients[services.s3.url] = boto3.client(
+                "s3",
+                endpoint_url=services.s3.url,
+                region_name=services.s3.region,
+                aws_access_key_id=services.s3.access_key,
+                aws_secret_access_key=services.s3.secret_key,
+            )
+        client.create_bucket(Bucket=name)
     return name
 
 
