@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 import pluggy
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from hushcut.pipeline.api import (
     CutResult,
@@ -89,10 +87,21 @@ def default_output(source: Path) -> Path:
 @contextmanager
 def progress_display(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
     """A rich progress bar on stderr when it is a terminal; nothing when piped."""
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled or not sys.stderr.isatty():
         yield None
         return
+    # Imported here: rich costs a noticeable share of start-up, and piped runs (scripts,
+    # the benchmark) never draw a bar.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
     columns = (
         TextColumn("{task.description:<12}"),
         BarColumn(),
