@@ -61,6 +61,31 @@ def test_cut_output_is_normalised_to_minus_16_lufs(media_dir: Path, tmp_path: Pa
     assert integrated_loudness(output) == pytest.approx(-16.0, abs=1.0)
 
 
+def sample_peak_dbfs(path: Path) -> float:
+    with av.open(str(path)) as container:
+        peak = max(float(np.abs(frame.to_ndarray()).max()) for frame in container.decode(audio=0))
+    return 20 * float(np.log10(peak))
+
+
+def test_loud_target_is_reached_dynamically_under_the_peak_limit(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # +8 dB of gain would push this recording's peaks over -1.5 dBTP: one constant gain
+    # cannot do it, so loudnorm normalises dynamically and limits the peaks.
+    output = tmp_path / "loud.m4a"
+    result = cut(
+        media_dir / "real" / "example-cut-s16le.wav",
+        output,
+        {"plugins": {"loudnorm": {"enabled": True, "target": -14}}},
+    )
+    assert any(
+        note.startswith("loudnorm: normalised to -14 LUFS (dynamic") for note in result.notes
+    )
+    assert integrated_loudness(output) == pytest.approx(-14.0, abs=1.0)
+    # Sample peaks sit at or below true peaks; AAC may overshoot the limit a little.
+    assert sample_peak_dbfs(output) <= -1.5 + 0.5
+
+
 def test_normalise_copies_video_and_keeps_the_audio_length(media_dir: Path, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     shutil.copy(media_dir / "edge" / "testsrc.mp4", clip)
