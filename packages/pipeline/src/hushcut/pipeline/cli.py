@@ -267,7 +267,8 @@ def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **
     with errors_as_one_line():
         pm = default_plugin_manager()
         options = _options(assignments, pm, **flags)
-        detection = detect(source, options, plugin_manager=pm)
+        with progress_display(True) as progress:
+            detection = detect(source, options, progress, plugin_manager=pm)
         if as_json:
             click.echo(json.dumps(detection.to_dict()))
             return
