@@ -431,3 +431,20 @@ def test_smart_copies_up_to_the_file_edges(
     assert abs(out.video_end - timeline.output_duration) <= FRAME / 100
     assert abs(out.audio_seconds - timeline.output_duration) <= FRAME / 100
     assert out.frame_times[0] == 0.0
+
+
+def test_display_rotation_survives_both_modes(source: Path, tmp_path: Path) -> None:
+    rotated = tmp_path / "portrait.mp4"
+    with av.open(str(source)) as src, av.open(str(rotated), "w", format="mp4") as dst:
+        video = dst.add_stream_from_template(src.streams.video[0])
+        video.set_display_rotation(90)  # how phones store portrait video
+        audio = dst.add_stream_from_template(src.streams.audio[0])
+        streams = {src.streams.video[0].index: video, src.streams.audio[0].index: audio}
+        for packet in src.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    for mode in MODES:
+        output, _, _ = cut(rotated, tmp_path / mode, CUTS, mode=mode)
+        with av.open(str(output)) as container:
+            assert next(container.decode(video=0)).rotation == 90, mode

@@ -350,12 +350,14 @@ class _VideoPath:
         if width % 2 or height % 2:
             chain.append("crop=trunc(iw/2)*2:trunc(ih/2)*2")
         chain.append("format=yuv420p")
+        with av.open(str(self.job.source)) as probe:
+            first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
+        if first is None:
+            raise MediaError(f"{self.job.source.name}: the video stream has no decodable frame")
+        # Phone videos are stored sideways with a display rotation: keep it, as a copy does.
+        rotation = first.rotation
         if settings.video_filters:
             # Filters may resize: learn the output size before the header is written.
-            with av.open(str(self.job.source)) as probe:
-                first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
-            if first is None:
-                raise MediaError(f"{self.job.source.name}: the video stream has no decodable frame")
             probe_filter = video_filter(
                 chain,
                 width=first.width,
@@ -379,6 +381,8 @@ class _VideoPath:
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = self.out_tb
         self.stream.codec_context.time_base = self.out_tb
+        if rotation:
+            self.stream.set_display_rotation(rotation)
         if ctx.sample_aspect_ratio and not settings.video_filters:
             self.stream.codec_context.sample_aspect_ratio = ctx.sample_aspect_ratio
         # PyAV's default (slice threads) makes x264 slice each frame: frame threads are faster.
