@@ -438,7 +438,8 @@ def main(argv: list[str]) -> int:
                     print(
                         f"  {query:4} {kind:7} {args.connections} conns: "
                         f"{result['rps']:7.1f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-                        f"p99 {result['p99_ms']:6.2f} ms",
+                        f"p99 {result['p99_ms']:6.2f} ms  "
+                        f"server CPU {result['server_cpu_ms_per_request']:.2f} ms/req",
                         flush=True,
                     )
         single: dict[str, dict[str, float]] = {}
@@ -447,7 +448,8 @@ def main(argv: list[str]) -> int:
             single[kind] = run_wrk(target, script, 1, args.single_duration, process.pid)
             print(
                 f"  job  {kind:7} 1 client: {single[kind]['rps']:7.1f} req/s  "
-                f"p99 {single[kind]['p99_ms']:6.2f} ms",
+                f"p99 {single[kind]['p99_ms']:6.2f} ms  "
+                f"server CPU {single[kind]['server_cpu_ms_per_request']:.2f} ms/req",
                 flush=True,
             )
         events = asyncio.run(event_delay(url, settings, seeded, args.subscribers, args.events))
@@ -488,7 +490,8 @@ def main(argv: list[str]) -> int:
     }
     for query, ratios in summary.items():
         print(
-            f"  {query}: GraphQL/plain throughput {ratios['throughput_ratio']}x, "
+            f"  {query}: GraphQL/plain throughput {ratios['throughput_ratio']}x "
+            f"(from server CPU per request {ratios['cpu_throughput_ratio']}x), "
             f"p99 {ratios['p99_ratio']}x"
         )
     for name, met in targets.items():
