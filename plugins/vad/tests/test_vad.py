@@ -66,7 +66,7 @@ def test_detect_command_selects_it_with_options(media_dir: Path) -> None:
             "vad.aggressiveness=5",
             "option vad.aggressiveness: Input should be less than or equal to 3",
         ),
-        ("vad.frame_ms=25", "option vad.frame_ms: Value error, must be 10, 20 or 30"),
+        ("vad.frame_ms=25", "option vad.frame_ms: Input should be 10, 20 or 30"),
         ("vad.window_s=-1", "option vad.window_s: Input should be greater than or equal to 0.05"),
         (
             "vad.agressiveness=3",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from hushcut.pipeline import (
     CutOptions,
@@ -15,18 +15,11 @@ from hushcut.pipeline import (
     ProgressCallback,
     hookimpl,
 )
-from hushcut_vad.detector import DETECTOR_NAME, FRAME_MS_CHOICES, VadSettings, detect_silences
+from hushcut_vad.detector import DETECTOR_NAME, VadSettings, detect_silences
 
 #: Namespace of this plugin's options: ``--set vad.aggressiveness=3``.
 PLUGIN = "vad"
 DEFAULTS = VadSettings()
-
-
-def _frame_ms(value: int) -> int:
-    # Literal[10, 20, 30] would refuse the string "30" that the command line passes.
-    if value not in FRAME_MS_CHOICES:
-        raise ValueError("must be 10, 20 or 30")
-    return value
 
 
 @hookimpl
@@ -43,7 +36,7 @@ def hushcut_options() -> list[OptionSpec]:
         OptionSpec(
             PLUGIN,
             "frame_ms",
-            Annotated[int, AfterValidator(_frame_ms)],
+            Literal[10, 20, 30],
             DEFAULTS.frame_ms,
             "WebRTC VAD frame in milliseconds: 10, 20 or 30.",
         ),
