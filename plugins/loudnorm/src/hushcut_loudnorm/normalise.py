@@ -32,7 +32,9 @@ SILENT_LUFS = -70.0
 #: AAC bitrate of the re-encoded audio when the input does not declare one.
 DEFAULT_AUDIO_BITRATE = 160_000
 #: Layouts FFmpeg's AAC encoder takes as they are; others are downmixed to stereo.
-AAC_LAYOUTS = frozenset({"mono", "stereo", "3.0", "4.0", "5.0", "5.1", "7.1"})
+AAC_LAYOUTS = frozenset(
+    {"mono", "stereo", "3.0", "4.0", "5.0", "5.0(side)", "5.1", "5.1(side)", "7.1"}
+)
 #: Samples per AAC frame: the filter graph hands the encoder frames of exactly this size.
 AAC_FRAME = 1024
 
