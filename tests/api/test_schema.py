@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from hushcut.api.schema_export import export_sdl
@@ -20,10 +18,16 @@ def test_checked_in_schema_is_current() -> None:
     )
 
 
-def test_schema_command_prints_the_sdl() -> None:
-    hushcut = Path(sys.executable).with_name("hushcut")
-    printed = subprocess.run(
-        [str(hushcut), "api", "schema"], capture_output=True, text=True, check=True
-    ).stdout
-    assert printed == export_sdl()
-    assert "subscription: Subscription" in printed or "type Subscription" in printed
+def test_schema_command_prints_and_writes_the_sdl(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hushcut.pipeline.cli import main
+
+    printed = CliRunner().invoke(main, ["api", "schema"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == export_sdl()
+    assert "type Subscription" in printed.output
+    target = tmp_path / "schema.graphql"
+    written = CliRunner().invoke(main, ["api", "schema", "-o", str(target)])
+    assert written.exit_code == 0
+    assert target.read_text() == export_sdl()
