@@ -12,7 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from hushcut.core.db import create_engine, current_revision, run_alembic, upgrade_database
+from hushcut.core.db import (
+    SchemaOutdated,
+    create_engine,
+    current_revision,
+    known_revisions,
+    run_alembic,
+    upgrade_database,
+)
 from hushcut.core.models import Base, User
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
@@ -113,3 +120,13 @@ async def test_naive_datetimes_are_refused(runtime: Runtime) -> None:
         session.add(User(email="n@example.com", name="", created_at=datetime(2024, 1, 1)))
         with pytest.raises(StatementError, match="naive datetime"):
             await session.commit()
+
+
+async def test_runtime_refuses_an_outdated_schema(empty_settings: Settings) -> None:
+    with pytest.raises(SchemaOutdated, match=r"empty but this code needs 0001: run `hushcut db"):
+        await Runtime.start(empty_settings, upgrade=False)
+    started = await Runtime.start(empty_settings, upgrade=True)
+    await started.close()
+    again = await Runtime.start(empty_settings, upgrade=False)
+    await again.close()
+    assert known_revisions() == {"0001": 0}

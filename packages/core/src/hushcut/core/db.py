@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -145,6 +146,39 @@ async def run_alembic(settings: Settings, alembic_command: Any, *args: Any, **kw
             await connection.run_sync(run)
     finally:
         await engine.dispose()
+
+
+class SchemaOutdated(RuntimeError):
+    """The database schema is older than the code: run `hushcut db upgrade`."""
+
+
+@functools.cache
+def known_revisions() -> dict[str, int]:
+    """Every revision this code ships, mapped to its position (0 is the first)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    walk = list(ScriptDirectory.from_config(config).walk_revisions())
+    return {script.revision: len(walk) - 1 - n for n, script in enumerate(walk)}
+
+
+async def check_schema(settings: Settings) -> None:
+    """Raise SchemaOutdated when the database lags behind the code's migrations.
+
+    A database ahead of the code (a newer release migrated it while this one still
+    runs) is accepted, as migrations are written to be backward compatible.
+    """
+    revisions = known_revisions()
+    head = max(revisions, key=revisions.__getitem__)
+    current = await current_revision(settings)
+    if current == head or (current is not None and current not in revisions):
+        return
+    where = f"at revision {current}" if current else "empty"
+    raise SchemaOutdated(
+        f"the database schema is {where} but this code needs {head}: run `hushcut db upgrade` first"
+    )
 
 
 async def current_revision(settings: Settings) -> str | None:

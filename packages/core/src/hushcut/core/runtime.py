@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hushcut.core.db import create_engine, create_sessionmaker, upgrade_database
+from hushcut.core.db import check_schema, create_engine, create_sessionmaker, upgrade_database
 from hushcut.core.email import EmailSender, create_email_sender
 from hushcut.core.events import JobEventBus, create_event_bus
 from hushcut.core.settings import Settings
@@ -34,11 +34,15 @@ class Runtime:
         """Connect everything the settings name.
 
         ``upgrade`` runs the migrations first; by default only for the embedded SQLite
-        database (production runs ``hushcut db upgrade`` as a release step).
+        database (production runs ``hushcut db upgrade`` as a release step). Without it
+        a database older than the code raises SchemaOutdated, a clear message instead
+        of failing queries later.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if upgrade if upgrade is not None else settings.is_sqlite:
             await upgrade_database(settings)
+        else:
+            await check_schema(settings)
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
         runtime = cls(
