@@ -45,7 +45,7 @@ async def test_workspace_creation(runtime: Runtime) -> None:
         assert [w.id for w in listed] == [first_id, second.id]
         with pytest.raises(BadUserInput):
             await workspaces.create_workspace(session, actor, "  ", starter_credits=1)
-        with pytest.raises(BadUserInput):
+        with pytest.raises(Forbidden):
             await workspaces.create_workspace(
                 session, Actor(actor.user_id, first_id), "From a token", starter_credits=1
             )

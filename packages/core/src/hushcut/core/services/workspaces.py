@@ -60,7 +60,8 @@ async def create_workspace(
 ) -> Workspace:
     """A new workspace owned by the actor, with ``starter_credits`` through the ledger."""
     if actor.workspace_id is not None:
-        raise BadUserInput("an API token cannot create workspaces: sign in to do that")
+        # A token reaches one workspace; a workspace it made would be out of its reach.
+        raise Forbidden("an API token cannot create workspaces: sign in to do that")
     workspace_name = clean_name(name, "workspace name")
     async with transaction(session):
         workspace = Workspace(name=workspace_name, credits=0, priority=0)
