@@ -448,3 +448,15 @@ def test_display_rotation_survives_both_modes(source: Path, tmp_path: Path) -> N
         output, _, _ = cut(rotated, tmp_path / mode, CUTS, mode=mode)
         with av.open(str(output)) as container:
             assert next(container.decode(video=0)).rotation == 90, mode
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_truncated_source_fails_instead_of_padding(
+    source: Path, tmp_path: Path, mode: RenderMode
+) -> None:
+    truncated = tmp_path / "upload.mp4"
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    output = tmp_path / "out.mp4"
+    with pytest.raises(MediaError, match="truncated"):
+        render(truncated, output, Timeline(SECONDS, CUTS), RenderSettings(mode=mode))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["upload.mp4"]

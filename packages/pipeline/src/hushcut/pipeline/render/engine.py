@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 #: Seconds between two progress calls: often enough for a bar, rare enough to cost nothing.
 PROGRESS_INTERVAL = 0.25
 
+#: How far a timeline may reach past the last packet: planners round to their analysis
+#: windows, and container durations and stream ends differ by a frame or two.
+TRUNCATION_TOLERANCE = 0.5
+
 Action = Literal["copy", "decode", "skip"]
 
 
@@ -202,6 +206,7 @@ class Renderer:
                 self.settings.audio_bitrate,
             )
         streams = [s for s in (video, audio) if s is not None]
+        media_end = 0.0
         for packet in inp.demux(*streams):
             if packet.size == 0:
                 continue
@@ -210,7 +215,15 @@ class Renderer:
             elif self.video is not None:
                 self.video.feed(packet)
             if packet.pts is not None and packet.time_base is not None:
-                self.progress.update(float(packet.pts * packet.time_base))
+                at = float(packet.pts * packet.time_base)
+                media_end = max(media_end, at + float((packet.duration or 0) * packet.time_base))
+                self.progress.update(at)
+        wanted = self.segments[-1].end
+        if media_end < wanted - TRUNCATION_TOLERANCE:
+            raise MediaError(
+                f"{self.source.name}: the media ends at {media_end:.2f} s but the timeline"
+                f" keeps until {wanted:.2f} s (truncated file, or a timeline for another file)"
+            )
         if self.video is not None:
             self.video.finish()
             self.stats.video_frames = self.video.frames_out
