@@ -114,7 +114,8 @@ async def test_callback_with_another_browsers_state_is_refused(
     browser: httpx.AsyncClient, server: ApiServer, oidc: Any
 ) -> None:
     login = await browser.get("/auth/google/login")
-    authorize = await httpx.AsyncClient().get(login.headers["location"])
+    async with httpx.AsyncClient() as provider:
+        authorize = await provider.get(login.headers["location"])
     target = authorize.headers["location"].replace("state=", "state=x")
     assert (await browser.get(target)).status_code == 400
     async with httpx.AsyncClient() as stranger:  # no oauth cookie at all

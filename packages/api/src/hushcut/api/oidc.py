@@ -6,13 +6,15 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 DISCOVERY_TTL_S = 3600.0
 CLOCK_LEEWAY_S = 60
@@ -51,6 +53,9 @@ class OidcProvider:
         self._lock = asyncio.Lock()
 
     def _client(self) -> AsyncOAuth2Client:
+        # Imported on first sign-in: servers without Google sign-in never load it.
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret,
