@@ -375,8 +375,11 @@ def test_bad_timelines_and_inputs_fail_clearly(source: Path, tmp_path: Path) -> 
     assert not (tmp_path / "o.mp4").exists()
 
 
+_SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 EDGE_FILES = sorted(
-    p.name for p in (Path(__file__).resolve().parents[2].parent / "shared/media/edge").glob("*")
+    f"{p.parent.name}/{p.name}"
+    for folder in ("edge", "real")
+    for p in (_SHARED_MEDIA / folder).glob("*")
 )
 
 
@@ -384,7 +387,7 @@ EDGE_FILES = sorted(
 def test_every_edge_file_renders_or_fails_clearly(
     media_dir: Path, tmp_path: Path, name: str
 ) -> None:
-    src = media_dir / "edge" / name
+    src = media_dir / name
     with av.open(str(src)) as container:
         duration = container.duration / 1e6 if container.duration else 4.0
         has_video = any(
