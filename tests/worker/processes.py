@@ -18,6 +18,7 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], name: str, *args: str) -> None:
         command = Path(sys.executable).with_name("hushcut")
         self.name = name
+        self.args = args
         self.lines: deque[str] = deque(maxlen=500)
         self.ready = threading.Event()
         self.process = subprocess.Popen(

@@ -29,6 +29,7 @@ from tests.api.conftest import (
     ws_transport,
 )
 from tests.api.test_flow import CONFIRM, JOB, JOB_UPDATES, upload
+from tests.servers import free_port
 from tests.worker.media import media_duration
 from tests.worker.processes import WorkerProcess
 
@@ -51,7 +52,10 @@ def stack(
     settings = platform_settings(tmp_path, backend, request, fakes, log_level="INFO")
     api = ApiServer(settings, "api").start()
     env = {**os.environ, **settings_env(settings), "HUSHCUT_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    workers = [WorkerProcess(env, f"worker-{n}", "--concurrency", "2") for n in range(2)]
+    workers = [
+        WorkerProcess(env, f"worker-{n}", "--concurrency", "2", "--metrics-port", str(free_port()))
+        for n in range(2)
+    ]
     try:
         yield Stack(api, workers)
     finally:
@@ -128,9 +132,24 @@ async def _run(stack: Stack, runtime: Runtime, clip: Path, tmp_path: Path) -> No
         assert await balance(runtime, account.workspace_id) == 1
     assert sorted(emails) == sorted(f"job-{i}-run-1-completed" for i in ids)
 
-    # Any number of workers share one queue: both took part.
-    for worker in stack.workers:
-        assert any(": completed after" in line for line in worker.lines), worker.log()
+    # Any number of workers share one queue: both took part, as their metrics show.
+    completed = 0.0
+    async with httpx.AsyncClient(timeout=10) as client:
+        for worker in stack.workers:
+            port = worker.args[worker.args.index("--metrics-port") + 1]
+            page = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            done = _sample(page, 'hushcut_worker_jobs_total{outcome="completed"}')
+            assert done >= 1, worker.log()
+            completed += done
+    assert completed == len(ids)
+
+
+def _sample(page: str, name: str) -> float:
+    """The value of one sample in a Prometheus text page (0 if absent)."""
+    for line in page.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 async def _follow(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -42,6 +43,11 @@ async def serve(
         await stop.wait()
     finally:
         await runner.stop()
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            from prometheus_client import multiprocess
+
+            # Live gauges (running jobs) must stop counting this process.
+            multiprocess.mark_process_dead(os.getpid())
 
 
 @click.command("worker")
