@@ -317,9 +317,6 @@ async def publish(ctx: Context, row: models.VideoJob) -> None:
         logger.warning("could not publish an event for job %s: %s", row.id, exc)
 
 
-FINAL_VALUES = frozenset(status.value for status in models.FINAL_STATUSES)
-
-
 def apply_event(job: Job, event: JobEvent) -> Job:
     """The job as the event describes it (events carry the whole changing state)."""
     return replace(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hushcut.api.metrics import ApiMetrics
@@ -31,7 +31,6 @@ class ApiState:
     metrics: ApiMetrics
     oidc: OidcProvider | None = None
     billing: Billing | None = None
-    allowed_origins: frozenset[str] = field(default_factory=frozenset)
     #: jobUpdates subscriptions open in this process (their event-bus subscriptions).
     live_subscriptions: int = 0
     _option_specs: list[OptionSpec] | None = None

@@ -15,7 +15,7 @@ from hushcut.api.graphql.errors import ApiError
 from hushcut.api.state import ApiState
 from hushcut.core.errors import Forbidden, NotFound, ServiceError, Unauthenticated
 from hushcut.core.models import Membership, Role
-from hushcut.core.services.auth import Actor
+from hushcut.core.services.auth import Actor, memberships_of
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -66,8 +66,6 @@ class Context(BaseContext, kw_only=True):
     async def role_in(self, workspace_id: str) -> Role:
         """The caller's role in a workspace they reach (NotFound otherwise)."""
         if self._memberships is None:
-            from hushcut.core.services.auth import memberships_of
-
             rows: list[Membership] = await self.call(memberships_of, self.actor)
             self._memberships = {row.workspace_id: row.role for row in rows}
         role = self._memberships.get(workspace_id)

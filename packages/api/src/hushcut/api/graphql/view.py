@@ -18,7 +18,7 @@ from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from hushcut.api.auth import authenticate, headers_of
+from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
@@ -92,8 +92,6 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
                 )
             try:
                 if isinstance(token, str):
-                    from hushcut.api.auth import bearer_token
-
                     raw = bearer_token(token) if " " in token.strip() else token.strip()
                     headers = {}
                     principal = await context.call(authenticate, api, headers, token=raw)
@@ -123,8 +121,7 @@ def _same_origin(api: ApiState, headers: dict[str, str]) -> bool:
     if origin is None:
         # Not a browser (browsers always send Origin on websockets).
         return True
-    allowed = {_origin_of(api.settings.app_url), *api.allowed_origins}
-    return _origin_of(origin) in allowed
+    return _origin_of(origin) == _origin_of(api.settings.app_url)
 
 
 def _origin_of(url: str) -> str:
