@@ -16,6 +16,7 @@ from tests.api.conftest import (
     error_codes,
     graphql,
     new_account,
+    subscribe_all,
     ws_transport,
 )
 
@@ -152,3 +153,55 @@ async def test_confirm_without_upload_or_credits(
     assert await balance(runtime, account.workspace_id) == 0
     job = await graphql(client, JOB, {"id": ticket["job"]["id"]}, account.headers)
     assert job["data"]["job"]["status"] == "PENDING"
+
+
+async def test_cancel_ends_the_subscription_and_retry_needs_an_upload(
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    account = await new_account(runtime, credits=1)
+    created = await graphql(
+        client,
+        REQUEST_UPLOAD,
+        {"ws": account.workspace_id, "name": "c.mp4", "size": 10, "type": "video/mp4"},
+        account.headers,
+    )
+    job_id = created["data"]["requestUpload"]["job"]["id"]
+    events: list[dict[str, Any]] = []
+    first = asyncio.Event()
+
+    async def follow() -> None:
+        async with Client(transport=ws_transport(server, account.token)) as session:
+            request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
+            async for result in session.subscribe(request):
+                events.append(result["jobUpdates"])
+                first.set()
+
+    follower = asyncio.create_task(follow())
+    await asyncio.wait_for(first.wait(), 15)
+    canceled = await graphql(
+        client,
+        "mutation($id: ID!) { cancelJob(jobId: $id) { status } }",
+        {"id": job_id},
+        account.headers,
+    )
+    assert canceled["data"]["cancelJob"]["status"] == "CANCELED"
+    await asyncio.wait_for(follower, 15)  # the final state ends the subscription
+    assert [event["status"] for event in events] == ["PENDING", "CANCELED"]
+    again = await graphql(
+        client,
+        "mutation($id: ID!) { cancelJob(jobId: $id) { status } }",
+        {"id": job_id},
+        account.headers,
+    )
+    assert error_codes(again) == ["CONFLICT"]
+    retried = await graphql(
+        client,
+        "mutation($id: ID!) { retryJob(jobId: $id) { status } }",
+        {"id": job_id},
+        account.headers,
+    )
+    assert error_codes(retried) == ["CONFLICT"]
+    assert await balance(runtime, account.workspace_id) == 1
+    # A subscription to a job already final answers once and ends.
+    finished = await subscribe_all(server, account.token, JOB_UPDATES, {"id": job_id})
+    assert [result["jobUpdates"]["status"] for result in finished] == ["CANCELED"]
