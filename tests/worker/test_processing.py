@@ -11,6 +11,7 @@ import pytest
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
+from hushcut.worker.processor import INPUT_MISSING_MESSAGE
 from tests.worker.conftest import Gate, Platform, wait_until
 from tests.worker.media import media_duration
 
@@ -127,3 +128,20 @@ async def test_cancel_stops_a_running_job_within_seconds_and_leaves_no_output(
     gate.open()
     next_id = await platform.submit(actor, workspace, talk_clip)
     assert (await platform.wait_for(next_id, FINAL)).status is JobStatus.COMPLETED
+
+
+async def test_an_input_gone_from_storage_fails_at_once_with_a_clear_message(
+    platform: Platform, talk_clip: Path
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip, enqueue=False)
+    await platform.runtime.storage.delete((await platform.job(job_id)).input_key)
+    await platform.queue.enqueue(job_id)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.FAILED
+    assert job.error == INPUT_MISSING_MESSAGE
+    assert job.attempts == 1
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert len(await platform.sent_emails(job_id, 1)) == 1

@@ -14,12 +14,12 @@ from prometheus_client import Counter, Gauge, Histogram
 JOBS = Counter(
     "hushcut_worker_jobs",
     "Jobs a worker finished handling, by outcome "
-    "(completed, failed, canceled, released, lease_lost).",
+    "(completed, failed, canceled, released, lease_lost, error).",
     ["outcome"],
 )
 FAILURES = Counter(
     "hushcut_worker_job_failures",
-    "Jobs marked FAILED, by kind (media, storage, options, internal, attempts).",
+    "Jobs marked FAILED, by kind (media, options, input, storage, transient, internal).",
     ["kind"],
 )
 RETRIES = Counter(

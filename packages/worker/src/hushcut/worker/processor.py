@@ -49,7 +49,12 @@ PIPELINE_START = 0.05
 PIPELINE_SHARE = 0.9
 
 STORAGE_MESSAGE = "storage unavailable, retry later"
+INPUT_MISSING_MESSAGE = "the uploaded file is no longer in storage; upload it again"
 INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
+
+
+class InputMissing(Exception):
+    """The job's upload is no longer in storage."""
 
 
 class AbortJob(Exception):
@@ -219,6 +224,11 @@ class JobProcessor:
             await asyncio.shield(self._release(job))
             outcome = "released"
             raise
+        except Exception:
+            # Recording the outcome failed (database unreachable): the lease runs out and
+            # another worker, or this one, takes the job again.
+            logger.exception("job %s: could not record its outcome", job.id)
+            outcome = "error"
         finally:
             heartbeat_done.set()
             await wind_down(heartbeat)
@@ -280,6 +290,8 @@ class JobProcessor:
         except (AbortJob, CanceledError, Conflict) as exc:
             reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
             return await self._stopped(job, reason, uploaded=uploaded, output_key=output_key)
+        except InputMissing as exc:
+            return await self._fail(job, str(exc), kind="input")
         except StorageUnavailable as exc:
             logger.warning("job %s: storage unavailable: %s", job.id, exc)
             return await self._fail(job, STORAGE_MESSAGE, kind="storage")
@@ -381,7 +393,13 @@ class JobProcessor:
         return result
 
     async def _download(self, key: str, path: Path) -> None:
-        await self._storage_call("download_file", key, path)
+        try:
+            await self._storage_call("download_file", key, path)
+        except StorageUnavailable:
+            # Storage answers but the object is gone: retrying cannot help.
+            if await self._storage_call("head", key) is None:
+                raise InputMissing(INPUT_MISSING_MESSAGE) from None
+            raise
 
     async def _upload(self, path: Path, key: str) -> None:
         await self._storage_call("upload_file", path, key, "video/mp4")
