@@ -202,3 +202,25 @@ async def test_workspace_fields_resolve_once_per_request(
     assert data["me"]["workspaces"] == [
         {"id": account.workspace_id, "members": [{"email": account.email}]}
     ]
+
+
+async def test_malformed_posts_and_graphiql(client: httpx.AsyncClient) -> None:
+    wrong_type = await client.post(
+        "/graphql", content=b"{ me { id } }", headers={"Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    not_json = await client.post(
+        "/graphql", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    assert error_codes(not_json.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    syntax = await graphql(client, "{ me { id ")
+    assert error_codes(syntax) == ["GRAPHQL_VALIDATION_FAILED"]
+    unknown = await graphql(client, "{ me { password } }")
+    assert error_codes(unknown) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "password" in unknown["errors"][0]["message"]
+    over_http = await graphql(client, 'subscription { jobUpdates(jobId: "x") { id } }')
+    assert "websocket" in over_http["errors"][0]["message"]
+    ide = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert ide.status_code == 200
+    assert "graphiql" in ide.text.lower()

@@ -130,24 +130,33 @@ class HushcutSchema(strawberry.Schema):
     """Strawberry's schema with Hushcut's error policy (see :mod:`.errors`)."""
 
     count_error: Callable[[str], None] | None = None
+    #: The query-shape rules the schema validates with (shared with the POST fast path).
+    shape_rules: list[Any] = []  # noqa: RUF012 - set per instance by build_schema
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         # Codes expected refusals, masks and logs the rest; refusals are not logged.
         process_errors(errors, self.count_error)
 
 
-def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry.Schema:
+def validation_rules() -> list[Any]:
+    """The query-shape limits, beyond the spec's rules.
+
+    The limiters build a new rule class per instance, and the validation cache is keyed
+    by the rule classes: built once per schema, every request hits the cache.
+    """
+    return [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
+
+
+def build_schema(count_error: Callable[[str], None] | None = None) -> HushcutSchema:
     """The schema with its protective and caching extensions.
 
     Parse and validation results are cached by query text, which removes most of
     GraphQL's per-request cost for the repeated queries programs send.
     """
-    # The limiters build a new rule class per instance, and the validation cache is keyed
-    # by the rule classes: built once here, every request hits the cache.
-    rules = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-    ]
+    rules = validation_rules()
     schema = HushcutSchema(
         query=Query,
         mutation=Mutation,
@@ -161,4 +170,5 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> strawberry
         ],
     )
     schema.count_error = count_error
+    schema.shape_rules = rules
     return schema

@@ -8,8 +8,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import strawberry
-from litestar import Response
+from litestar import MediaType, Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
 from litestar.types import Dependencies, Scope
@@ -20,6 +19,8 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
+from hushcut.api.graphql.fastpath import DocumentCache, run_post
+from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 
@@ -28,7 +29,7 @@ logger = logging.getLogger("hushcut.api.graphql")
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
-def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiState]) -> type[Any]:
+def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState]) -> type[Any]:
     """A controller at /graphql whose context authenticates HTTP callers up front.
 
     The context getter takes the ASGI ``scope`` rather than a Request, because the same
@@ -37,27 +38,17 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
 
     async def get_context(scope: Scope) -> AsyncIterator[Context]:
         api = api_state()
-        context = Context(api=api)
+        if scope["type"] == "http":
+            context = await http_context(api, scope)
+        else:
+            context = Context(api=api, short_sessions=True)
         try:
-            if scope["type"] == "http":
-                headers = headers_of(scope["headers"])
-                try:
-                    context.principal = await context.call(authenticate, api, headers)
-                except ServiceError as exc:
-                    context.auth_error = exc
-                if (
-                    context.principal is not None
-                    and context.principal.via_cookie
-                    and not context.principal.csrf_ok
-                ):
-                    context.csrf_missing = True
-                # Reads committed by authentication end its transaction, so the
-                # resolvers see fresh data.
-            else:
-                context.short_sessions = True
             yield context
         finally:
             await context.close()
+
+    documents = DocumentCache(schema._schema, schema.shape_rules, MAX_TOKENS, CACHE_SIZE)
+    count_error = schema.count_error
 
     base = make_graphql_controller(
         schema,
@@ -76,6 +67,24 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
             **base.dependencies,
             "response": Provide(_sub_response),
         }
+
+        @post(status_code=200)
+        async def handle_http_post(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+            content_type = request.headers.get("content-type", "")
+            if not content_type.startswith("application/json"):
+                return Response(
+                    b'{"errors":[{"message":"send application/json"}]}',
+                    status_code=415,
+                    media_type=MediaType.JSON,
+                )
+            context = await http_context(api_state(), request.scope)
+            try:
+                status, body = await run_post(
+                    await request.body(), context, schema._schema, documents, count_error
+                )
+            finally:
+                await context.close()
+            return Response(body, status_code=status, media_type=MediaType.JSON)
 
         async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
             """Authenticate the socket once, from connection_init or the session cookie."""
@@ -110,6 +119,19 @@ def graphql_controller(schema: strawberry.Schema, api_state: Callable[[], ApiSta
             return UNSET
 
     return HushcutGraphQLController
+
+
+async def http_context(api: ApiState, scope: Scope) -> Context:
+    """The context of an HTTP request, with its caller authenticated up front."""
+    context = Context(api=api)
+    try:
+        context.principal = await context.call(authenticate, api, headers_of(scope["headers"]))
+    except ServiceError as exc:
+        context.auth_error = exc
+    principal = context.principal
+    if principal is not None and principal.via_cookie and not principal.csrf_ok:
+        context.csrf_missing = True
+    return context
 
 
 async def _sub_response() -> Response[Any]:
