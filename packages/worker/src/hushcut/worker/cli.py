@@ -12,7 +12,10 @@ import click
 from pydantic import ValidationError
 
 from hushcut.core.cli import data_dir_option
+from hushcut.core.db import SchemaOutdated
+from hushcut.core.errors import ServiceError
 from hushcut.core.settings import Settings, load_settings
+from hushcut.pipeline.errors import PipelineError
 
 logger = logging.getLogger("hushcut.worker")
 
@@ -95,5 +98,7 @@ def worker(
                 shutdown_grace_s=shutdown_grace,
             )
         )
-    except OSError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (OSError, SchemaOutdated, ServiceError, PipelineError) as exc:
+        # Cannot reach a service, schema not upgraded, a plugin that fails to load...
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"could not run the worker: {message}") from None
