@@ -49,18 +49,15 @@ SUBSCRIPTION = "subscription($id: ID!) { jobUpdates(jobId: $id) { id status stag
 # --- the server process ---------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    """Run the API with the plain comparison routes (called in the server subprocess)."""
-    import uvicorn
+def plain_routes() -> list[Any]:
+    """The comparison routes: what the GraphQL fields do, as plain Litestar JSON routes."""
     from litestar import Request, get
 
-    from hushcut.api.app import create_app
     from hushcut.api.auth import authenticate
     from hushcut.api.state import ApiState
     from hushcut.core.errors import ServiceError
     from hushcut.core.models import VideoJob
     from hushcut.core.services import jobs as job_service
-    from hushcut.core.settings import load_settings
 
     def as_json(job: VideoJob) -> dict[str, Any]:
         return {
@@ -112,12 +109,26 @@ def serve(port: int) -> None:
                 }
             }
 
-    settings = load_settings()
-    app = create_app(settings)
-    app.register(plain_job)
-    app.register(plain_jobs)
+    return [plain_job, plain_jobs]
+
+
+def serve(port: int) -> None:
+    """Run the API with the plain comparison routes (called in the server subprocess)."""
+    import uvicorn
+
+    from hushcut.api.app import create_app
+    from hushcut.core.settings import load_settings
+
+    app = create_app(load_settings())
+    for route in plain_routes():
+        app.register(route)
     uvicorn.run(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
     )
 
 
