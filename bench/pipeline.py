@@ -679,6 +679,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--skip-long", action="store_true", help="skip the 30-minute input")
     parser.add_argument("--skip-gop2", action="store_true", help="skip the 2 s-GOP variant")
+    parser.add_argument("--long-only", action="store_true", help="only the 30-minute input")
     parser.add_argument(
         "--input",
         type=Path,
@@ -699,7 +700,7 @@ def main(argv: list[str]) -> int:
     else:
         talk10 = make_talk("talk10", "--duration", "600", "--seed", "1")
         inputs = [("talk10", talk10)]
-    if not args.skip_gop2 and not args.input:
+    if not args.skip_gop2 and not args.input and not args.long_only:
         inputs.append(
             (
                 "talk10-gop2s",
@@ -708,9 +709,12 @@ def main(argv: list[str]) -> int:
         )
     if args.clip:
         inputs = [(f"{n}-first{args.clip:g}s", excerpt(p, args.clip)) for n, p in inputs]
-    ae = None if args.no_auto_editor else auto_editor()
+    ae = None if args.no_auto_editor or args.long_only else auto_editor()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     work = CACHE / f"run-{stamp}"
+    if args.long_only:
+        inputs = []
+        args.skip_long = False
     reports = [bench_input(name, path, work, ae) for name, path in inputs]
     if not args.skip_long:
         reports.append(bench_long(make_long(talk10), work))
