@@ -144,7 +144,10 @@ def wrk_script(path: Path, method: str, body: str | None, token: str) -> None:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if found is None:
+        return float("nan")  # wrk prints -nan when no request completed
+    number, unit = found.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
@@ -178,10 +181,13 @@ def run_wrk(
     if "Non-2xx" in out:
         raise RuntimeError(f"error responses under load:\n{out}")
     found = re.search(r"timeout (\d+)", out)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    try:
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+        p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    except AttributeError:
+        raise RuntimeError(f"unexpected wrk output:\n{out}") from None
     cpu = (after.user + after.system) - (before.user + before.system)
     return {
         "rps": round(rps, 1),
