@@ -29,6 +29,7 @@ from hushcut.core.settings import Settings
 from hushcut.pipeline import cut as pipeline_cut
 from hushcut.worker.queue import JobQueue
 from hushcut.worker.runner import WorkerRunner
+from tests.conftest import Services
 from tests.platform import make_settings, new_member
 from tests.worker.media import make_clip
 
@@ -246,10 +247,25 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
+def own_redis_database(services: Services, number: int) -> str:
+    """A Redis URL on the session's server but in database ``number``.
+
+    Workers of every platform on one Redis database share one job stream. The API
+    tests' session server (`hushcut up`, database 0) is still running during these
+    tests and would take their hints (then find nothing to claim in its own database),
+    so worker tests use a database of their own.
+    """
+    return services.redis.url.rsplit("/", 1)[0] + f"/{number}"
+
+
 @pytest.fixture
 def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
-    services = request.getfixturevalue("services") if backend == "services" else None
-    return make_settings(tmp_path, backend, services, **FAST_WORKER)
+    if backend != "services":
+        return make_settings(tmp_path, backend, None, **FAST_WORKER)
+    services = request.getfixturevalue("services")
+    return make_settings(
+        tmp_path, backend, services, redis_url=own_redis_database(services, 1), **FAST_WORKER
+    )
 
 
 @pytest.fixture

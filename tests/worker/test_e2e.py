@@ -30,6 +30,7 @@ from tests.api.conftest import (
 )
 from tests.api.test_flow import CONFIRM, JOB, JOB_UPDATES, upload
 from tests.servers import free_port
+from tests.worker.conftest import own_redis_database
 from tests.worker.media import media_duration
 from tests.worker.processes import WorkerProcess
 
@@ -49,7 +50,14 @@ class Stack:
 def stack(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest, fakes: Fakes
 ) -> Iterator[Stack]:
-    settings = platform_settings(tmp_path, backend, request, fakes, log_level="INFO")
+    settings = platform_settings(
+        tmp_path,
+        backend,
+        request,
+        fakes,
+        log_level="INFO",
+        redis_url=own_redis_database(request.getfixturevalue("services"), 2),
+    )
     api = ApiServer(settings, "api").start()
     env = {**os.environ, **settings_env(settings), "HUSHCUT_DISABLE_PLUGIN_AUTOLOAD": "1"}
     workers = [

@@ -89,6 +89,15 @@ class WorkerRunner:
             self._owns_runtime = True
         else:
             self.runtime = self._source
+        try:
+            await self._start_receiving()
+        except BaseException:
+            if self._owns_runtime:
+                await self.runtime.close()
+                self.runtime = None
+            raise
+
+    async def _start_receiving(self) -> None:
         from hushcut.pipeline import cut, default_plugin_manager
 
         # Load (and check) every installed plugin before the first job, not during it.
