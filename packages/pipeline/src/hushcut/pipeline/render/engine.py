@@ -123,14 +123,17 @@ class Progress:
         self._stage = stage
         self._total = max(total, 1e-9)
         self._last = 0.0
+        self._position = 0.0
 
     def update(self, position: float, *, force: bool = False) -> None:
         if self._callback is None:
             return
+        # Packets come in decode order, so positions step back at B-frames: never report that.
+        self._position = max(self._position, position)
         now = time.monotonic()
         if force or now - self._last >= PROGRESS_INTERVAL:
             self._last = now
-            self._callback(self._stage, min(1.0, max(0.0, position / self._total)))
+            self._callback(self._stage, min(1.0, max(0.0, self._position / self._total)))
 
     def done(self) -> None:
         if self._callback is not None:
