@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.models import JobStatus, VideoJob, Workspace
 
+#: How far back "when was this workspace last served" looks (older starts are ties).
+SERVED_WINDOW_S = 3600
+
 
 async def claimable_job_ids(
     session: AsyncSession,
@@ -30,11 +33,20 @@ async def claimable_job_ids(
     expired (their worker died). Workspaces already running ``workspace_max_running``
     jobs are skipped. Order: higher workspace priority first; among equals, the
     workspace with fewer running jobs (so one workspace's backlog cannot starve
-    another); then the oldest job.
+    another), then the workspace served least recently; then the oldest job.
     """
     running = (
         select(VideoJob.workspace_id, func.count().label("n"))
         .where(VideoJob.status == JobStatus.PROCESSING, VideoJob.lease_expires_at > now)
+        .group_by(VideoJob.workspace_id)
+        .subquery()
+    )
+    # When each workspace last had a job started: among workspaces with equally few
+    # jobs running, the one served least recently goes first (round robin), so a
+    # backlog cannot starve others even when slots free up one at a time.
+    served = (
+        select(VideoJob.workspace_id, func.max(VideoJob.started_at).label("last"))
+        .where(VideoJob.started_at > now - timedelta(seconds=SERVED_WINDOW_S))
         .group_by(VideoJob.workspace_id)
         .subquery()
     )
@@ -44,6 +56,7 @@ async def claimable_job_ids(
         select(VideoJob.id)
         .join(Workspace, Workspace.id == VideoJob.workspace_id)
         .outerjoin(running, running.c.workspace_id == VideoJob.workspace_id)
+        .outerjoin(served, served.c.workspace_id == VideoJob.workspace_id)
         .where(
             or_(
                 and_(
@@ -60,6 +73,7 @@ async def claimable_job_ids(
         .order_by(
             Workspace.priority.desc(),
             running_n.asc(),
+            served.c.last.asc().nulls_first(),
             func.coalesce(VideoJob.queued_at, VideoJob.created_at).asc(),
             VideoJob.id.asc(),
         )
