@@ -43,7 +43,15 @@ def broken_server(
         tmp_path_factory.mktemp("broken"), backend, request, fakes, rate_limit_per_minute=5
     )
     if settings.s3_bucket:
-        settings = settings.model_copy(update={"s3_bucket": settings.s3_bucket + "-missing"})
+        assert settings.redis_url is not None
+        settings = settings.model_copy(
+            update={
+                "s3_bucket": settings.s3_bucket + "-missing",
+                # Rate-limit counters live in Redis, shared by every instance using it:
+                # a database of its own keeps the other test servers' traffic out.
+                "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/1",
+            }
+        )
     else:
         shutil.rmtree(settings.storage_dir, ignore_errors=True)
         settings.storage_dir.write_text("a file where the storage directory should be")
