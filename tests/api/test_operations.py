@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 from hushcut.core.runtime import Runtime
 from tests.api.conftest import (
@@ -48,10 +49,13 @@ def broken_server(
             update={
                 "s3_bucket": settings.s3_bucket + "-missing",
                 # Rate-limit counters live in Redis, shared by every instance using it:
-                # a database of its own keeps the other test servers' traffic out.
-                "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/1",
+                # a database of its own (emptied first; the worker tests use 1 and 2)
+                # keeps the other test servers' traffic out.
+                "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/15",
             }
         )
+        assert settings.redis_url is not None
+        redis.Redis.from_url(settings.redis_url).flushdb()
     else:
         shutil.rmtree(settings.storage_dir, ignore_errors=True)
         settings.storage_dir.write_text("a file where the storage directory should be")
