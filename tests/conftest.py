@@ -3,7 +3,8 @@
 ``HUSHCUT_TEST_BACKEND`` picks the backend (nox sets it): ``embedded`` (SQLite,
 in-process queue and events, local disk) or ``services`` (PostgreSQL, Redis and an
 S3 endpoint, each a throwaway server started here on a free loopback port).
-Tests marked ``services`` run only on the services backend.
+Tests marked ``services`` run only on the services backend, those marked ``embedded``
+only on the embedded one.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def current_backend() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if current_backend() == "services":
-        return
-    selected = [item for item in items if item.get_closest_marker("services") is None]
-    deselected = [item for item in items if item.get_closest_marker("services") is not None]
+    # A test marked for the other backend is deselected, not skipped: it is not a test of
+    # this backend at all (e.g. local-storage URLs do not exist when storage is S3).
+    other = "embedded" if current_backend() == "services" else "services"
+    selected = [item for item in items if item.get_closest_marker(other) is None]
+    deselected = [item for item in items if item.get_closest_marker(other) is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

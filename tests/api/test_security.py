@@ -29,7 +29,6 @@ from tests.api.conftest import (
     ws_close_code,
 )
 from tests.api.test_flow import CONFIRM, JOB_UPDATES, REQUEST_UPLOAD, upload
-from tests.conftest import current_backend
 
 QUERIES = {
     "me": ("query { me { id } }", {}),
@@ -195,9 +194,7 @@ async def test_oversize_and_non_media_uploads_are_refused_before_any_charge(
     assert await balance(runtime, account.workspace_id) == 2
 
 
-local_only = pytest.mark.skipif(
-    current_backend() != "embedded", reason="local storage URLs exist on the embedded backend"
-)
+local_only = pytest.mark.embedded  # local storage URLs exist on the embedded backend only
 
 
 def _with_query(url: str, **changes: str) -> str:
