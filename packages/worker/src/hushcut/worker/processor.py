@@ -250,7 +250,6 @@ class JobProcessor:
         output_key = job_service.output_key(job.id, job.filename)
         reporter = _ProgressReporter(self, job.id, running)
         reporter.start()
-        uploaded = False
         try:
             with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
                 # The input keeps the uploaded name, so pipeline messages name the user's
@@ -272,7 +271,6 @@ class JobProcessor:
                 self._check(running)
                 reporter.set("upload", 0.95)
                 await self._retrying("upload", running, lambda: self._upload(target, output_key))
-                uploaded = True
                 self._check(running)
                 await reporter.close()
                 async with self.runtime.sessionmaker() as session:
@@ -289,7 +287,7 @@ class JobProcessor:
                 return "completed"
         except (AbortJob, CanceledError, Conflict) as exc:
             reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
-            return await self._stopped(job, reason, uploaded=uploaded, output_key=output_key)
+            return await self._stopped(job, reason)
         except InputMissing as exc:
             return await self._fail(job, str(exc), kind="input")
         except StorageUnavailable as exc:
@@ -309,7 +307,7 @@ class JobProcessor:
         finally:
             await reporter.close()
 
-    async def _stopped(self, job: VideoJob, reason: str, *, uploaded: bool, output_key: str) -> str:
+    async def _stopped(self, job: VideoJob, reason: str) -> str:
         """The job must not go on here: find out why and leave things tidy."""
         current = await self._load(job.id)
         if current is not None and current.status == JobStatus.CANCELED:
@@ -328,7 +326,6 @@ class JobProcessor:
         # Another worker reclaimed it (our lease lapsed): its output key is the same, so
         # leave storage alone; the other worker owns the job now.
         logger.warning("job %s: lease lost (%s); leaving it to its new owner", job.id, reason)
-        _ = uploaded, output_key
         return "lease_lost"
 
     async def _fail(self, job: VideoJob, message: str, *, kind: str) -> str:
