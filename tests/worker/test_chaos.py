@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
+from hushcut.worker import metrics
 from hushcut.worker.broker import CONSUMER_GROUP, STREAM_NAME
 from hushcut.worker.processor import STORAGE_MESSAGE
 from tests.conftest import Services
@@ -137,6 +138,32 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
     assert await platform.balance(workspace) == 2
     assert len(await platform.sent_emails(job_id, 2)) == 2, "one email per run: failed, then ready"
     assert await platform.outputs(job_id) == [job.output_key]
+
+
+async def test_a_short_storage_outage_is_retried_and_the_job_completes(
+    platform: Platform, talk_clip: Path, gate: Gate, services: Services
+) -> None:
+    platform.settings.job_max_attempts = 5  # retries 1 s, 2 s, 4 s, 8 s apart
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    await platform.worker(cut=gate.cut)
+    await platform.wait_for(job_id, lambda job: job.stage == "render")
+    retries = metrics.RETRIES.labels(operation="upload")
+    before = retries._value.get()
+
+    services.s3.stop()
+    try:
+        gate.open()
+        await wait_until(lambda: retries._value.get() > before, message="an upload retry")
+    finally:
+        services.s3.start()
+    storage: Any = platform.runtime.storage
+    await asyncio.to_thread(storage.client.create_bucket, Bucket=storage.bucket)
+
+    job = await platform.wait_for(job_id, FINAL, timeout=60)
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.attempts == 1, "retried within the attempt, not requeued"
+    await assert_processed_once(platform, job_id, workspace)
 
 
 # --- real worker processes ------------------------------------------------------------
