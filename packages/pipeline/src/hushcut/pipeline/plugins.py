@@ -7,7 +7,7 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from types import ModuleType
+from types import CodeType, FrameType, ModuleType
 from typing import Any
 
 import pluggy
@@ -191,16 +191,49 @@ def call_hook(pm: pluggy.PluginManager, name: str, **kwargs: Any) -> Any:
 
 
 def _failing_plugin(caller: Any, exc: BaseException) -> str | None:
-    """The name of the plugin whose hook implementation is on the exception's traceback."""
-    codes = {impl.function.__code__: impl.plugin_name for impl in caller.get_hookimpls()}
+    """The name of the plugin whose hook implementation raised ``exc``, if one did.
+
+    That is the innermost implementation frame on the traceback that pluggy itself
+    called: innermost, so a wrapper (``wrapper=True``) that lets an inner plugin's
+    exception through is not blamed for it, nor a third-party wrapper for a built-in
+    step's failure; called by pluggy, so a plugin that calls a built-in step's function
+    directly is blamed for what that call raises.
+    """
+    impls_by_code: dict[CodeType, list[Any]] = {}
+    for impl in caller.get_hookimpls():
+        code = getattr(impl.function, "__code__", None)
+        if code is not None:
+            impls_by_code.setdefault(code, []).append(impl)
     found = None
+    calling_frame: FrameType | None = None
     traceback = exc.__traceback__
     while traceback is not None:
-        # The outermost implementation frame is the hook that was called; deeper frames
-        # are code it called.
-        found = found or codes.get(traceback.tb_frame.f_code)
+        frame = traceback.tb_frame
+        impls = impls_by_code.get(frame.f_code)
+        if impls and calling_frame is not None and _is_pluggy(calling_frame):
+            found = _owner(impls, frame)
+        calling_frame = frame
         traceback = traceback.tb_next
     return found
+
+
+def _is_pluggy(frame: FrameType) -> bool:
+    return str(frame.f_globals.get("__name__", "")).partition(".")[0] == "pluggy"
+
+
+def _owner(impls: list[Any], frame: FrameType) -> str | None:
+    """Which of the implementations sharing ``frame``'s code ran in it: plugins that are
+    instances of one class share their methods' code, so look at the bound instance."""
+    if len(impls) == 1:
+        return str(impls[0].plugin_name)
+    code = frame.f_code
+    instance = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+    owners = {
+        impl.plugin_name
+        for impl in impls
+        if instance is not None and getattr(impl.function, "__self__", None) is instance
+    }
+    return str(owners.pop()) if len(owners) == 1 else None
 
 
 def option_specs(pm: pluggy.PluginManager) -> list[OptionSpec]:
