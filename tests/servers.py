@@ -44,6 +44,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout: 
     raise ServerError(f"nothing listens on port {port} after {timeout:.0f}s")
 
 
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server child politely, then firmly."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 def _require(binary: str | Path, install: str) -> str:
     found = shutil.which(str(binary)) if not Path(binary).is_absolute() else None
     if found:
@@ -152,12 +163,7 @@ class RedisServer:
         self.start()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        _terminate(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -198,9 +204,4 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        _terminate(self.process)
