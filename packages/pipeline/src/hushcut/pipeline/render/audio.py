@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 #: Layouts FFmpeg's AAC encoder accepts as they are; anything else is downmixed to stereo.
 _AAC_LAYOUTS = {"mono", "stereo", "3.0", "4.0", "5.0(side)", "5.1(side)", "5.0", "5.1", "7.1"}
-#: A pts jump larger than this (in seconds) is a real gap in the source audio, not jitter.
-_GAP_TOLERANCE = 0.02
+#: A pts jump larger than this (in seconds) is a real gap or overlap in the source audio
+#: (joined recordings, dropped packets), not timestamp rounding (MKV rounds to 1 ms): the
+#: audio then follows the timestamps, as the video does, so the two stay together.
+_GAP_TOLERANCE = 0.004
 
 
 def atempo_chain(speed: float) -> list[str]:
