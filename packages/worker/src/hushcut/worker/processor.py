@@ -18,7 +18,7 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from hushcut.core.services import emails
 from hushcut.core.services import jobs as job_service
 from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
 from hushcut.worker import metrics
+from hushcut.worker.plugins import unavailable_plugin_message
 from hushcut.worker.scheduling import claimable_job_ids
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class JobProcessor:
 
     ``runtime`` is a started ``hushcut.core.runtime.Runtime`` (settings, sessionmaker,
     storage, email, events). ``cut`` is ``hushcut.pipeline.cut`` (injectable so the
-    pipeline is imported once, in the worker).
+    pipeline is imported once, in the worker). ``unavailable_plugins`` maps installed
+    plugins that failed to load to the reason; a job selecting one fails at once.
     """
 
     def __init__(
@@ -95,12 +97,15 @@ class JobProcessor:
         worker_id: str,
         cut: Callable[..., Any],
         concurrency: int,
+        unavailable_plugins: Mapping[str, str] | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.worker_id = worker_id
         self.cut = cut
         self.concurrency = concurrency
+        #: Installed plugins that failed to load here -> why; jobs selecting one fail.
+        self.unavailable_plugins = dict(unavailable_plugins or {})
         self.lease_s = float(self.settings.job_lease_s)
         self.heartbeat_s = min(self.lease_s / 3, MAX_HEARTBEAT_S)
         self.draining = False
@@ -251,6 +256,11 @@ class JobProcessor:
         reporter = _ProgressReporter(self, job.id, running)
         reporter.start()
         try:
+            unavailable = unavailable_plugin_message(job.options, self.unavailable_plugins)
+            if unavailable is not None:
+                # Another worker may have it, but a job is not routed by plugin; failing
+                # (with a refund) says what to fix instead of retrying where it cannot run.
+                return await self._fail(job, unavailable, kind="plugin")
             with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
                 # The input keeps the uploaded name, so pipeline messages name the user's
                 # file ("talk.mov has no audio track"), not a temporary one.

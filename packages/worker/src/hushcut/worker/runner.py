@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -26,6 +27,7 @@ from taskiq.receiver import Receiver
 
 from hushcut.core.settings import Settings
 from hushcut.worker.broker import DEFAULT_REDELIVERY_S, make_broker
+from hushcut.worker.plugins import load_available_plugins
 from hushcut.worker.processor import JobProcessor, wait_event, wind_down
 from hushcut.worker.scheduling import claimable_job_ids
 from hushcut.worker.tasks import send_hint
@@ -49,7 +51,8 @@ class WorkerRunner:
     ``source`` is a started core ``Runtime`` (shared with the API in ``hushcut up``) or
     :class:`~hushcut.core.settings.Settings`, in which case the runner starts and closes
     its own runtime. ``cut`` replaces ``hushcut.pipeline.cut`` (same signature), for
-    embedders that wrap the pipeline.
+    embedders that wrap the pipeline; without it, cuts use the plugins that loaded at
+    start (a broken installed plugin is left out, and jobs selecting it fail).
     """
 
     def __init__(
@@ -98,15 +101,19 @@ class WorkerRunner:
             raise
 
     async def _start_receiving(self) -> None:
-        from hushcut.pipeline import cut, default_plugin_manager
+        from hushcut.pipeline import cut
 
-        # Load (and check) every installed plugin before the first job, not during it.
-        await asyncio.to_thread(default_plugin_manager)
+        # Load (and check) every installed plugin before the first job, not during it. A
+        # broken one is left out, not fatal: jobs that do not select it still run here.
+        plugin_manager, unavailable = await asyncio.to_thread(load_available_plugins)
+        for name, reason in unavailable.items():
+            logger.error("%s; jobs that select %r will fail on this worker", reason, name)
         self.processor = JobProcessor(
             self.runtime,
             worker_id=self.worker_id,
-            cut=self._cut or cut,
+            cut=self._cut or functools.partial(cut, plugin_manager=plugin_manager),
             concurrency=self.concurrency,
+            unavailable_plugins=unavailable,
         )
         broker = make_broker(self.settings, redelivery_s=self.redelivery_s)
         broker.is_worker_process = True
