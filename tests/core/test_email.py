@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from hushcut.core import db
 from hushcut.core.email import EmailError, OutboxEmailSender, ResendEmailSender
-from hushcut.core.models import EmailOutbox
+from hushcut.core.models import EmailOutbox, JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import emails, jobs
+from hushcut.core.settings import Settings
 from tests.platform import new_member
 
 API_KEY = "re_test_secret_key"
@@ -205,4 +208,43 @@ async def test_unfinished_jobs_send_nothing(runtime: Runtime) -> None:
     async with runtime.session() as session:
         job = await jobs.create_job(session, actor, workspace_id, "a.mp4", 5, "video/mp4")
         assert not await emails.notify_job_finished(session, runtime.email, job.id, "x")
+    assert await outbox_count(runtime) == 0
+
+
+async def test_notifying_through_the_outbox_never_waits_for_a_database_lock(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outbox writes in a session of its own. Were notify_job_finished to keep its
+    # caller's transaction (and, on SQLite, the write lock) open across the send, that
+    # write would wait out the busy timeout and fail "database is locked"; a short
+    # timeout makes such a regression fail at once instead of after 30 s.
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    runtime = await Runtime.start(settings, upgrade=False)
+    try:
+        job_id, _ = await finished_job(runtime, fail=False)
+        assert isinstance(runtime.email, OutboxEmailSender)
+        async with runtime.session() as session:
+            # The caller has just read the job in this session, as a worker does.
+            assert (await jobs.load_job(session, job_id)).status is JobStatus.COMPLETED
+            await session.get(VideoJob, job_id)
+            sent = await asyncio.wait_for(
+                emails.notify_job_finished(session, runtime.email, job_id, "https://app"), 20
+            )
+            assert sent
+            again = await emails.notify_job_finished(session, runtime.email, job_id, "x")
+            assert not again
+            assert not session.in_transaction()
+        assert await outbox_count(runtime) == 1
+    finally:
+        await runtime.close()
+
+
+async def test_notifying_inside_a_write_transaction_is_refused(runtime: Runtime) -> None:
+    # The email must describe a committed outcome; sending from inside the transaction
+    # that finishes the job would mail people about a state that may yet roll back.
+    job_id, _ = await finished_job(runtime, fail=True)
+    async with runtime.session() as session:
+        with pytest.raises(RuntimeError, match="after the job's transaction commits"):
+            async with db.transaction(session):
+                await emails.notify_job_finished(session, runtime.email, job_id, "x")
     assert await outbox_count(runtime) == 0

@@ -107,6 +107,11 @@ async def transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         session.info.pop(_WRITING, None)
 
 
+def in_write_transaction(session: AsyncSession) -> bool:
+    """Whether ``session`` is inside a `transaction` block."""
+    return bool(session.info.get(_WRITING))
+
+
 async def end_read(session: AsyncSession) -> None:
     """End the transaction a read opened, unless it is part of a `transaction` block.
 

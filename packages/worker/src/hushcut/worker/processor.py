@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
 from hushcut.core.events import JobEvent
-from hushcut.core.models import JobStatus, User, VideoJob
+from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.services import emails
 from hushcut.core.services import jobs as job_service
 from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
@@ -457,22 +457,10 @@ class JobProcessor:
     async def _notify(self, job: VideoJob) -> None:
         """Email the job's owner about its outcome; the key makes it once per job run."""
         try:
-            # Read what the email needs and close the session before sending: the outbox
-            # sender writes in a transaction of its own, which on SQLite would wait for
-            # this session's lock (emails.notify_job_finished holds it across the send).
             async with self.runtime.sessionmaker() as session:
-                current = await job_service.load_job(session, job.id)
-                owner = await session.get(User, current.created_by) if current.created_by else None
-            if owner is None or current.status not in {JobStatus.COMPLETED, JobStatus.FAILED}:
-                return
-            message = emails.job_finished_message(current, owner.email, self.settings.app_url)
-            await self.runtime.email.send(
-                message.to,
-                message.subject,
-                message.text,
-                message.html,
-                idempotency_key=message.idempotency_key,
-            )
+                await emails.notify_job_finished(
+                    session, self.runtime.email, job.id, self.settings.app_url
+                )
         except Exception as exc:
             logger.warning("job %s: could not send the notification email: %s", job.id, exc)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hushcut.core.db import end_read, in_write_transaction
 from hushcut.core.email import EmailSender
 from hushcut.core.models import JobStatus, User, VideoJob
 from hushcut.core.services.jobs import load_job
@@ -63,17 +64,25 @@ async def notify_job_finished(
     session: AsyncSession, sender: EmailSender, job_id: str, app_url: str
 ) -> bool:
     """Email the job's creator about its outcome, once per run; False if not sent now
-    (already sent, no creator, or the job has not finished)."""
+    (already sent, no creator, or the job has not finished).
+
+    Call it after the transaction that finished the job committed, not inside a
+    ``transaction`` block: the email must only ever describe a committed outcome. The
+    message is built from one read whose transaction ends before sending, so the sender
+    may write in a session of its own (the outbox does) without waiting for this one's
+    lock on SQLite, and no connection idles in a transaction while a provider answers.
+    """
+    if in_write_transaction(session):
+        raise RuntimeError("notify_job_finished runs after the job's transaction commits")
     job = await load_job(session, job_id)
-    if job.status not in {JobStatus.COMPLETED, JobStatus.FAILED} or job.created_by is None:
+    message: EmailMessage | None = None
+    if job.status in {JobStatus.COMPLETED, JobStatus.FAILED} and job.created_by is not None:
+        user = await session.get(User, job.created_by)
+        if user is not None:
+            message = job_finished_message(job, user.email, app_url)
+    await end_read(session)
+    if message is None:
         return False
-    user = await session.get(User, job.created_by)
-    if user is None:
-        return False
-    message = job_finished_message(job, user.email, app_url)
-    # Nothing was written: end the transaction so no connection idles in one while the
-    # email provider answers.
-    await session.commit()
     return await sender.send(
         message.to,
         message.subject,
