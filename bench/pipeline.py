@@ -611,14 +611,17 @@ def bench_long(source: Path, work: Path) -> InputReport:
     timeline = out / "timeline.json"
     report.measures.append(
         measure(
-            "hushcut cut (smart), 30 min",
+            f"hushcut cut (smart), {report.duration_s / 60:.0f} min",
             hushcut(
                 "cut", str(source), "-o", str(out / "smart.mp4"), "--timeline", str(timeline), "-q"
             ),
         )
     )
     report.measures.append(
-        measure("hushcut detect, 30 min", hushcut("detect", "--json", str(source)))
+        measure(
+            f"hushcut detect, {report.duration_s / 60:.0f} min",
+            hushcut("detect", "--json", str(source)),
+        )
     )
     segs = read_timeline(timeline)
     report.planned_s = out_starts(segs)[-1]
