@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -46,3 +47,84 @@ async def test_a_worker_process_finds_queued_jobs_in_the_database_and_stops_on_s
         assert any("stopped" in line for line in worker.lines), worker.log()
     finally:
         worker.stop()
+
+
+#: Secret values a worker's environment holds; none may ever reach its output.
+SECRETS = {
+    "RESEND_API_KEY": "re_worker_log_test_resend_secret",
+    "S3_SECRET_ACCESS_KEY": "worker-log-test-s3-secret",
+    "SESSION_SECRET": "worker-log-test-session-secret",
+}
+
+
+def _json_lines(lines: list[str]) -> list[dict[str, object]]:
+    """Every line parsed as JSON (failing on any that is not), for LOG_JSON=1 output."""
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}") from None
+    return entries
+
+
+def test_log_json_makes_startup_failures_json_lines_without_secrets(tmp_path: Path) -> None:
+    password = "worker-log-test-db-password"
+    env = {
+        **os.environ,
+        **SECRETS,
+        "HUSHCUT_DATA_DIR": str(tmp_path),
+        "LOG_JSON": "1",
+        "LOG_LEVEL": "DEBUG",
+        # Nothing listens on port 1: the worker cannot start and says so in one line.
+        "DATABASE_URL": f"postgresql+asyncpg://hushcut:{password}@127.0.0.1:1/hushcut",
+    }
+    result = subprocess.run(
+        [HUSHCUT, "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    *logs, error = result.stderr.strip().splitlines()
+    assert error.startswith("Error: could not run the worker: "), result.stderr
+    entries = _json_lines(logs)
+    # LOG_LEVEL=DEBUG is honoured: asyncio's debug line about its selector is there.
+    assert any(entry["level"] == "debug" for entry in entries), result.stderr
+    assert all({"ts", "level", "logger", "message"} <= entry.keys() for entry in entries)
+    for secret in [password, *SECRETS.values()]:
+        assert secret not in result.stderr + result.stdout
+
+
+def test_log_json_worker_logs_json_lines_without_secrets(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        **SECRETS,
+        "HUSHCUT_DATA_DIR": str(tmp_path),
+        "LOG_JSON": "true",
+        "LOG_LEVEL": "INFO",
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET"):
+        env.pop(name, None)
+    worker = WorkerProcess(env, "worker", "--concurrency", "1")
+    try:
+        assert worker.ready.wait(60), worker.log()
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(30) == 0, worker.log()
+        worker._reader.join(10)
+    finally:
+        worker.stop()
+    # The readiness notice is the CLI's own message to a person, not a log line.
+    lines = [line for line in worker.lines if "running; Ctrl+C or SIGTERM" not in line]
+    entries = _json_lines(lines)
+    messages = [(entry["logger"], str(entry["message"])) for entry in entries]
+    assert any(
+        logger == "hushcut.worker.runner"
+        and message.endswith("started: concurrency 1, queue in-process")
+        for logger, message in messages
+    ), messages
+    assert any(
+        logger == "hushcut.worker.runner" and message.endswith("stopped")
+        for logger, message in messages
+    ), messages
+    assert not any(entry["level"] == "debug" for entry in entries), "LOG_LEVEL=INFO is honoured"
+    output = "\n".join(worker.lines)
+    for secret in SECRETS.values():
+        assert secret not in output

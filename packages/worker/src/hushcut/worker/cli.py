@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from hushcut.core.cli import data_dir_option
 from hushcut.core.db import SchemaOutdated
 from hushcut.core.errors import ServiceError
+from hushcut.core.logging_setup import configure_logging
 from hushcut.core.settings import Settings, load_settings
 from hushcut.pipeline.errors import PipelineError
 
@@ -85,10 +86,7 @@ def worker(
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "settings"
         raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_json)
     try:
         asyncio.run(
             serve(
