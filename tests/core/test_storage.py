@@ -61,7 +61,8 @@ async def test_local_put_url_verifies_exactly_what_was_signed(tmp_path: Path) ->
             params["sig"],
             {**signed, "content_type": "text/html"},
         ),
-        "altered sig": ("PUT", key, params["expires"], params["sig"][:-1] + "0", signed),
+        # The last character changed (not merely set to "0", which it may already be).
+        "altered sig": ("PUT", key, params["expires"], _altered(params["sig"]), signed),
         "no sig": ("PUT", key, params["expires"], "", signed),
     }
     for name, (method, k, expires, sig, extra) in refusals.items():
@@ -222,3 +223,8 @@ async def test_s3_unreachable_endpoint_is_unavailable(tmp_path: Path) -> None:
             await storage.check()
     finally:
         await storage.close()
+
+
+def _altered(signature: str) -> str:
+    """``signature`` with its last character replaced by a different one."""
+    return signature[:-1] + ("1" if signature.endswith("0") else "0")
