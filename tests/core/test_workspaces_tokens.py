@@ -116,6 +116,10 @@ async def test_last_used_is_updated(runtime: Runtime) -> None:
         )
         await session.commit()
         await tokens.verify_api_token(session, plaintext)
+        # Nothing is left for a later flush: on SQLite such a write inside the next read
+        # transaction failed requests with 'database is locked' while a job was running.
+        assert not session.dirty
+        assert not session.in_transaction()
         refreshed = (await tokens.list_api_tokens(session, actor, workspace_id))[0]
     assert refreshed.last_used_at is not None
     assert refreshed.last_used_at > long_ago + timedelta(days=2)

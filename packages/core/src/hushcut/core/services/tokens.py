@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hushcut.core.db import end_read, transaction
 from hushcut.core.errors import Forbidden, NotFound, Unauthenticated
@@ -88,7 +89,11 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
                 .values(last_used_at=now)
                 .execution_options(synchronize_session=False)
             )
-        row.last_used_at = now
+        # Not `row.last_used_at = now`: that would mark the row dirty, and its flush
+        # would later run inside some read transaction (on SQLite, a read that turns
+        # into a write fails at once with 'database is locked' when another writer is
+        # active).
+        set_committed_value(row, "last_used_at", now)
     return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
 
 
