@@ -470,8 +470,9 @@ class _ProgressReporter:
 
     The pipeline calls :meth:`report` from its thread; the latest value is handed to the
     event loop, which writes the latest value at most once per ``PROGRESS_INTERVAL_S``
-    within a stage (a new stage is written at once). Raising ``CanceledError`` from
-    :meth:`report` is how a job is stopped mid-pipeline.
+    within a stage; a new stage is written at once, and every stage reported is written
+    (with its last value) even when it begins and ends within one interval. Raising
+    ``CanceledError`` from :meth:`report` is how a job is stopped mid-pipeline.
     """
 
     def __init__(self, processor: JobProcessor, job_id: str, running: _RunningJob) -> None:
@@ -479,9 +480,12 @@ class _ProgressReporter:
         self.job_id = job_id
         self.running = running
         self.loop = asyncio.get_running_loop()
-        self._latest: tuple[str, float] | None = None
-        self._stages: list[str] = []
+        # Values not yet written, in order: the latest of each stage, so a stage that
+        # starts and ends within one throttle interval is still written (and published).
+        self._pending: list[tuple[str, float]] = []
+        self._last_stage: str | None = None
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()  # a new stage or closing ends the throttle wait
         self._closing = asyncio.Event()
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -496,29 +500,40 @@ class _ProgressReporter:
         self.set(stage, PIPELINE_START + PIPELINE_SHARE * min(1.0, max(0.0, float(fraction))))
 
     def set(self, stage: str, progress: float) -> None:
+        progress = round(progress, 4)  # 0.05 + 0.9 * 1.0 is 0.9500000000000001
         with self._lock:
-            self._latest = (stage, progress)
+            new_stage = stage != self._last_stage
+            self._last_stage = stage
+            if new_stage or not self._pending:
+                self._pending.append((stage, progress))
+            else:
+                self._pending[-1] = (stage, progress)
         with contextlib.suppress(RuntimeError):  # the loop is closing
             self.loop.call_soon_threadsafe(self._wake.set)
+            if new_stage:
+                self.loop.call_soon_threadsafe(self._hurry.set)
 
     async def _pump(self) -> None:
-        last_stage: str | None = None
         while not self._closing.is_set():
             await self._wake.wait()
             self._wake.clear()
-            stage = await self._write_latest()
-            if stage is not None and stage == last_stage:
-                await wait_event(self._closing, PROGRESS_INTERVAL_S)
-            last_stage = stage or last_stage
+            self._hurry.clear()
+            if await self._write_pending():
+                # At most one write per interval within a stage; a new stage goes at once.
+                await wait_event(self._hurry, PROGRESS_INTERVAL_S)
         # Whatever was reported last before closing is written too.
-        await self._write_latest()
+        await self._write_pending()
 
-    async def _write_latest(self) -> str | None:
+    async def _write_pending(self) -> bool:
         with self._lock:
-            latest, self._latest = self._latest, None
-        if latest is None:
-            return None
-        stage, fraction = latest
+            pending, self._pending = self._pending, []
+        for stage, fraction in pending:
+            if not await self._write(stage, fraction):
+                break
+        return bool(pending)
+
+    async def _write(self, stage: str, fraction: float) -> bool:
+        """Write one value and publish it; False once the job is no longer ours."""
         try:
             async with self.processor.runtime.sessionmaker() as session:
                 job = await job_service.update_progress(
@@ -530,15 +545,16 @@ class _ProgressReporter:
                 )
             if job is None:
                 self.running.stop("job canceled or lease lost")
-            else:
-                await self.processor._publish(job)
+                return False
+            await self.processor._publish(job)
         except Exception as exc:
             logger.warning("job %s: progress update failed: %s", self.job_id, exc)
-        return stage
+        return True
 
     async def close(self) -> None:
         """Write the last reported value and stop (without cancelling a database call)."""
         self._closing.set()
+        self._hurry.set()
         self._wake.set()
         if self._task is not None:
             await wind_down(self._task)
