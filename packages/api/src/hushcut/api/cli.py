@@ -74,7 +74,14 @@ def serve(settings: Settings, *, with_worker: bool, migrate: bool | None, announ
                 sys.stdout.flush()
 
         server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly on Ctrl+C, then raises it again; that is a normal stop.
+        if server.started:
+            click.echo("Hushcut stopped.")
+            return
+        raise
     if not server.started:
         raise click.ClickException(f"could not start the server on {settings.host}:{settings.port}")
 
