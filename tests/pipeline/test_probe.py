@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import MediaError, NoAudioError, probe
+from hushcut.pipeline import MediaError, NoAudioError, detect, probe
 from hushcut.pipeline.cli import main
 from hushcut.pipeline.detect import detect_silences
 from tests.pipeline.scoring import score_against_truth
@@ -69,6 +69,14 @@ def test_broken_inputs_raise_clear_errors(broken_media, kind: str, error, wordin
         probe(broken_media[kind])
     assert "\n" not in str(info.value)
     assert broken_media[kind].name in str(info.value)
+
+
+def test_detect_refuses_a_truncated_file_without_the_keyframe_scan(broken_media) -> None:
+    # detect() skips probe's packet scan (it needs no keyframes); the audio decode itself
+    # notices that the data stops long before the declared length.
+    with pytest.raises(MediaError, match="truncated") as info:
+        detect(broken_media["truncated"])
+    assert "\n" not in str(info.value)
 
 
 def test_a_few_damaged_packets_are_skipped_like_players_do(broken_media, talk1: Path) -> None:

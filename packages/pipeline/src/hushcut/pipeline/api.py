@@ -115,7 +115,8 @@ def detect(
     pm = plugin_manager or default_plugin_manager()
     opts = resolve_options(options, pm)
     source = Path(input)
-    media = media or probe(source)
+    # Detection needs no keyframes; the built-in detector checks the audio is complete.
+    media = media or probe(source, keyframes=False)
     return _run_detect(pm, source, media, opts, progress or _ignore)
 
 

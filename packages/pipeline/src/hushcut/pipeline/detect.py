@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hushcut.pipeline.errors import MediaError
-from hushcut.pipeline.probe import MediaInfo, open_media, probe
+from hushcut.pipeline.probe import MediaInfo, check_complete, open_media, probe
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
@@ -127,23 +128,68 @@ def _mean_power(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
 
 
+#: Decoded samples are measured in batches of about this many per channel: per-frame
+#: numpy calls would cost more than the arithmetic (an AAC frame is 1024 samples).
+BATCH_SAMPLES = 1 << 15
+
+
+class _PowerBatch:
+    """Raw samples of consecutive frames in one sample format, measured together."""
+
+    def __init__(self) -> None:
+        self.arrays: list[npt.NDArray[Any]] = []
+        self.key: tuple[str, bool, int] | None = None
+        self.samples = 0
+
+    def add(self, frame: av.AudioFrame) -> npt.NDArray[np.float32] | None:
+        """Add ``frame``; returns the earlier frames' power when the format changed."""
+        key = (frame.format.name, frame.format.is_planar, frame.layout.nb_channels)
+        earlier = self.drain() if key != self.key else None
+        self.key = key
+        self.arrays.append(frame.to_ndarray())
+        self.samples += frame.samples
+        return earlier
+
+    def drain(self) -> npt.NDArray[np.float32] | None:
+        if not self.arrays or self.key is None:
+            return None
+        _, planar, channels = self.key
+        data = self.arrays[0] if len(self.arrays) == 1 else np.concatenate(self.arrays, axis=1)
+        self.arrays, self.samples = [], 0
+        return _power(data, planar, channels)
+
+
 def _power_blocks(
     path: Path, media: MediaInfo, rate: int
 ) -> Iterator[tuple[npt.NDArray[np.float32], float]]:
     """Per-sample power of the decoded audio at ``rate``, with the start time of each block.
 
-    Frames at the stream's rate are measured with numpy directly, which costs a fraction
-    of a resampler pass; frames at another rate (streams that change rate midway) go
-    through an FFmpeg resampler to ``rate`` first. Packets that fail to decode (a damaged
-    stretch) are skipped, like players do, and the time they covered is filled with
-    digital silence so later audio keeps its place; MediaError if too many are damaged.
+    Frames at the stream's rate are measured with numpy directly (a batch of frames at a
+    time), which costs a fraction of a resampler pass; frames at another rate (streams
+    that change rate midway) go through an FFmpeg resampler to ``rate`` first. Packets
+    that fail to decode (a damaged stretch) are skipped, like players do, and the time
+    they covered is filled with digital silence so later audio keeps its place;
+    MediaError if too many are damaged, or if the audio stops well before the duration
+    the file declares (a truncated file).
     """
     resampler: av.AudioResampler | None = None
+    batch = _PowerBatch()
     with open_media(path) as container:
         stream = container.streams.audio[_audio_position(container, media)]
+        # Frame times from integer pts and a float time base: Fractions per frame are slow.
+        time_base: float | None = None
         first: float | None = None
-        emitted = 0
+        emitted = 0  # samples yielded so far
+        decoded = 0  # samples decoded so far (yielded or waiting in the batch)
         packets = damaged = 0
+
+        def flush() -> Iterator[tuple[npt.NDArray[np.float32], float]]:
+            nonlocal emitted
+            power = batch.drain()
+            if power is not None:
+                yield power, (first or 0.0) + emitted / rate
+                emitted += power.size
+
         try:
             for packet in container.demux(stream):
                 packets += 1
@@ -153,22 +199,35 @@ def _power_blocks(
                     damaged += 1
                     continue
                 for frame in frames:
-                    if frame.time is not None:
+                    if time_base is None and frame.time_base is not None:
+                        time_base = float(frame.time_base)
+                    if frame.pts is not None and time_base is not None:
+                        time = frame.pts * time_base - media.start_time
                         if first is None:
-                            first = frame.time - media.start_time
+                            first = time
                         # Samples lost to damaged packets, as a gap before this frame.
-                        lost = round((frame.time - media.start_time - first) * rate) - emitted
+                        lost = round((time - first) * rate) - decoded
                         if lost > rate * WINDOW_S:
+                            yield from flush()
                             yield np.zeros(lost, dtype=np.float32), first + emitted / rate
                             emitted += lost
+                            decoded += lost
                     if frame.sample_rate == rate:
-                        blocks = [_power(frame)]
+                        earlier = batch.add(frame)
+                        if earlier is not None:
+                            yield earlier, (first or 0.0) + emitted / rate
+                            emitted += earlier.size
+                        decoded += frame.samples
+                        if batch.samples >= BATCH_SAMPLES:
+                            yield from flush()
                     else:
+                        yield from flush()
                         resampler = resampler or av.AudioResampler("fltp", None, rate)
-                        blocks = [_power(out) for out in resampler.resample(frame)]
-                    for power in blocks:
-                        yield power, (first or 0.0) + emitted / rate
-                        emitted += power.size
+                        for out in resampler.resample(frame):
+                            power = _frame_power(out)
+                            yield power, (first or 0.0) + emitted / rate
+                            emitted += power.size
+                            decoded += power.size
         except av.error.EOFError:
             pass
         except av.error.FFmpegError as exc:
@@ -177,22 +236,30 @@ def _power_blocks(
             raise MediaError(
                 f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
             )
+        yield from flush()
         for out in resampler.resample(None) if resampler is not None else ():
-            power = _power(out)
+            power = _frame_power(out)
             yield power, (first or 0.0) + emitted / rate
             emitted += power.size
+        if emitted and media.audio.duration:
+            # The audio stops well before the length its stream declares: a cut-off file.
+            check_complete(path, media.audio.duration, {media.audio.index: emitted / rate})
 
 
-def _power(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
-    """Per-sample power (square of the [-1, 1] value) averaged over the frame's channels.
+def _frame_power(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
+    return _power(frame.to_ndarray(), frame.format.is_planar, frame.layout.nb_channels)
 
-    Averaging power, not samples, keeps a phase-inverted channel pair or a one-sided
-    microphone from cancelling out or halving the level.
+
+def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[np.float32]:
+    """Per-sample power (square of the [-1, 1] value) averaged over the channels.
+
+    ``data`` is what ``AudioFrame.to_ndarray`` gives (frames may be joined along axis 1):
+    planar formats as (channels, samples), packed ones interleaved in one row. Averaging
+    power, not samples, keeps a phase-inverted channel pair or a one-sided microphone
+    from cancelling out or halving the level.
     """
-    channels = max(len(frame.layout.channels), 1)
-    data = frame.to_ndarray()
-    # Planar formats come as (channels, samples), packed ones interleaved in one row.
-    data = data.reshape(channels, -1) if frame.format.is_planar else data.reshape(-1, channels).T
+    channels = max(channels, 1)
+    data = data.reshape(channels, -1) if planar else data.reshape(-1, channels).T
     samples = data.astype(np.float32)
     # Integer samples: full scale is 2^(bits-1); unsigned ones (u8) are centred on it.
     full_scale = float(2 ** (data.dtype.itemsize * 8 - 1))

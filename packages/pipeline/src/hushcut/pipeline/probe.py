@@ -121,7 +121,7 @@ def probe(path: str | Path, *, keyframes: bool = True) -> MediaInfo:
         keyframe_times: tuple[float, ...] = ()
         if keyframes:
             keyframe_times, ends = _scan_packets(path, container, video, audio, start)
-            duration = _check_complete(path, duration, ends)
+            duration = check_complete(path, duration, ends)
         if not duration or duration <= 0 or not math.isfinite(duration):
             raise MediaError(f"{path.name} has no playable duration (empty or corrupt file)")
         return MediaInfo(
@@ -215,16 +215,19 @@ def _scan_packets(
     wanted = [container.streams[audio.index]]
     if video is not None:
         wanted.append(container.streams[video.index])
+    # Times from integer pts and float time bases: a Fraction per packet is slow.
+    time_bases = {s.index: float(s.time_base) for s in wanted if s.time_base}
     keyframes: list[float] = []
     ends: dict[int, float] = {}
     video_index = video.index if video is not None else -1
     try:
         for packet in container.demux(wanted):
-            if packet.pts is None or packet.time_base is None:
+            index = packet.stream_index
+            time_base = time_bases.get(index)
+            if packet.pts is None or time_base is None:
                 continue
-            time = float(packet.pts * packet.time_base) - start
-            end = time + float((packet.duration or 0) * packet.time_base)
-            index = packet.stream.index
+            time = packet.pts * time_base - start
+            end = time + (packet.duration or 0) * time_base
             if end > ends.get(index, -math.inf):
                 ends[index] = end
             if index == video_index and packet.is_keyframe:
@@ -236,7 +239,7 @@ def _scan_packets(
     return tuple(sorted(set(keyframes))), ends
 
 
-def _check_complete(path: Path, duration: float, ends: dict[int, float]) -> float:
+def check_complete(path: Path, duration: float, ends: dict[int, float]) -> float:
     """The playable duration; MediaError when the data stops well before the header says."""
     if not ends:
         raise MediaError(f"{path.name} contains no audio or video data (truncated or empty file)")
