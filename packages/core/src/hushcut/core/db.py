@@ -43,8 +43,12 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # A read service returns its connection when it ends, so a request checks one out
+    # per service call; requests that find the pool empty queue for one, and the queue
+    # is not fair (a waiter that loses a race goes to the back), which shows as a long
+    # latency tail under load. Size the pool for the requests a process serves at once.
+    kwargs.setdefault("pool_size", settings.database_pool_size)
+    kwargs.setdefault("max_overflow", settings.database_max_overflow)
     return _create_async_engine(url, **kwargs)
 
 

@@ -54,6 +54,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. postgres:// and postgresql:// are rewritten to asyncpg. "
         "Unset: SQLite file <data_dir>/hushcut.db.",
     )
+    database_pool_size: int = Field(
+        default=40,
+        ge=1,
+        validation_alias=_env("DATABASE_POOL_SIZE"),
+        description="PostgreSQL connections a process keeps open for reuse.",
+    )
+    database_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        validation_alias=_env("DATABASE_MAX_OVERFLOW"),
+        description="Connections a process may open beyond the pool under peaks.",
+    )
 
     # --- queue and events ---------------------------------------------------------------
     redis_url: str | None = Field(
