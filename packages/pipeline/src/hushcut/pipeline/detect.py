@@ -133,6 +133,10 @@ def _mean_power(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 BATCH_SAMPLES = 1 << 15
 
 
+#: Per-sample power of some audio, and the time (s) its first sample plays at.
+Block = tuple[npt.NDArray[np.float32], float]
+
+
 class _PowerBatch:
     """Raw samples of consecutive frames in one sample format, measured together."""
 
@@ -141,16 +145,21 @@ class _PowerBatch:
         self.key: tuple[str, bool, int] | None = None
         self.samples = 0
 
-    def add(self, frame: av.AudioFrame) -> npt.NDArray[np.float32] | None:
-        """Add ``frame``; returns the earlier frames' power when the format changed."""
-        key = (frame.format.name, frame.format.is_planar, frame.layout.nb_channels)
-        earlier = self.drain() if key != self.key else None
-        self.key = key
+    @staticmethod
+    def _key(frame: av.AudioFrame) -> tuple[str, bool, int]:
+        return (frame.format.name, frame.format.is_planar, frame.layout.nb_channels)
+
+    def fits(self, frame: av.AudioFrame) -> bool:
+        """Whether ``frame`` can join the batch (same format, or the batch is empty)."""
+        return not self.arrays or self._key(frame) == self.key
+
+    def add(self, frame: av.AudioFrame) -> None:
+        self.key = self._key(frame)
         self.arrays.append(frame.to_ndarray())
         self.samples += frame.samples
-        return earlier
 
     def drain(self) -> npt.NDArray[np.float32] | None:
+        """The per-sample power of the batch (emptying it); None when it is empty."""
         if not self.arrays or self.key is None:
             return None
         _, planar, channels = self.key
@@ -159,9 +168,7 @@ class _PowerBatch:
         return _power(data, planar, channels)
 
 
-def _power_blocks(
-    path: Path, media: MediaInfo, rate: int
-) -> Iterator[tuple[npt.NDArray[np.float32], float]]:
+def _power_blocks(path: Path, media: MediaInfo, rate: int) -> Iterator[Block]:
     """Per-sample power of the decoded audio at ``rate``, with the start time of each block.
 
     Frames at the stream's rate are measured with numpy directly (a batch of frames at a
@@ -179,16 +186,25 @@ def _power_blocks(
         # Frame times from integer pts and a float time base: Fractions per frame are slow.
         time_base: float | None = None
         first: float | None = None
-        emitted = 0  # samples yielded so far
-        decoded = 0  # samples decoded so far (yielded or waiting in the batch)
+        emitted = 0  # samples yielded so far; batch.samples more are waiting
         packets = damaged = 0
 
-        def flush() -> Iterator[tuple[npt.NDArray[np.float32], float]]:
+        def emit(power: npt.NDArray[np.float32]) -> Iterator[Block]:
             nonlocal emitted
+            yield power, (first or 0.0) + emitted / rate
+            emitted += power.size
+
+        def flush() -> Iterator[Block]:
             power = batch.drain()
             if power is not None:
-                yield power, (first or 0.0) + emitted / rate
-                emitted += power.size
+                yield from emit(power)
+
+        def measure(frame: av.AudioFrame) -> Iterator[Block]:
+            if not batch.fits(frame):
+                yield from flush()
+            batch.add(frame)
+            if batch.samples >= BATCH_SAMPLES:
+                yield from flush()
 
         try:
             for packet in container.demux(stream):
@@ -206,28 +222,16 @@ def _power_blocks(
                         if first is None:
                             first = time
                         # Samples lost to damaged packets, as a gap before this frame.
-                        lost = round((time - first) * rate) - decoded
+                        lost = round((time - first) * rate) - (emitted + batch.samples)
                         if lost > rate * WINDOW_S:
                             yield from flush()
-                            yield np.zeros(lost, dtype=np.float32), first + emitted / rate
-                            emitted += lost
-                            decoded += lost
+                            yield from emit(np.zeros(lost, dtype=np.float32))
                     if frame.sample_rate == rate:
-                        earlier = batch.add(frame)
-                        if earlier is not None:
-                            yield earlier, (first or 0.0) + emitted / rate
-                            emitted += earlier.size
-                        decoded += frame.samples
-                        if batch.samples >= BATCH_SAMPLES:
-                            yield from flush()
+                        yield from measure(frame)
                     else:
-                        yield from flush()
                         resampler = resampler or av.AudioResampler("fltp", None, rate)
                         for out in resampler.resample(frame):
-                            power = _frame_power(out)
-                            yield power, (first or 0.0) + emitted / rate
-                            emitted += power.size
-                            decoded += power.size
+                            yield from measure(out)
         except av.error.EOFError:
             pass
         except av.error.FFmpegError as exc:
@@ -236,18 +240,12 @@ def _power_blocks(
             raise MediaError(
                 f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
             )
-        yield from flush()
         for out in resampler.resample(None) if resampler is not None else ():
-            power = _frame_power(out)
-            yield power, (first or 0.0) + emitted / rate
-            emitted += power.size
+            yield from measure(out)
+        yield from flush()
         if emitted and media.audio.duration:
             # The audio stops well before the length its stream declares: a cut-off file.
             check_complete(path, media.audio.duration, {media.audio.index: emitted / rate})
-
-
-def _frame_power(frame: av.AudioFrame) -> npt.NDArray[np.float32]:
-    return _power(frame.to_ndarray(), frame.format.is_planar, frame.layout.nb_channels)
 
 
 def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[np.float32]:
