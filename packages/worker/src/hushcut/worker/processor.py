@@ -509,9 +509,12 @@ class _ProgressReporter:
             else:
                 self._pending[-1] = (stage, progress)
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self.loop.call_soon_threadsafe(self._wake.set)
-            if new_stage:
-                self.loop.call_soon_threadsafe(self._hurry.set)
+            self.loop.call_soon_threadsafe(self._signal, new_stage)
+
+    def _signal(self, new_stage: bool) -> None:
+        self._wake.set()
+        if new_stage:
+            self._hurry.set()
 
     async def _pump(self) -> None:
         while not self._closing.is_set():
