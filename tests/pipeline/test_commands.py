@@ -22,7 +22,7 @@ def test_detect_json_prints_duration_and_silences(talk1: Path) -> None:
     assert data["silences"][-1][1] == 60.0
 
 
-def test_piped_cut_shows_no_progress_bar_only_the_summary(media_dir: Path, tmp_path: Path) -> None:
+def test_piped_cut_prints_json_progress_and_the_summary(media_dir: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -39,10 +39,29 @@ def test_piped_cut_shows_no_progress_bar_only_the_summary(media_dir: Path, tmp_p
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    # stderr is not a terminal: one JSON object per progress update, for scripts.
+    updates = [json.loads(line) for line in result.stderr.splitlines()]
+    assert updates, result.stderr
+    assert {"stage", "progress", "elapsed_s", "eta_s"} == set(updates[0])
+    assert [u["stage"] for u in updates][-1] == "postprocess"
+    assert updates[-1]["progress"] == 1.0
+    assert updates[-1]["eta_s"] == 0.0
+    fractions = [u["progress"] for u in updates]
+    assert fractions == sorted(fractions)
     lines = result.stdout.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"{media_dir / 'edge' / 'mono.mp3'} -> {tmp_path / 'out.mp4'}: ")
+    mono = str(media_dir / "edge" / "mono.mp3")
+    command = [sys.executable, "-m", "hushcut.pipeline", "cut", mono]
+    quiet = subprocess.run(
+        [*command, "-o", str(tmp_path / "q.mp4"), "--progress", "none"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
 
 
 def test_a_command_that_fails_to_load_is_listed_unavailable(fake_distribution) -> None:

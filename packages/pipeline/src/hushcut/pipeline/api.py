@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -29,9 +30,14 @@ STAGES: dict[str, float] = {
 }
 
 
+#: Durations a cut reports are rounded to this many decimals (milliseconds).
+DURATION_DECIMALS = 3
+
+
 @dataclass
 class CutResult:
-    """What a cut did. Durations are seconds; ``removed_s`` = input − output."""
+    """What a cut did. Durations are seconds, rounded to the millisecond;
+    ``removed_s`` = input − output."""
 
     input: Path
     output: Path
@@ -46,7 +52,7 @@ class CutResult:
 
     @property
     def removed_s(self) -> float:
-        return max(self.input_duration - self.output_duration, 0.0)
+        return round(max(self.input_duration - self.output_duration, 0.0), DURATION_DECIMALS)
 
     @property
     def removed_fraction(self) -> float:
@@ -116,7 +122,7 @@ def detect(
     opts = resolve_options(options, pm)
     source = Path(input)
     # Detection needs no keyframes; the built-in detector checks the audio is complete.
-    media = media or probe(source, keyframes=False)
+    media = media or probe(source, keyframes=False, audio_track=opts.audio_track)
     return _run_detect(pm, source, media, opts, progress or _ignore)
 
 
@@ -140,7 +146,9 @@ def cut(
     timeline: Timeline | None = None,
     plugin_manager: pluggy.PluginManager | None = None,
 ) -> CutResult:
-    """Remove the silences of ``input`` and write the result to ``output`` (MP4).
+    """Remove the silences of ``input`` and write the result to ``output``, in the
+    container its extension names (``.mp4``, ``.mov``, ``.mkv``, ``.webm``, or an audio
+    one such as ``.m4a``, ``.mp3``, ``.wav``; see docs/pipeline.md).
 
     ``progress(stage, overall_fraction)`` is called as work advances, ``stage`` being one
     of ``probe``, ``detect``, ``plan``, ``render``, ``postprocess``; it may raise
@@ -156,7 +164,7 @@ def cut(
     reporter = StageProgress(progress)
 
     reporter.report("probe", 0.0)
-    media = probe(source)
+    media = probe(source, audio_track=opts.audio_track)
     reporter.report("probe", 1.0)
 
     detection: Detection | None = None
@@ -173,6 +181,8 @@ def cut(
     settings, notes = render_settings(pm, opts, media)
     if timeline.meta.get("note"):
         notes.insert(0, str(timeline.meta["note"]))
+    if detection is not None:
+        notes[:0] = [str(note) for note in detection.notes]
     existed = target.exists()
     try:
         result = call_hook(
@@ -204,11 +214,14 @@ def cut(
             target.unlink(missing_ok=True)
         raise
     reporter.report("postprocess", 1.0)
+    if result.segments is not None:
+        # The renderer moves cuts onto frame starts: report what it really rendered.
+        timeline = dataclasses.replace(timeline, segments=list(result.segments))
     return CutResult(
         input=source,
         output=target,
-        input_duration=media.duration,
-        output_duration=result.duration,
+        input_duration=round(media.duration, DURATION_DECIMALS),
+        output_duration=round(result.duration, DURATION_DECIMALS),
         timeline=timeline,
         render_result=result,
         detection=detection,
@@ -238,6 +251,7 @@ def render_settings(
         crf=options.crf,
         audio_filters=audio_filters,
         video_filters=video_filters,
+        audio_track=media.audio_streams.index(media.audio),
     )
     return settings, notes
 
