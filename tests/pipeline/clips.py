@@ -10,6 +10,8 @@ audio tracks with the default not the first, speech with pauses.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,6 +28,7 @@ RATE = 48_000
 #: Source times of the markers: a white video frame and a beep start together.
 MARKERS = tuple(round(0.5 + 0.7 * k, 4) for k in range(16))
 BLOCK = 26  # width of one bit of the frame number
+OPUS = {"opus", "libopus"}
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def write_clip(path: Path, clip: Clip = Clip()) -> Path:
         video.codec_context.time_base = Fraction(1, 1000 if clip.frame_times else clip.fps)
         video.codec_context.options = _video_options(clip)
         tracks = []
+        audio_codec = "libopus" if path.suffix == ".webm" else "aac"
         for position, track in enumerate(clip.tracks):
-            stream = out.add_stream("aac", rate=RATE)
+            stream = out.add_stream(audio_codec, rate=RATE)
             stream.layout = "stereo"
             stream.disposition = (
                 av.stream.Disposition.default if position == clip.default_track else 0
@@ -117,13 +121,20 @@ def _video_options(clip: Clip) -> dict[str, str]:
     if clip.codec == "libvpx-vp9":
         return {"deadline": "realtime", "cpu-used": "8", "crf": "40", "b": "0", "g": str(clip.gop)}
     if clip.codec == "libsvtav1":
+        # SVT-AV1 prints its banner straight to stderr unless told otherwise.
+        os.environ.setdefault("SVT_LOG", "1")
         return {"preset": "12", "crf": "45", "g": str(clip.gop)}
     return {}
 
 
-def frame_picture(number: int, width: int, height: int, flash: bool) -> np.ndarray:
+@functools.cache
+def _diagonal(width: int, height: int) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
-    base = ((xx + yy + 3 * number) % 256).astype(np.uint8)
+    return (xx + yy).astype(np.int64)
+
+
+def frame_picture(number: int, width: int, height: int, flash: bool) -> np.ndarray:
+    base = ((_diagonal(width, height) + 3 * number) % 256).astype(np.uint8)
     rgb = np.stack([base, base // 2, 255 - base], -1)
     if flash:
         rgb[:] = 255
@@ -173,8 +184,9 @@ def track_signal(clip: Clip, track: Track) -> np.ndarray:
 def _write_audio(clip: Clip, track: Track, stream: av.AudioStream, mux) -> None:  # type: ignore[no-untyped-def]
     signal = track_signal(clip, track)
     stereo = np.stack([signal, signal])
-    for pos in range(0, signal.size, 1024):
-        chunk = np.ascontiguousarray(stereo[:, pos : pos + 1024])
+    size = 960 if stream.codec_context.name == "libopus" else 1024
+    for pos in range(0, signal.size, size):
+        chunk = np.ascontiguousarray(stereo[:, pos : pos + size])
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate, frame.pts, frame.time_base = RATE, pos, Fraction(1, RATE)
         mux(stream.encode(frame))
@@ -201,6 +213,28 @@ def write_wav(path: Path, pieces: Sequence[tuple[float, float | None]], noise_db
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return path
+
+
+def copy_excerpt(source: Path, target: Path, start: float) -> Path:
+    """What ``ffmpeg -ss START -i SOURCE -c copy TARGET`` makes: packets from the keyframe
+    before ``start``, shifted so ``start`` is 0, and an edit list hiding the ones before."""
+    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as dst:
+        video = src.streams.video[0]
+        tb = video.time_base
+        assert tb is not None
+        src.seek(round(start / tb), stream=video, backward=True)
+        outputs = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.pts is None or packet.dts is None or packet.time_base is None:
+                continue
+            if packet.stream.type == "audio" and packet.pts * packet.time_base < start - 0.05:
+                continue
+            shift = round(start / packet.time_base)
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = outputs[packet.stream_index]
+            dst.mux(packet)
+    return target
 
 
 # ------------------------------------------------------------------------------ playing
@@ -239,8 +273,12 @@ def frame_number(gray: np.ndarray) -> int:
     return int(sum(1 << b for b, on in enumerate(bits) if on))
 
 
-def decode(path: Path) -> Decoded:
-    """Decode everything strictly: bitstream errors raise, decoder log errors are kept."""
+def decode(path: Path, *, end_slack_frames: float = 1.05) -> Decoded:
+    """Decode everything strictly: bitstream errors raise, decoder log errors are kept.
+
+    The last frame must start within ``end_slack_frames`` frames of the declared end
+    (more when the source's audio outlasts its video).
+    """
     times: list[float] = []
     numbers: list[int] = []
     flashes: list[float] = []
@@ -271,7 +309,7 @@ def decode(path: Path) -> Decoded:
                     if gray[40:, :].mean() > 235:
                         flashes.append(t)
                 if times and stream.duration:
-                    assert video_end - 1.05 * nominal <= times[-1] < video_end
+                    assert video_end - end_slack_frames * nominal <= times[-1] < video_end
                 if not stream.duration:
                     video_end = float(container.duration or 0) / av.time_base
             for position, stream in enumerate(container.streams.audio):
@@ -281,7 +319,10 @@ def decode(path: Path) -> Decoded:
                 for frame in container.decode(stream):
                     if first is None:
                         first = float(frame.pts * frame.time_base)
-                        assert abs(first) <= 1.0 / frame.sample_rate + 0.001, first
+                        # Opus in Matroska: millisecond stamps and the codec's pre-skip
+                        # move the first decoded frame by up to one 20 ms Opus frame.
+                        slack = 0.025 if stream.codec_context.name in OPUS else 0.001
+                        assert abs(first) <= 1.0 / frame.sample_rate + slack, first
                     data = frame.to_ndarray().reshape(len(frame.layout.channels), -1)[0]
                     chunks.append(data.astype(np.float32))
                 tracks.append(np.concatenate(chunks) if chunks else np.zeros(0, np.float32))

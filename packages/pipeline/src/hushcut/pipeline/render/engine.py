@@ -671,6 +671,15 @@ class _VideoPath:
 
     def _mux_pending(self, packet: Packet) -> None:
         packet.stream = self.stream
+        if packet.pts is not None and packet.time_base is not None:
+            # MP4 ends a track at the largest pts + duration, and FFmpeg gives packets
+            # without a duration one frame at the average rate: seconds, for a sparse
+            # source. Neither may stretch the video past the timeline.
+            end = round(Fraction(self.total) / packet.time_base)
+            if not packet.duration:
+                packet.duration = max(1, round(self.frame_ticks * self.out_tb / packet.time_base))
+            if packet.pts + packet.duration > end:
+                packet.duration = max(1, end - int(packet.pts))
         if self._pending is not None:
             self.out.mux(self._pending)
         self._pending = packet
