@@ -533,8 +533,10 @@ class _VideoPath:
         else:
             self._copying = False
         if action & DECODE:
-            if self._decoding and self._last_decoded != k - 1:
-                self._drain()  # packets were skipped: this GOP decodes from scratch
+            if self._decoding and self._last_decoded != k - 1 and self.index.random_access[k]:
+                # The previous GOP was left early: flush it, this one decodes from scratch.
+                # (Gaps inside a GOP are unreferenced pictures; the decoder keeps going.)
+                self._drain()
             self._decode(packet)
             self._last_decoded = k
 

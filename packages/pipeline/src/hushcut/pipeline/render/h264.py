@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NAL_SLICE = 1
 NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8
@@ -126,6 +127,13 @@ def join_length_prefixed(nals: list[bytes], length_size: int) -> bytes:
 
 def nal_type(nal: bytes) -> int:
     return nal[0] & 0x1F
+
+
+def is_reference(nals: list[bytes]) -> bool:
+    """Whether a picture made of ``nals`` may be referenced by others (``nal_ref_idc``
+    of its slices): a non-reference picture (most B-frames) can be left undecoded."""
+    slices = [n for n in nals if n and nal_type(n) in (NAL_SLICE, NAL_IDR)]
+    return not slices or any(n[0] & 0x60 for n in slices)
 
 
 def _rbsp(nal: bytes) -> bytes:

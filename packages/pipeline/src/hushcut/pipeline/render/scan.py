@@ -37,6 +37,9 @@ class VideoIndex:
     dts: array[int] = field(default_factory=lambda: array("q"))
     random_access: bytearray = field(default_factory=bytearray)
     shown: bytearray = field(default_factory=bytearray)
+    #: 1 for pictures no other picture references (H.264 ``nal_ref_idc`` 0: most
+    #: B-frames): when not shown they need not be decoded at all.
+    disposable: bytearray = field(default_factory=bytearray)
     #: Largest presentation delay (pts - dts) in ticks: how far B-frames reorder.
     delay: int = 0
     #: H.264: NAL framing of the packets (avcC length size; None for Annex B start codes).
@@ -130,14 +133,18 @@ def scan_source(
             if dts != NO_DTS and pts - dts > index.delay:
                 index.delay = pts - dts
             clean = bool(packet.is_keyframe)
-            if clean and is_h264:
+            disposable = False
+            if is_h264:
                 nals = h264.split_nals(bytes(packet), index.length_size)
-                clean = any(h264.nal_type(n) == h264.NAL_IDR for n in nals)
-                for nal in _parameter_sets(nals):
-                    if nal not in seen_sets:
-                        seen_sets.add(nal)
-                        index.parameter_sets.append(nal)
+                disposable = not h264.is_reference(nals)
+                if clean:
+                    clean = any(h264.nal_type(n) == h264.NAL_IDR for n in nals)
+                    for nal in _parameter_sets(nals):
+                        if nal not in seen_sets:
+                            seen_sets.add(nal)
+                            index.parameter_sets.append(nal)
             index.random_access.append(1 if clean else 0)
+            index.disposable.append(1 if disposable else 0)
     except av.error.EOFError:
         pass
     return SourceScan(start=start, video=index, ends=ends)

@@ -127,7 +127,8 @@ def plan_video(
     to the next GOP, the reordered frames before a cut-out, speed-changed segments.
     Decoding starts at the GOP (``open_gops``: the GOP before it, for codecs whose
     keyframes may open GOPs that reference the previous one) and stops after the last
-    frame needed from it.
+    frame needed from it; on the way, pictures no other references (``disposable``)
+    are decoded only when they are needed themselves.
     """
     n = len(index)
     times = [index.time(p) for p in index.pts]
@@ -167,7 +168,9 @@ def plan_video(
             continue
         first = gop_starts[g - 1] if open_gops and g > 0 else s
         for k in range(first, last + 1):
-            action[k] |= DECODE
+            # Pictures nothing references are decoded only when they are shown.
+            if needed[k] or not index.disposable[k]:
+                action[k] |= DECODE
     for k in range(n):
         if action[k] == COPY_DECODE:
             plan.copied_and_decoded.add(index.pts[k])
