@@ -114,8 +114,9 @@ def hushcut_render(
 ) -> RenderResult | None:
     """Render ``timeline`` of ``source`` into ``output``.
 
-    Called once per cut after planning. The built-in renderer writes MP4 (SMART or
-    REENCODE per ``settings.mode``). Return None to leave rendering to the next plugin.
+    Called once per cut after planning. The built-in renderer writes the container
+    ``output``'s extension names (MP4, MOV, Matroska, WebM, audio formats), SMART or
+    REENCODE per ``settings.mode``. Return None to leave rendering to the next plugin.
     Report with ``progress("render", fraction)``; CanceledError raised by it must
     propagate, and a failed render must not leave a partial ``output`` behind.
 

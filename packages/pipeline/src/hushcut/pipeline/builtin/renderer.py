@@ -1,4 +1,4 @@
-"""Built-in renderer: MP4 output, SMART (copy whole GOPs) or REENCODE, via ``render.render``."""
+"""Built-in renderer: SMART (copy every frame it can) or REENCODE, via ``render.render``."""
 
 from __future__ import annotations
 

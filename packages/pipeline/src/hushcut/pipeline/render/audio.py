@@ -148,6 +148,7 @@ class AudioRenderer:
         self._seg_written = 0
         self._tempo: FrameFilter | None = None
         self._pos: int | None = None  # source sample index of the next decoded sample
+        self._source_tb: float | None = None
         self._out_count = 0
         self.packets_out = 0
 
@@ -169,7 +170,9 @@ class AudioRenderer:
     def _source_frame(self, frame: av.AudioFrame) -> list[Packet]:
         out: list[Packet] = []
         if frame.pts is not None and frame.time_base is not None:
-            at = round(float(frame.pts * frame.time_base) * self.rate)
+            if self._source_tb is None:
+                self._source_tb = float(frame.time_base)
+            at = round(frame.pts * self._source_tb * self.rate)
         else:
             at = self._pos if self._pos is not None else 0
         for canon in self._canon.resample(frame):

@@ -310,6 +310,8 @@ class Renderer:
         if path is not None:
             path.started()
         streams = [s for s in (video, *audio) if s is not None]
+        # Float time bases: a Fraction product per packet is measurable on long inputs.
+        seconds = {s.index: float(s.time_base or 0) for s in streams}
         for packet in inp.demux(streams):
             if packet.size == 0:
                 continue
@@ -318,8 +320,8 @@ class Renderer:
                 self._mux(out, track.feed(packet))
             elif path is not None:
                 path.feed(packet)
-            if packet.pts is not None and packet.time_base is not None:
-                progress.update(float(packet.pts * packet.time_base) - scan.start)
+            if packet.pts is not None:
+                progress.update(packet.pts * seconds[packet.stream_index] - scan.start)
         if path is not None:
             path.finish()
         for renderer in renderers.values():

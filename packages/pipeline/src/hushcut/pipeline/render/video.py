@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
-from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import av
 import av.error
+import numpy as np
+import numpy.typing as npt
 from av.codec.context import Flags
 from av.video.frame import PictureType
 
@@ -63,7 +63,7 @@ def snap_segments(segments: list[Segment], index: VideoIndex | None) -> list[Seg
     Cuts move by at most half a frame; in sparse video (frames further apart) they stay.
     Segments that snap to nothing (shorter than half a frame) are dropped.
     """
-    if index is None or not index.shown_times:
+    if index is None or not len(index.shown_times):
         return segments
     times = index.shown_times
     snapped: list[Segment] = []
@@ -74,11 +74,11 @@ def snap_segments(segments: list[Segment], index: VideoIndex | None) -> list[Seg
     return snapped
 
 
-def _snap(t: float, times: list[float]) -> float:
-    at = bisect.bisect_left(times, t)
+def _snap(t: float, times: npt.NDArray[np.float64]) -> float:
+    at = int(np.searchsorted(times, t, side="left"))
     if at == 0 or at == len(times) or times[at] == t:
         return t
-    before, after = times[at - 1], times[at]
+    before, after = float(times[at - 1]), float(times[at])
     if after - before > SNAP_MAX_INTERVAL_S:
         return t
     return before if t - before <= after - t else after
@@ -102,9 +102,9 @@ class SegmentLookup:
 class VideoPlan:
     """Per source packet (decode order): copy it, decode it, both, or skip it."""
 
-    action: bytearray
+    action: npt.NDArray[np.uint8]
     #: For copied packets, the segment whose output offset they take; -1 otherwise.
-    copy_segment: array[int]
+    copy_segment: npt.NDArray[np.int32]
     #: pts of frames both copied and decoded (decoded as references for later frames
     #: of their GOP): the decoder's copy of them is not encoded again.
     copied_and_decoded: set[int] = field(default_factory=set)
@@ -131,26 +131,29 @@ def plan_video(
     are decoded only when they are needed themselves.
     """
     n = len(index)
-    times = [index.time(p) for p in index.pts]
-    lookup = SegmentLookup(segments)
-    action = bytearray(n)
-    copy_segment = array("i", [-1]) * n
-    gop_starts = [k for k in range(n) if index.random_access[k]]
+    times = index.times
+    shown = index.shown.astype(bool)
+    starts = np.array([s.start for s in segments])
+    ends = np.array([s.end for s in segments])
+    # The segment each packet's frame falls in, or -1.
+    seg_of = np.searchsorted(starts, times, side="right") - 1
+    inside = (seg_of >= 0) & (times < ends[np.maximum(seg_of, 0)]) & shown
+    seg_of = np.where(inside, seg_of, -1)
+    action = np.zeros(n, dtype=np.uint8)
+    copy_segment = np.full(n, -1, dtype=np.int32)
+    gop_starts = np.flatnonzero(index.random_access).tolist()
     if not gop_starts or gop_starts[0] != 0:
         gop_starts.insert(0, 0)
     gop_ends = [*gop_starts[1:], n]
     plan = VideoPlan(action=action, copy_segment=copy_segment)
 
-    if copy:
+    if copy and n:
+        speed_one = np.array([s.speed == 1.0 for s in segments])
         for s, e in zip(gop_starts, gop_ends, strict=True):
-            if index.random_access[s] and all(index.shown[s:e]):
-                _plan_copy(s, e, times, lookup, segments, plan)
+            if index.random_access[s] and shown[s:e].all():
+                _plan_copy(s, e, times, seg_of, speed_one, ends, plan)
 
-    needed = bytearray(n)
-    for k in range(n):
-        if index.shown[k] and action[k] != COPY and lookup(times[k]) is not None:
-            needed[k] = 1
-    last_at_time = {t: k for k, t in enumerate(times) if index.shown[k]}
+    needed = inside & (action != COPY)
     for i, seg in enumerate(segments):
         first = index.frame_at_or_after(seg.start)
         if first is not None and first - seg.start <= CARRY_MIN_GAP_S:
@@ -158,56 +161,59 @@ def plan_video(
         before = index.frame_before(seg.start)
         if before is None:
             continue
-        k = last_at_time[before]
-        needed[k] = 1
-        plan.carry.setdefault(index.pts[k], []).append(i)
+        k = int(np.flatnonzero(shown & (times == before))[-1])
+        needed[k] = True
+        plan.carry.setdefault(int(index.pts[k]), []).append(i)
 
-    for g, (s, e) in enumerate(zip(gop_starts, gop_ends, strict=True)):
-        last = max((k for k in range(s, e) if needed[k]), default=-1)
-        if last < 0:
-            continue
-        first = gop_starts[g - 1] if open_gops and g > 0 else s
-        for k in range(first, last + 1):
-            # Pictures nothing references are decoded only when they are shown.
-            if needed[k] or not index.disposable[k]:
-                action[k] |= DECODE
-    for k in range(n):
-        if action[k] == COPY_DECODE:
-            plan.copied_and_decoded.add(index.pts[k])
+    if n:
+        # Per GOP, the last packet whose frame is needed; decode from the GOP's start
+        # (or the one before) up to it, leaving out unreferenced pictures not needed.
+        positions = np.where(needed, np.arange(n), -1)
+        last = np.maximum.reduceat(positions, gop_starts)
+        lengths = np.diff([*gop_starts, n])
+        until = np.repeat(last, lengths)
+        if open_gops:
+            follows = np.append(last[1:] >= 0, False)
+            gop_end = np.repeat(np.asarray(gop_ends) - 1, lengths)
+            until = np.where(np.repeat(follows, lengths), gop_end, until)
+        decode = (np.arange(n) <= until) & (needed | (index.disposable == 0))
+        action |= np.where(decode, DECODE, 0).astype(np.uint8)
+        plan.copied_and_decoded = set(index.pts[action == COPY_DECODE].tolist())
     return plan
 
 
 def _plan_copy(
     s: int,
     e: int,
-    times: list[float],
-    lookup: SegmentLookup,
-    segments: list[Segment],
+    times: npt.NDArray[np.float64],
+    seg_of: npt.NDArray[np.intp],
+    speed_one: npt.NDArray[np.bool_],
+    ends: npt.NDArray[np.float64],
     plan: VideoPlan,
 ) -> None:
     """Copy the longest decode-order prefix of GOP [s, e) that fits one segment."""
-    first_shown = min(times[s:e])
-    i = lookup(first_shown)
-    if i is None or segments[i].speed != 1.0:
+    first_shown = int(s + np.argmin(times[s:e]))
+    i = int(seg_of[first_shown])
+    if i < 0 or not speed_one[i]:
         return
-    end = segments[i].end
-    k = s
-    while k < e and times[k] < end:
-        k += 1
+    end = float(ends[i])
+    gop = times[s:e]
+    beyond = np.flatnonzero(gop >= end)
+    k = s + (int(beyond[0]) if beyond.size else e - s)
     # Frames of the GOP kept but not in the prefix are encoded, and an encoded piece
     # plays after the copied one: the prefix may only hold frames shown before them.
-    highest = list(itertools.accumulate(times[s:k], max))
+    highest = np.maximum.accumulate(gop[: k - s])
     while k > s:
-        rest = [t for t in times[k:e] if t < end]
-        if not rest:
+        rest = gop[k - s :]
+        rest = rest[rest < end]
+        if not rest.size:
             break
-        shrunk = s + bisect.bisect_left(highest, min(rest), hi=k - s)
+        shrunk = s + int(np.searchsorted(highest[: k - s], rest.min(), side="left"))
         if shrunk == k:
             break
         k = shrunk
-    for j in range(s, k):
-        plan.action[j] = COPY
-        plan.copy_segment[j] = i
+    plan.action[s:k] = COPY
+    plan.copy_segment[s:k] = i
     plan.copied_frames += k - s
 
 
@@ -237,7 +243,8 @@ class FrameSelector:
         self._source_tb = source_tb
         self._tb_num, self._tb_den = source_tb.numerator, source_tb.denominator
         self._out_tb = out_tb
-        self._scale = source_tb / out_tb
+        scale = source_tb / out_tb
+        self._scale_num, self._scale_den = scale.numerator, scale.denominator
         self._frame_ticks = frame_ticks
         self._carry = carry or {}
         self.offsets = [
@@ -250,9 +257,12 @@ class FrameSelector:
         self._slot = 0
 
     def out_ticks(self, segment: int, pts: int) -> int:
-        scaled = pts * self._scale
-        ticks = scaled.numerator if scaled.denominator == 1 else round(scaled)
-        return int(ticks) + self.offsets[segment]
+        # Integer arithmetic: a Fraction per frame costs more than the rest of the lookup.
+        if self._scale_den == 1:
+            return pts * self._scale_num + self.offsets[segment]
+        return (2 * pts * self._scale_num + self._scale_den) // (
+            2 * self._scale_den
+        ) + self.offsets[segment]
 
     def time(self, pts: int) -> float:
         return pts * self._tb_num / self._tb_den
