@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from hushcut.pipeline.cli import main
@@ -103,3 +104,45 @@ def test_a_directory_as_input_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["cut", str(tmp_path)])
     assert result.exit_code == 1
     assert result.stderr == f"error: {tmp_path.name} is a directory, not a media file\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["cut", "talk.mp4", "--thresold-db", "-40"],
+            "error: No such option '--thresold-db'. Did you mean '--threshold-db'?\n",
+        ),
+        (["cutt", "talk.mp4"], "error: No such command 'cutt'. Did you mean 'cut'?\n"),
+        (
+            ["cut", "talk.mp4", "--mode", "fast"],
+            "error: Invalid value for '--mode': 'fast' is not one of 'smart', 'reencode'.\n",
+        ),
+        (["detect"], "error: Missing argument 'IN'.\n"),
+        (
+            ["cut", "talk.mp4", "--audio-track", "-1"],
+            "error: Invalid value for '--audio-track': -1 is not in the range x>=0.\n",
+        ),
+    ],
+    ids=["unknown-option", "unknown-command", "bad-choice", "missing-argument", "bad-range"],
+)
+def test_command_line_mistakes_are_one_error_line_with_status_1(
+    args: list[str], message: str
+) -> None:
+    # The real console script: click's own usage errors, not only ours.
+    result = subprocess.run(
+        [sys.executable, "-m", "hushcut.pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == message
+    assert result.stdout == ""
+
+
+def test_unwritable_output_extension_is_refused_before_any_work(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["cut", str(tmp_path / "missing.mp4"), "-o", "out.gif"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot write a .gif file (out.gif): name the output ")

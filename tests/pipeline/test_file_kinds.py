@@ -115,6 +115,12 @@ def test_a_file_that_starts_late_is_cut_where_its_pauses_are(
     out = decode(result.output, end_slack_frames=2.1)
     assert_cut_matches_timeline(source, out, result.timeline.segments)
     assert out.video_end == pytest.approx(result.output_duration, abs=FRAME)
+    # Durations to the millisecond (what the API's outputDurationS gets), plain floats.
+    for value in (result.input_duration, result.output_duration, result.removed_s):
+        assert value == round(value, 3)
+    for shown in (repr(result.detection), repr(result.timeline), repr(result)):
+        assert "np.float" not in shown
+        assert "np.int" not in shown
 
 
 # ------------------------------------------------------------------ odd sizes, 4:4:4, VP9
