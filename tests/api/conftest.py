@@ -42,12 +42,10 @@ HUSHCUT = Path(sys.executable).with_name("hushcut")
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment variables that make a server process read ``settings``."""
     env: dict[str, str] = {}
-    for name, info in Settings.model_fields.items():
+    for name, variable in Settings.environment_variables().items():
         value = getattr(settings, name)
-        alias = info.validation_alias
-        if value is None or alias is None:
+        if value is None:
             continue
-        variable = alias.choices[0]  # type: ignore[union-attr]
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
         if isinstance(value, dict):
