@@ -16,7 +16,7 @@ from hushcut.core.db import SchemaOutdated
 from hushcut.core.errors import ServiceError
 from hushcut.core.logging_setup import configure_logging
 from hushcut.core.settings import Settings, load_settings
-from hushcut.pipeline.errors import PipelineError
+from hushcut.pipeline import PipelineError
 
 logger = logging.getLogger("hushcut.worker")
 
