@@ -27,7 +27,9 @@ from gql.transport.websockets import WebsocketsTransport
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.api.fakes import FakeOidcProvider, FakeStripe
-from tests.platform import make_settings, new_member
+from tests.platform import balance, make_settings, new_member, runtime
+
+__all__ = ["balance", "runtime"]
 from tests.servers import free_port
 
 GOOGLE_CLIENT_ID = "hushcut-test-client.apps.googleusercontent.com"
@@ -177,13 +179,10 @@ def server(
 
 
 @pytest.fixture
-async def runtime(server: ApiServer) -> AsyncIterator[Runtime]:
-    """The test's own connection to the server's database, storage and event bus."""
-    started = await Runtime.start(server.settings, upgrade=False)
-    try:
-        yield started
-    finally:
-        await started.close()
+def settings(server: ApiServer) -> Settings:
+    """The session server's settings: ``runtime`` is then the test's own connection to
+    the server's database, storage and event bus."""
+    return server.settings
 
 
 # --- accounts and GraphQL helpers ---------------------------------------------------------
@@ -212,13 +211,6 @@ async def new_account(runtime: Runtime, *, credits: int | None = None) -> Accoun
     async with runtime.session() as session:
         token, plaintext = await tokens.create_api_token(session, actor, workspace_id, "tests")
     return Account(actor.user_id, email, workspace_id, plaintext, token.id)
-
-
-async def balance(runtime: Runtime, workspace_id: str) -> int:
-    from hushcut.core.services import credits as credit_service
-
-    async with runtime.session() as session:
-        return await credit_service.get_balance(session, workspace_id)
 
 
 async def graphql(

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hushcut.core.cli import data_dir_option
-from hushcut.core.settings import Settings, load_settings
+from hushcut.core.cli import cli_settings, data_dir_option
+from hushcut.core.settings import Settings
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -35,10 +35,7 @@ def server_settings(data_dir: Path | None, host: str | None, port: int | None) -
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    try:
-        settings = load_settings(data_dir, **overrides)
-    except Exception as exc:  # pydantic's message names the bad variable
-        raise click.ClickException(f"invalid configuration: {exc}") from None
+    settings = cli_settings(data_dir, **overrides)
     if "app_url" not in settings.model_fields_set:
         # Without APP_URL the server's own address is its public one, which local
         # storage URLs and OAuth redirects are built from.

@@ -150,11 +150,13 @@ class WorkerRunner:
             asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.worker_id}"),
         ]
         logger.info(
-            "worker %s started: concurrency %d, queue %s, offers %s",
+            "worker %s started: concurrency %d, queue %s",
             self.worker_id,
             self.concurrency,
             "redis" if self.settings.redis_url else "in-process",
-            ", ".join(sorted(self.offer.capabilities)),
+        )
+        logger.info(
+            "worker %s offers %s", self.worker_id, ", ".join(sorted(self.offer.capabilities))
         )
 
     async def _advertise(self) -> None:

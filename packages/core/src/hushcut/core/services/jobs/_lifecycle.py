@@ -69,6 +69,7 @@ async def create_job(
             input_key=input_key(job_id, filename),
         )
         session.add(job)
+        await session.flush()  # the job row first: its requirements refer to it
         session.add_all(
             JobRequirement(job_id=job_id, capability=needed)
             for needed in sorted(required_capabilities(options))
