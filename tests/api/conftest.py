@@ -223,7 +223,8 @@ async def graphql(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
     )
     assert response.status_code in (200, 400, 429), response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def error_codes(result: dict[str, Any]) -> list[str]:
