@@ -64,8 +64,8 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="hushcut-bench-worker-"))
 
     async def run(self, jobs: int, samples: int) -> dict[str, Any]:
-        from hushcut.core.runtime import Runtime
         from hushcut.core.queue import RedisDispatcher
+        from hushcut.core.runtime import Runtime
         from tests.platform import make_settings, new_member
         from tests.worker.processes import WorkerProcess, worker_env
 
