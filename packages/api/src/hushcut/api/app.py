@@ -23,6 +23,7 @@ from hushcut.api.oidc import OidcProvider
 from hushcut.api.ratelimit import create_rate_limiter, rate_limit_middleware
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
+from hushcut.core.events import InProcessEventBus
 from hushcut.core.ports import DispatcherScope, JobDispatcher
 from hushcut.core.queue import NoDispatcher, RedisDispatcher
 from hushcut.core.runtime import Runtime
@@ -119,8 +120,11 @@ def create_app(
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
             )
-            bus_count = getattr(runtime.events, "subscriber_count", None)
-            metrics.watch_subscribers(bus_count or (lambda: api.live_subscriptions))
+            events = runtime.events
+            if isinstance(events, InProcessEventBus):
+                metrics.watch_subscribers(events.subscriber_count)
+            else:  # on Redis the bus cannot tell this process's subscribers apart
+                metrics.watch_subscribers(lambda: api.live_subscriptions)
             holder.api = api
             app.state.api = api
             if freeze_gc:
