@@ -75,6 +75,11 @@ async def apply_payment(
         )
         if not inserted:
             return None
+        payment = (
+            await session.scalars(
+                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
+            )
+        ).one()
         await move_credits(
             session,
             workspace_id,
@@ -82,12 +87,9 @@ async def apply_payment(
             LedgerReason.PAYMENT,
             payment_intent_id,
             f"{credits} credits bought ({amount} {currency.lower()})",
+            payment_id=payment.id,
         )
-        return (
-            await session.scalars(
-                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
-            )
-        ).one()
+        return payment
 
 
 async def list_payments(
