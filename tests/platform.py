@@ -244,3 +244,37 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached after {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def stored_keys(runtime: Runtime, prefix: str = "") -> list[str]:
+    """Everything storage holds under ``prefix``, read from the S3 endpoint or the disk
+    directly (not through the Storage class under test): objects, and also unfinished
+    multipart uploads ("<key> [upload]") and local files still being written."""
+    storage: Any = runtime.storage
+    if hasattr(storage, "client"):
+
+        def listing() -> list[str]:
+            objects = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=prefix)
+            uploads = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=prefix)
+            return sorted(
+                [item["Key"] for item in objects.get("Contents", [])]
+                + [f"{item['Key']} [upload]" for item in uploads.get("Uploads", [])]
+            )
+
+        return await asyncio.to_thread(listing)
+    root = storage.root / "objects"
+    if not root.exists():
+        return []
+    return sorted(
+        key
+        for key in (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        if key.startswith(prefix)
+    )
+
+
+async def put_object(runtime: Runtime, key: str, size: int = 1000) -> None:
+    """Store ``size`` bytes under ``key`` (as a client's upload or a worker's output)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "object"
+        path.write_bytes(b"\0" * size)
+        await runtime.storage.upload_file(path, key, "video/mp4")

@@ -9,6 +9,7 @@ itself serves ``/storage/<key>`` and checks the HMAC signature with :meth:`Local
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -75,7 +76,10 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    async def delete_prefix(self, prefix: str) -> int: ...
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``, and abort every upload
+        in progress under it; returns how many objects and uploads went. Idempotent."""
+        ...
 
     async def check(self) -> None:
         """Raise StorageUnavailable unless storage can be used right now."""
@@ -239,6 +243,15 @@ class S3Storage:
                         Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
                     )
                     deleted += len(keys)
+            # Parts of an unfinished multipart upload are stored (and billed) until the
+            # upload is aborted; they are no objects, so listing objects never shows them.
+            uploads = self.client.get_paginator("list_multipart_uploads")
+            for listing in uploads.paginate(Bucket=self.bucket, Prefix=prefix):
+                for upload in listing.get("Uploads", []):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    deleted += 1
             return deleted
 
         return int(await self._call(f"delete {prefix}*", run))
@@ -453,17 +466,29 @@ class LocalStorage:
 
         def run() -> int:
             objects = self.root / "objects"
+            # Every key under the prefix lies in the prefix's directory part: walk only that.
+            directory = prefix.rpartition("/")[0]
+            base = self.path(directory) if directory else objects
             deleted = 0
-            if not objects.exists():
+            if not base.is_dir():
                 return 0
-            for file in sorted(objects.rglob("*")):
-                if not file.is_file() or file.name.startswith("."):
+            for file in sorted(base.rglob("*")):
+                if not file.is_file():
                     continue
                 key = file.relative_to(objects).as_posix()
+                name = file.name
+                if name.startswith("."):
+                    # An upload still being written (".<name>.<id>.part"): aborted with
+                    # the object it would have become.
+                    key = key.rpartition("/")[0] + "/" + name[1:].rsplit(".", 2)[0]
                 if key.startswith(prefix):
                     file.unlink(missing_ok=True)
-                    self._meta_path(key).unlink(missing_ok=True)
+                    if not name.startswith("."):
+                        self._meta_path(key).unlink(missing_ok=True)
                     deleted += 1
+            if directory:
+                for root in (objects, self.root / "meta"):
+                    _prune_empty_directories(root / directory)
             return deleted
 
         return int(await self._run(f"delete {prefix}*", run))
@@ -485,3 +510,16 @@ class LocalStorage:
             return await asyncio.to_thread(function)
         except OSError as exc:
             raise StorageUnavailable(f"local storage could not {what}: {exc}") from exc
+
+
+def _prune_empty_directories(top: Path) -> None:
+    """Remove ``top`` and the directories below it that are empty (deepest first).
+
+    Parents are left alone: a writer may be creating a sibling under them right now.
+    """
+    if not top.is_dir():
+        return
+    directories = [d for d in top.rglob("*") if d.is_dir()]
+    for directory in [*sorted(directories, key=lambda d: len(d.parts), reverse=True), top]:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
