@@ -4,7 +4,8 @@ Fixtures: ``settings`` (a fresh, migrated platform per test on the backend under
 and ``runtime`` (a started Runtime on whatever ``settings`` a test directory provides;
 the API tests override ``settings`` with their session server's). Use from a conftest:
 ``from tests.platform import runtime, settings``. Helpers: ``new_member``, ``balance``,
-``balance_and_ledger``, ``wait_until``.
+``balance_and_ledger``, ``wait_until``, ``stored_keys``, ``put_object``,
+``settings_env``.
 
 Embedded: a copy of a SQLite file migrated once per session, local storage in tmp_path.
 Services: ``CREATE DATABASE ... TEMPLATE`` of a PostgreSQL database migrated once per
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import inspect
+import json
 import shutil
 import tempfile
 import threading
@@ -278,3 +280,20 @@ async def put_object(runtime: Runtime, key: str, size: int = 1000) -> None:
         path = Path(directory) / "object"
         path.write_bytes(b"\0" * size)
         await runtime.storage.upload_file(path, key, "video/mp4")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that make a server process read ``settings``."""
+    env: dict[str, str] = {}
+    for name, variable in Settings.environment_variables().items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, dict):
+            value = json.dumps(
+                {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
+            )
+        env[str(variable)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env

@@ -12,7 +12,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from hushcut.core.db import end_read
 
-
 #: A model a listing can page over: one with ``created_at`` and ``id`` columns.
 T = TypeVar("T")
 
