@@ -259,9 +259,11 @@ class Settings(BaseSettings):
         """The key that signs sessions and local URLs, created once per data directory."""
         if self.session_secret is not None:
             return self.session_secret.get_secret_value().encode()
-        path = self.data_dir / "secret.key"
+        from hushcut.core.datadir import SECRET_KEY_FILE, prepare_data_dir
+
+        prepare_data_dir(self.data_dir)
+        path = self.data_dir / SECRET_KEY_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             # Written to a private temporary file and linked into place, so concurrent
             # processes sharing the data directory agree on one key.
             tmp = path.with_name(f"secret.key.{os.getpid()}.tmp")
