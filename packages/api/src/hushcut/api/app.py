@@ -44,7 +44,10 @@ async def log_unhandled(exception: Exception, scope: Scope) -> None:
     """Litestar answers 500 without a word; the operator needs the traceback."""
     if "client disconnected" in str(exception):
         return  # the client went away mid-request: nothing failed on our side
-    if getattr(exception, "status_code", 500) >= 500:
+    status = getattr(exception, "status_code", None)
+    # Only HTTP exceptions carry a status; others (a Redis error's status_code is None)
+    # are the 500s the operator must hear about.
+    if not isinstance(status, int) or status >= 500:
         logger.error(
             "unhandled error in %s %s",
             scope.get("method", "WS"),

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hushcut.core.redis_connection import CONNECT_TIMEOUT_S, redis_client
+
+logger = logging.getLogger("hushcut.api.ratelimit")
 
 
 class RateLimiter(Protocol):
@@ -50,21 +56,46 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """Counters in Redis, so every API instance enforces one shared limit."""
+    """Counters in Redis, so every API instance enforces one shared limit.
 
-    def __init__(self, url: str, per_minute: int) -> None:
+    While Redis is unreachable the limits are counted in this process instead (each
+    instance then allows the limit on its own), and Redis is tried again every
+    ``retry_after_s``: an outage degrades the limits, never the API.
+    """
+
+    def __init__(self, url: str, per_minute: int, *, retry_after_s: float = 5.0) -> None:
         self.per_minute = per_minute
-        self._redis: Redis = Redis.from_url(url)
+        self.retry_after_s = retry_after_s
+        self._redis: Redis = redis_client(url, socket_timeout=CONNECT_TIMEOUT_S)
+        self._local = MemoryRateLimiter(per_minute)
+        self._retry_at = 0.0
+        self.degraded = False
 
     async def hit(self, *keys: str) -> bool:
+        if self.degraded and time.monotonic() < self._retry_at:
+            return await self._local.hit(*keys)
         window = _window()
-        # One round trip for every key of the request.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                name = f"hushcut:rl:{window}:{key}"
-                pipe.incr(name)
-                pipe.expire(name, 120)
-            results = await pipe.execute()
+        try:
+            # One round trip for every key of the request.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    name = f"hushcut:rl:{window}:{key}"
+                    pipe.incr(name)
+                    pipe.expire(name, 120)
+                results = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            if not self.degraded:
+                logger.warning(
+                    "Redis is unreachable (%s): rate limits are counted per process until "
+                    "it is back",
+                    exc,
+                )
+            self.degraded = True
+            self._retry_at = time.monotonic() + self.retry_after_s
+            return await self._local.hit(*keys)
+        if self.degraded:
+            logger.warning("Redis is reachable again: rate limits are shared again")
+            self.degraded = False
         return all(int(count) <= self.per_minute for count in results[::2])
 
     async def close(self) -> None:
