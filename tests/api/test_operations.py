@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 
 from hushcut.core.runtime import Runtime
 from tests.api.conftest import (
@@ -19,6 +18,7 @@ from tests.api.conftest import (
     graphql,
     new_account,
     platform_settings,
+    with_own_redis_database,
 )
 from tests.platform import wait_for
 
@@ -43,19 +43,9 @@ def broken_server(
     settings = platform_settings(
         tmp_path_factory.mktemp("broken"), backend, request, fakes, rate_limit_per_minute=5
     )
+    settings = with_own_redis_database(settings, 15)
     if settings.s3_bucket:
-        assert settings.redis_url is not None
-        settings = settings.model_copy(
-            update={
-                "s3_bucket": settings.s3_bucket + "-missing",
-                # Rate-limit counters live in Redis, shared by every instance using it:
-                # a database of its own (emptied first; the worker tests use 1 and 2)
-                # keeps the other test servers' traffic out.
-                "redis_url": settings.redis_url.rsplit("/", 1)[0] + "/15",
-            }
-        )
-        assert settings.redis_url is not None
-        redis.Redis.from_url(settings.redis_url).flushdb()
+        settings = settings.model_copy(update={"s3_bucket": settings.s3_bucket + "-missing"})
     else:
         shutil.rmtree(settings.storage_dir, ignore_errors=True)
         settings.storage_dir.write_text("a file where the storage directory should be")

@@ -20,7 +20,12 @@ from hushcut.api.graphql.view import graphql_controller
 from hushcut.api.logs import configure_logging, request_id_middleware
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.oidc import OidcProvider
-from hushcut.api.ratelimit import create_rate_limiter, rate_limit_middleware
+from hushcut.api.ratelimit import (
+    ClientAddresses,
+    RequestLimits,
+    create_rate_limiter,
+    rate_limit_middleware,
+)
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
 from hushcut.core.settings import Settings
@@ -83,7 +88,12 @@ def create_app(
     holder = _StateHolder()
     metrics = ApiMetrics()
     schema = build_schema(count_error=lambda code: metrics.graphql_errors.labels(code).inc())
-    limiter = create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute)
+    signer = SessionSigner(settings.secret_key(), secure=settings.app_url.startswith("https://"))
+    limits = RequestLimits(
+        create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute),
+        signer,
+        ClientAddresses(settings.trusted_proxies),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -104,10 +114,8 @@ def create_app(
                 settings=settings,
                 runtime=runtime,
                 queue=queue,
-                signer=SessionSigner(
-                    settings.secret_key(), secure=settings.app_url.startswith("https://")
-                ),
-                limiter=limiter,
+                signer=signer,
+                limiter=limits,
                 metrics=metrics,
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
@@ -133,7 +141,7 @@ def create_app(
             if worker is not None:
                 await worker.stop()
             await queue.shutdown()
-            await limiter.close()
+            await limits.close()
             await runtime.close()
 
     return Litestar(
@@ -151,7 +159,7 @@ def create_app(
         middleware=[
             request_id_middleware,
             metrics.middleware,
-            rate_limit_middleware(limiter),
+            rate_limit_middleware(limits),
         ],
         cors_config=CORSConfig(
             allow_origins=[settings.app_url.rstrip("/")],

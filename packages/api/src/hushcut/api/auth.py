@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches, parse_cookies
+from hushcut.api.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    headers_of,
+    parse_cookies,
+)
 from hushcut.api.state import ApiState
 from hushcut.core.errors import NotFound, Unauthenticated
 from hushcut.core.services.auth import Actor
@@ -66,6 +72,4 @@ async def authenticate(
     )
 
 
-def headers_of(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers as a dict (lower-case names; the last value of a repeated header)."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+__all__ = ["Principal", "authenticate", "bearer_token", "headers_of"]

@@ -1,4 +1,4 @@
-"""Per-token and per-address request limits: fixed one-minute windows, shared through Redis."""
+"""Per-principal and per-address request limits: fixed one-minute windows, shared through Redis."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping
+from ipaddress import ip_address, ip_network
+from typing import Any, Protocol
 
+from graphql import GraphQLFormattedError
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hushcut.api.sessions import SESSION_COOKIE, SessionSigner, headers_of, parse_cookies
 from hushcut.core.redis_connection import CONNECT_TIMEOUT_S, redis_client
 
 logger = logging.getLogger("hushcut.api.ratelimit")
@@ -108,30 +111,136 @@ def create_rate_limiter(redis_url: str | None, per_minute: int) -> RateLimiter:
     return MemoryRateLimiter(per_minute)
 
 
+class ClientAddresses:
+    """The address a request comes from, believing X-Forwarded-For only from named proxies.
+
+    When the connection comes from a trusted proxy, the header is read from the right
+    (the entry that proxy appended) and the first address that is not itself a trusted
+    proxy is the client: anything further left was written by the client and may be
+    made up. From any other peer the header is ignored.
+    """
+
+    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
+        self.networks = [ip_network(entry, strict=False) for entry in trusted_proxies]
+
+    def is_trusted(self, host: str) -> bool:
+        if not self.networks:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def client_of(self, scope: Scope) -> str:
+        peer = scope.get("client")
+        host = peer[0] if peer else "unknown"
+        if not self.is_trusted(host):
+            return host
+        hops = [
+            hop.strip()
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
+            if hop.strip()
+        ]
+        for hop in reversed(hops):
+            if not self.is_trusted(hop):
+                return hop[:64]
+        return hops[0][:64] if hops else host
+
+
 def token_key(token: str) -> str:
-    """A limiter key for a bearer token that never stores the token itself."""
+    """A limiter key for a bearer token that never stores the token itself.
+
+    The token's sha256 is what identifies it in the database too, so each token has one
+    bucket however its header is spelt.
+    """
     return "tok:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
+
+def principal_key(
+    headers: Mapping[str, str], signer: SessionSigner, *, credential: object = None
+) -> str | None:
+    """The limiter key of the caller a request names: its API token, or its signed-in user.
+
+    ``credential`` is a websocket's ``connection_init`` Authorization value (with or
+    without the ``Bearer`` scheme); otherwise the Authorization header, then the
+    session cookie, are used, in the order authentication uses them. None when the
+    request names nobody (then only the address limit applies).
+    """
+    raw = credential if credential is not None else headers.get("authorization")
+    if isinstance(raw, str) and raw.strip():
+        scheme, _, rest = raw.strip().partition(" ")
+        token = rest.strip() if scheme.lower() == "bearer" else raw.strip()
+        return token_key(token) if token else None
+    browser = signer.read_session(parse_cookies(headers.get("cookie")).get(SESSION_COOKIE))
+    return f"user:{browser.user_id}" if browser is not None else None
+
+
+RATE_LIMITED_ERROR: GraphQLFormattedError = {
+    "message": "too many requests: slow down and retry in a minute",
+    "extensions": {"code": "RATE_LIMITED"},
+}
 
 #: Paths that infrastructure polls; limiting them would page someone for nothing.
 UNLIMITED_PATHS = frozenset({"/api/health", "/metrics"})
 
 
-def rate_limit_middleware(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
-    """Refuses requests over the per-address or per-token limit with 429 and RATE_LIMITED."""
+class RequestLimits:
+    """Who a request or websocket operation counts against, and whether it is allowed.
+
+    Every request counts once against its client address and once against its principal
+    (token or signed-in user); so does every operation a websocket starts.
+    """
+
+    def __init__(
+        self, limiter: RateLimiter, signer: SessionSigner, addresses: ClientAddresses
+    ) -> None:
+        self.limiter = limiter
+        self.signer = signer
+        self.addresses = addresses
+
+    def keys(self, scope: Scope, *, credential: object = None) -> list[str]:
+        headers = headers_of(scope["headers"])
+        keys = ["ip:" + self.addresses.client_of(scope)]
+        principal = principal_key(headers, self.signer, credential=credential)
+        if principal is not None:
+            keys.append(principal)
+        return keys
+
+    async def allow_websocket_operation(
+        self, scope: Scope, connection_params: Mapping[str, Any] | None
+    ) -> bool:
+        """Count one operation a websocket starts; False when it is over a limit."""
+        params = connection_params or {}
+        credential = params.get("Authorization", params.get("authorization"))
+        return await self.limiter.hit(*self.keys(scope, credential=credential))
+
+    async def close(self) -> None:
+        await self.limiter.close()
+
+
+def rate_limit_middleware(limits: RequestLimits) -> Callable[[ASGIApp], ASGIApp]:
+    """Refuses requests over the per-address or per-principal limit with 429 and RATE_LIMITED.
+
+    It also puts the client's real address (see :class:`ClientAddresses`) in the scope,
+    for everything after it.
+    """
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def limited(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] not in ("http", "websocket") or scope["path"] in UNLIMITED_PATHS:
+            if scope["type"] not in ("http", "websocket"):
                 await app(scope, receive, send)
                 return
-            client = scope.get("client")
-            keys = ["ip:" + (client[0] if client else "unknown")]
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    keys.append(token_key(value.decode("latin-1")))
-                    break
-            if not await limiter.hit(*keys):
+            peer = scope.get("client")
+            client = limits.addresses.client_of(scope)
+            if peer is None or client != peer[0]:
+                scope = {**scope, "client": (client, 0)}  # type: ignore[assignment]
+            if scope["path"] in UNLIMITED_PATHS:
+                await app(scope, receive, send)
+                return
+            if not await limits.limiter.hit(*limits.keys(scope)):
                 await _refuse(scope, send)
                 return
             await app(scope, receive, send)
@@ -145,16 +254,7 @@ async def _refuse(scope: Scope, send: Send) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4429, "reason": "rate limited"})
         return
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": "too many requests: slow down and retry in a minute",
-                    "extensions": {"code": "RATE_LIMITED"},
-                }
-            ]
-        }
-    ).encode()
+    body = json.dumps({"errors": [RATE_LIMITED_ERROR]}).encode()
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": 429,

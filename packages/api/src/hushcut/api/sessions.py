@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,3 +85,8 @@ def parse_cookies(raw: str | None) -> dict[str, str]:
         if sep:
             cookies[name] = value.strip('"')
     return cookies
+
+
+def headers_of(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers as a dict (lower-case names; the last value of a repeated header)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hushcut.api.metrics import ApiMetrics
-from hushcut.api.ratelimit import RateLimiter
+from hushcut.api.ratelimit import RequestLimits
 from hushcut.api.sessions import SessionSigner
 from hushcut.core.settings import Settings
 from hushcut.pipeline.options import OptionSpec
@@ -27,7 +27,7 @@ class ApiState:
     runtime: Runtime
     queue: JobQueue
     signer: SessionSigner
-    limiter: RateLimiter
+    limiter: RequestLimits
     metrics: ApiMetrics
     oidc: OidcProvider | None = None
     billing: Billing | None = None

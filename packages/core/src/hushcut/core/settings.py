@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -212,7 +213,14 @@ class Settings(BaseSettings):
         default=600,
         ge=1,
         validation_alias=_env("RATE_LIMIT_PER_MINUTE"),
-        description="Requests per minute allowed per token and per client address.",
+        description="Requests per minute allowed per token, per signed-in user and per "
+        "client address.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("TRUSTED_PROXIES"),
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies "
+        "whose X-Forwarded-For names the client. Unset: the header is ignored.",
     )
 
     @field_validator("credit_packs", mode="before")
@@ -220,6 +228,15 @@ class Settings(BaseSettings):
     def _parse_packs(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in value:
+            ip_network(entry, strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("database_url", mode="after")
