@@ -3,6 +3,7 @@ logs, rate limits, query depth and page-size limits, and the `hushcut up` announ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import Iterator
@@ -230,3 +231,61 @@ async def test_malformed_posts_and_graphiql(client: httpx.AsyncClient) -> None:
     ide = await client.get("/graphql", headers={"Accept": "text/html"})
     assert ide.status_code == 200
     assert "graphiql" in ide.text.lower()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+async def test_deeply_nested_json_is_the_callers_mistake(
+    server: ApiServer, client: httpx.AsyncClient
+) -> None:
+    as_body = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }", "variables": {"a": ' + DEEP + b"}}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert as_body.status_code == 400, as_body.text
+    assert error_codes(as_body.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    bare = await client.post("/graphql", content=DEEP, headers={"Content-Type": "application/json"})
+    assert bare.status_code == 400
+    in_query_string = await client.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": '{"a": ' + DEEP.decode()[:20_000] + "}"},
+    )
+    assert in_query_string.status_code < 500, in_query_string.text
+    assert "unhandled error" not in server.output
+
+
+async def test_deeply_nested_websocket_message_closes_the_socket_as_malformed(
+    server: ApiServer, runtime: Runtime
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    account = await new_account(runtime)
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {account.token}"}}
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send('{"type": "subscribe", "payload": ' + DEEP.decode() + "}")
+        async with asyncio.timeout(10):
+            with pytest.raises(ConnectionClosed) as closed:
+                await socket.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400, closed.value.rcvd
+    assert "unhandled error" not in server.output
+
+
+async def test_variables_that_cannot_be_coerced_are_bad_user_input(
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    from tests.api.test_flow import REQUEST_UPLOAD
+
+    account = await new_account(runtime)
+    base = {"ws": account.workspace_id, "name": "big.mp4", "type": "video/mp4"}
+    for size in (2147483648, "abc", None):
+        result = await graphql(client, REQUEST_UPLOAD, {**base, "size": size}, account.headers)
+        assert error_codes(result) == ["BAD_USER_INPUT"], result
+        assert "$size" in result["errors"][0]["message"]
+    assert "unexpected error" not in server.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -70,6 +71,14 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
 
     class HushcutGraphQLController(base):  # type: ignore[misc, valid-type]
         graphql_transport_ws_handler_class = CountedTransportWSHandler
+
+        def decode_json(self, data: str | bytes) -> object:
+            # GET variables and websocket messages: JSON nested too deeply to parse is the
+            # client's malformed input (400, or close 4400), not a server error.
+            try:
+                return json.loads(data)
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
         # Strawberry builds the sub-response in a worker thread (sync_to_thread); a
         # thread hop per request is a measurable share of a small query's cost.
