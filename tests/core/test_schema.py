@@ -25,6 +25,8 @@ from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.platform import create_database, drop_database
 
+HEAD = "0002"
+
 
 @pytest.fixture
 def empty_settings(
@@ -68,7 +70,7 @@ async def table_names(settings: Settings) -> set[str]:
 async def test_upgrade_head_creates_exactly_the_models(empty_settings: Settings) -> None:
     assert await current_revision(empty_settings) is None
     await upgrade_database(empty_settings)
-    assert await current_revision(empty_settings) == "0001"
+    assert await current_revision(empty_settings) == HEAD
     assert await schema_differences(empty_settings) == []
     assert await table_names(empty_settings) == set(Base.metadata.tables) | {"alembic_version"}
     # Upgrading again is a no-op.
@@ -123,10 +125,10 @@ async def test_naive_datetimes_are_refused(runtime: Runtime) -> None:
 
 
 async def test_runtime_refuses_an_outdated_schema(empty_settings: Settings) -> None:
-    with pytest.raises(SchemaOutdated, match=r"empty but this code needs 0001: run `hushcut db"):
+    with pytest.raises(SchemaOutdated, match=rf"empty but this code needs {HEAD}: run `hushcut db"):
         await Runtime.start(empty_settings, upgrade=False)
     started = await Runtime.start(empty_settings, upgrade=True)
     await started.close()
     again = await Runtime.start(empty_settings, upgrade=False)
     await again.close()
-    assert known_revisions() == {"0001": 0}
+    assert known_revisions() == {"0001": 0, "0002": 1}

@@ -152,6 +152,7 @@ def create_app(
             signin.google_login,
             signin.google_callback,
             signin.logout,
+            signin.logout_everywhere,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
         ],
