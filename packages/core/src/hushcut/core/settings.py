@@ -103,7 +103,8 @@ class Settings(BaseSettings):
         description="Lifetime of presigned download URLs, seconds.",
     )
     max_upload_bytes: int = Field(
-        default=2 * 1024**3,
+        default=20 * 1024**3,
+        gt=0,
         validation_alias=_env("MAX_UPLOAD_BYTES"),
         description="Largest accepted upload, bytes.",
     )
