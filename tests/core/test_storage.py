@@ -200,11 +200,18 @@ async def test_s3_round_trip(tmp_path: Path, settings: Settings) -> None:
 
 
 @pytest.mark.services
-async def test_s3_unknown_bucket_is_unavailable(settings: Settings, services: Services) -> None:
+async def test_s3_unknown_bucket_is_unavailable(
+    settings: Settings, services: Services, tmp_path: Path
+) -> None:
     storage = create_storage(settings.model_copy(update={"s3_bucket": "no-such-bucket"}))
+    source = tmp_path / "result.mp4"
+    source.write_bytes(b"result")
     try:
         with pytest.raises(StorageUnavailable, match="no-such-bucket"):
             await storage.check()
+        # As after an S3 endpoint came back empty: a failure to retry, like any other.
+        with pytest.raises(StorageUnavailable, match="NoSuchBucket"):
+            await storage.upload_file(source, "output/job-1/talk_hushcut.mp4", "video/mp4")
     finally:
         await storage.close()
     assert create_bucket(services) != create_bucket(services)

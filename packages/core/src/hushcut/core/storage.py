@@ -298,10 +298,15 @@ class S3Storage:
         return cls(client, settings.s3_bucket)
 
     async def _call(self, what: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
+        except S3UploadFailedError as exc:
+            # upload_file wraps the ClientError of a refused PUT (a bucket missing after
+            # an outage...): a storage failure to retry, not a bug.
+            raise StorageUnavailable(f"storage refused to {what}: {exc}") from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
             if code == "NoSuchUpload":
