@@ -187,13 +187,14 @@ async def test_the_trusted_proxy_names_the_client(via_proxy: httpx.AsyncClient) 
 
 
 async def test_websocket_operations_are_counted(
-    limited_server: ApiServer, account: Account
+    limited_server: ApiServer, account: Account, via_proxy: httpx.AsyncClient
 ) -> None:
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
     transport = WebsocketsTransport(
         url=limited_server.url.replace("http://", "ws://") + "/graphql",
         init_payload={"Authorization": f"Bearer {account.token}"},
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        headers={"X-Forwarded-For": client_address()},
+        headers={"X-Forwarded-For": address},
         connect_args={"local_addr": (PROXY, 0)},
     )
     outcomes: list[Any] = []
@@ -207,6 +208,12 @@ async def test_websocket_operations_are_counted(
                 outcomes.append(result["me"]["id"])
     assert outcomes[0] == account.user_id
     assert "RATE_LIMITED" in outcomes, outcomes
+    # They counted against the socket's client (named by the proxy), not the proxy itself.
+    same_client = await via_proxy.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"X-Forwarded-For": address}
+    )
+    assert same_client.status_code == 429
+    await assert_only_the_principal_ran_out(via_proxy)
 
 
 def test_client_addresses_read_forwarded_for_from_the_right() -> None:

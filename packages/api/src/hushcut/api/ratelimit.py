@@ -202,8 +202,11 @@ class RequestLimits:
         self.addresses = addresses
 
     def keys(self, scope: Scope, *, credential: object = None) -> list[str]:
+        """The request's limiter keys. Its client address is read from the scope, where
+        :func:`rate_limit_middleware` put the real one (websocket scopes included)."""
         headers = headers_of(scope["headers"])
-        keys = ["ip:" + self.addresses.client_of(scope)]
+        client = scope.get("client")
+        keys = ["ip:" + (client[0] if client else "unknown")]
         principal = principal_key(headers, self.signer, credential=credential)
         if principal is not None:
             keys.append(principal)
