@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 
 from graphql.error import GraphQLError
+from graphql.language import VariableDefinitionNode
 
-from hushcut.core.errors import ServiceError
+from hushcut.core.errors import BadUserInput, ServiceError
 
 logger = logging.getLogger("hushcut.api.graphql")
 
@@ -36,6 +37,12 @@ def classify(error: GraphQLError) -> None:
     original = error.original_error
     extensions = dict(error.extensions or {})
     if extensions.get("code"):
+        return
+    if any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ()):
+        # A variable the operation cannot use (missing, wrong type, out of range): the
+        # caller's input, whatever the scalar raised while coercing it.
+        error.extensions = {**extensions, "code": BadUserInput.code}
+        error.original_error = None
         return
     if original is None:
         # Parse and validation errors: the client's query is wrong, and the message

@@ -69,7 +69,7 @@ async def run_post(
     """Execute one POSTed GraphQL request; returns the status code and the JSON body."""
     try:
         request = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested beyond any use
         return 400, msgspec.json.encode(_error_body("the body is not JSON"))
     if not isinstance(request, dict) or not isinstance(request.get("query"), str):
         return 400, msgspec.json.encode(_error_body("the body must have a query string"))

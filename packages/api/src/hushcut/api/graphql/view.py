@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -15,12 +16,20 @@ from litestar.types import Dependencies, Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    SubscribeMessage,
+)
 from strawberry.types.unset import UNSET, UnsetType
 
 from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
 from hushcut.api.graphql.fastpath import DocumentCache, run_post
 from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
+from hushcut.api.ratelimit import RATE_LIMITED_ERROR
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 
@@ -61,6 +70,16 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
     )
 
     class HushcutGraphQLController(base):  # type: ignore[misc, valid-type]
+        graphql_transport_ws_handler_class = CountedTransportWSHandler
+
+        def decode_json(self, data: str | bytes) -> object:
+            # GET variables and websocket messages: JSON nested too deeply to parse is the
+            # client's malformed input (400, or close 4400), not a server error.
+            try:
+                return json.loads(data)
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
         # Strawberry builds the sub-response in a worker thread (sync_to_thread); a
         # thread hop per request is a measurable share of a small query's cost.
         dependencies: ClassVar[Dependencies] = {
@@ -119,6 +138,27 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
             return UNSET
 
     return HushcutGraphQLController
+
+
+class CountedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws that counts every operation a socket starts against the rate
+    limits of its address and principal, as a request over HTTP would be."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        socket = self.context.websocket
+        if self.connection_acknowledged and socket is not None:
+            limits = self.context.api.limiter
+            if not await limits.allow_websocket_operation(
+                socket.scope, self.context.connection_params
+            ):
+                refusal: ErrorMessage = {
+                    "id": message["id"],
+                    "type": "error",
+                    "payload": [RATE_LIMITED_ERROR],
+                }
+                await self.send_message(refusal)
+                return
+        await super().handle_subscribe(message)
 
 
 async def http_context(api: ApiState, scope: Scope) -> Context:

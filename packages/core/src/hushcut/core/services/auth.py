@@ -19,11 +19,14 @@ class Actor:
 
     ``workspace_id`` is set for API tokens, which reach only the workspace they were
     created for; it is None for a browser session, which reaches every membership.
+    ``token_id`` or ``session_id`` name the credential, so it can be checked again
+    while a connection lives (see :func:`hushcut.core.services.sessions.still_valid`).
     """
 
     user_id: str
     workspace_id: str | None = None
     token_id: str | None = None
+    session_id: str | None = None
 
     def can_reach(self, workspace_id: str) -> bool:
         return self.workspace_id is None or self.workspace_id == workspace_id

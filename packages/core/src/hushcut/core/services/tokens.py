@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -53,6 +53,19 @@ async def create_api_token(
         return token, plaintext
 
 
+def live_tokens() -> Select[ApiToken]:
+    """Tokens that still work: not revoked, and their user still a member of their workspace."""
+    return (
+        select(ApiToken)
+        .join(
+            Membership,
+            (Membership.workspace_id == ApiToken.workspace_id)
+            & (Membership.user_id == ApiToken.user_id),
+        )
+        .where(ApiToken.revoked_at.is_(None))
+    )
+
+
 async def verify_api_token(session: AsyncSession, token: str) -> Actor:
     """The Actor a bearer token stands for; Unauthenticated if unknown or revoked.
 
@@ -62,13 +75,8 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
         raise Unauthenticated("invalid API token")
     row = (
         await session.execute(
-            select(ApiToken)
-            .join(
-                Membership,
-                (Membership.workspace_id == ApiToken.workspace_id)
-                & (Membership.user_id == ApiToken.user_id),
-            )
-            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+            live_tokens()
+            .where(ApiToken.token_hash == hash_token(token))
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()

@@ -36,15 +36,24 @@ def clean_name(name: str, what: str = "name") -> str:
 
 
 async def get_or_create_user(session: AsyncSession, email: str, name: str = "") -> User:
-    """The user with this email (case-insensitive), created on first sign-in."""
+    """The user with this email (case-insensitive), created if there is none."""
     address = normalise_email(email)
     async with transaction(session):
-        # INSERT ... ON CONFLICT: two first sign-ins at once still make one user.
-        await insert_once(session, User, {"email": address, "name": " ".join(name.split())})
-        user = (await session.scalars(select(User).where(User.email == address))).one()
-        if name and not user.name:
-            user.name = " ".join(name.split())
-        return user
+        return await ensure_user(session, address, name)
+
+
+async def ensure_user(session: AsyncSession, address: str, name: str = "") -> User:
+    """Inside a transaction: the user with this normalised address, created if new."""
+    # INSERT ... ON CONFLICT: two first sign-ins at once still make one user.
+    await insert_once(session, User, {"email": address, "name": " ".join(name.split())})
+    user = (
+        await session.scalars(
+            select(User).where(User.email == address).execution_options(populate_existing=True)
+        )
+    ).one()
+    if name and not user.name:
+        user.name = " ".join(name.split())
+    return user
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
