@@ -106,9 +106,10 @@ class Billing:
         if self.webhook_secret is None:
             raise ValueError("webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
         try:
-            return stripe.Webhook.construct_event(
+            event: stripe.Event = stripe.Webhook.construct_event(
                 payload, signature, self.webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
             )
+            return event
         except stripe.SignatureVerificationError as exc:
             raise ValueError(f"bad signature: {exc.user_message or exc}") from None
         except ValueError as exc:  # the body is not JSON
