@@ -11,16 +11,17 @@ from urllib.parse import urlsplit
 from litestar import MediaType, Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.types import Dependencies, Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
 from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.fastpath import DocumentCache, run_post
-from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
+from hushcut.api.graphql.fastpath import run_post
+from hushcut.api.graphql.schema import HushcutSchema
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 
@@ -38,7 +39,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
 
     async def get_context(scope: Scope) -> AsyncIterator[Context]:
         api = api_state()
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             context = await http_context(api, scope)
         else:
             context = Context(api=api, short_sessions=True)
@@ -46,9 +47,6 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
             yield context
         finally:
             await context.close()
-
-    documents = DocumentCache(schema._schema, schema.shape_rules, MAX_TOKENS, CACHE_SIZE)
-    count_error = schema.count_error
 
     base = make_graphql_controller(
         schema,
@@ -79,9 +77,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
                 )
             context = await http_context(api_state(), request.scope)
             try:
-                status, body = await run_post(
-                    await request.body(), context, schema._schema, documents, count_error
-                )
+                status, body = await run_post(await request.body(), context, schema)
             finally:
                 await context.close()
             return Response(body, status_code=status, media_type=MediaType.JSON)
@@ -116,7 +112,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
                     }
                 )
             context.principal = principal
-            return UNSET
+            return UnsetType()  # acknowledge without a payload
 
     return HushcutGraphQLController
 

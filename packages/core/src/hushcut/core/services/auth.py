@@ -38,16 +38,6 @@ MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 T = TypeVar("T")
 
 
-async def memberships_of(session: AsyncSession, actor: Actor) -> list[Membership]:
-    """The actor's memberships, limited to the token's workspace for token callers."""
-    query = select(Membership).where(Membership.user_id == actor.user_id)
-    if actor.workspace_id is not None:
-        query = query.where(Membership.workspace_id == actor.workspace_id)
-    memberships = list((await session.scalars(query.order_by(Membership.created_at))).all())
-    await end_read(session)
-    return memberships
-
-
 def own_memberships(actor: Actor, workspace_ids: Iterable[str]) -> ColumnElement[bool]:
     """Selects the actor's memberships of ``workspace_ids`` that the actor can reach.
 
@@ -58,6 +48,20 @@ def own_memberships(actor: Actor, workspace_ids: Iterable[str]) -> ColumnElement
         Membership.user_id == actor.user_id,
         Membership.workspace_id.in_(actor.reachable(workspace_ids)),
     )
+
+
+async def roles_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str]
+) -> dict[str, Role]:
+    """The actor's role in each of ``workspace_ids`` they reach, in one query."""
+    rows = await session.execute(
+        select(Membership.workspace_id, Membership.role).where(
+            own_memberships(actor, workspace_ids)
+        )
+    )
+    roles = {workspace_id: role for workspace_id, role in rows}
+    await end_read(session)
+    return roles
 
 
 def by_workspace(rows: Iterable[tuple[str, T | None]]) -> dict[str, list[T]]:
