@@ -40,11 +40,13 @@ def classify(error: GraphQLError, execution_context: ExecutionContext | None = N
         error.extensions = {**extensions, **(original.extensions or {})}
         return
     path = ".".join(str(part) for part in error.path or ()) or "(operation)"
+    where = _operation_of(execution_context)
     logger.error(
-        "unexpected error in GraphQL field %s",
+        "unexpected error in GraphQL operation %s, field %s",
+        where.get("graphql_operation") or "(unnamed)",
         path,
         exc_info=original,
-        extra={"graphql_path": path, **_operation_of(execution_context)},
+        extra={"graphql_path": path, **where},
     )
     error.message = MASKED_MESSAGE
     error.original_error = None
