@@ -134,7 +134,7 @@ class ApiMetrics:
         """This app's metrics plus the process-wide ones (the embedded worker's included)."""
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             shared = CollectorRegistry()
-            multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+            multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call, unused-ignore]
         else:
             shared = REGISTRY
         return generate_latest(self.registry) + generate_latest(shared)
