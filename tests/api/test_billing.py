@@ -23,7 +23,7 @@ from tests.api.conftest import (
     graphql,
     new_account,
 )
-from tests.platform import wait_for
+from tests.platform import wait_until
 
 CHECKOUT = (
     'mutation($ws: ID!) { createCheckoutSession(workspaceId: $ws, pack: "small") { id url } }'
@@ -258,7 +258,7 @@ async def test_signed_events_that_cannot_apply_are_acknowledged_and_change_nothi
     async def said() -> bool:
         return bool(logged())
 
-    await wait_for(said, timeout=5)
+    await wait_until(said, timeout=5, message="said")
     [line] = logged()  # one line, no traceback
     assert "not applied" in line
     assert "Traceback" not in line

@@ -228,6 +228,20 @@ async def test_malformed_posts_and_graphiql(client: httpx.AsyncClient) -> None:
     assert "password" in unknown["errors"][0]["message"]
     over_http = await graphql(client, 'subscription { jobUpdates(jobId: "x") { id } }')
     assert "websocket" in over_http["errors"][0]["message"]
+    unnamed = await client.post(
+        "/graphql",
+        json={"query": "query A { __typename } query B { __typename }", "operationName": "C"},
+    )
+    assert error_codes(unnamed.json()) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "operationName" in unnamed.json()["errors"][0]["message"]
+    chosen = await client.post(
+        "/graphql",
+        json={"query": "query A { __typename } query B { __typename }", "operationName": "B"},
+    )
+    assert chosen.json() == {"data": {"__typename": "Query"}}
+    wrong_shape = await client.post("/graphql", json={"query": 42})
+    assert wrong_shape.status_code == 400
+    assert error_codes(wrong_shape.json()) == ["GRAPHQL_VALIDATION_FAILED"]
     ide = await client.get("/graphql", headers={"Accept": "text/html"})
     assert ide.status_code == 200
     assert "graphiql" in ide.text.lower()

@@ -15,7 +15,7 @@ from hushcut.api.app import log_unhandled
 from hushcut.core.runtime import Runtime
 from tests.api.conftest import ApiServer, Fakes, error_codes, new_account, platform_settings
 from tests.conftest import Services
-from tests.platform import drop_database, wait_for
+from tests.platform import drop_database, wait_until
 from tests.servers import RedisServer
 
 LIMIT = 8
@@ -101,7 +101,7 @@ async def test_redis_outage_degrades_and_recovers(
             await http.post("/graphql", json=ME)
             return response.json()["status"] == "up" and bool(rate_limit_keys(own_redis))
 
-        await wait_for(recovered, timeout=20, interval=0.5)
+        await wait_until(recovered, timeout=20, message="recovered", interval=0.5)
         assert "rate limits are shared again" in redis_server.output
 
         # Without its database an instance can serve nothing: out of rotation.

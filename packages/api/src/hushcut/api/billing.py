@@ -120,7 +120,7 @@ class Billing:
         if self.webhook_secret is None:
             raise ValueError("webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
         try:
-            event = stripe.Webhook.construct_event(
+            event: stripe.Event = stripe.Webhook.construct_event(
                 payload, signature, self.webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
             )
         except stripe.SignatureVerificationError as exc:

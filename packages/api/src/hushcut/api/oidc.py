@@ -14,7 +14,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 if TYPE_CHECKING:
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
+    # authlib ships no type information.
+    from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped, unused-ignore]
 
 DISCOVERY_TTL_S = 3600.0
 CLOCK_LEEWAY_S = 60

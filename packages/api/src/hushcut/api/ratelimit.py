@@ -11,6 +11,7 @@ from ipaddress import ip_address, ip_network
 from typing import Any, Protocol
 
 from graphql import GraphQLFormattedError
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -254,7 +255,7 @@ def rate_limit_middleware(limits: RequestLimits) -> Callable[[ASGIApp], ASGIApp]
 
 
 async def _refuse(scope: Scope, send: Send) -> None:
-    if scope["type"] == "websocket":
+    if scope["type"] == ScopeType.WEBSOCKET:
         await send({"type": "websocket.close", "code": 4429, "reason": "rate limited"})
         return
     body = json.dumps({"errors": [RATE_LIMITED_ERROR]}).encode()

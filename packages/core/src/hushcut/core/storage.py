@@ -25,11 +25,11 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote, urlencode
 
 from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound, StorageUnavailable
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _BOTO_LOCK = threading.Lock()
 _boto_session: Any = None
@@ -928,7 +929,9 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
-    async def _run(self, what: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
+    async def _run(
+        self, what: str, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
         except OSError as exc:

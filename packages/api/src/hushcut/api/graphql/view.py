@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from litestar import MediaType, Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.types import Dependencies, Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
@@ -23,12 +24,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UnsetType
 
 from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.fastpath import DocumentCache, run_post
-from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
+from hushcut.api.graphql.fastpath import run_post
+from hushcut.api.graphql.schema import HushcutSchema
 from hushcut.api.ratelimit import RATE_LIMITED_ERROR
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
@@ -47,7 +48,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
 
     async def get_context(scope: Scope) -> AsyncIterator[Context]:
         api = api_state()
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             context = await http_context(api, scope)
         else:
             context = Context(api=api, short_sessions=True)
@@ -55,9 +56,6 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
             yield context
         finally:
             await context.close()
-
-    documents = DocumentCache(schema._schema, schema.shape_rules, MAX_TOKENS, CACHE_SIZE)
-    count_error = schema.count_error
 
     base = make_graphql_controller(
         schema,
@@ -98,9 +96,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
                 )
             context = await http_context(api_state(), request.scope)
             try:
-                status, body = await run_post(
-                    await request.body(), context, schema._schema, documents, count_error
-                )
+                status, body = await run_post(await request.body(), context, schema)
             finally:
                 await context.close()
             return Response(body, status_code=status, media_type=MediaType.JSON)
@@ -135,7 +131,7 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
                     }
                 )
             context.principal = principal
-            return UNSET
+            return UnsetType()  # acknowledge without a payload
 
     return HushcutGraphQLController
 
