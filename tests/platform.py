@@ -265,13 +265,10 @@ async def stored_keys(runtime: Runtime, prefix: str = "") -> list[str]:
 
         return await asyncio.to_thread(listing)
     root = storage.root / "objects"
-    if not root.exists():
-        return []
-    return sorted(
-        key
-        for key in (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-        if key.startswith(prefix)
-    )
+    keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    for record in (storage.root / "uploads").glob("*/upload.json"):
+        keys.append(f"{json.loads(record.read_text())['key']} [upload]")
+    return sorted(key for key in keys if key.startswith(prefix))
 
 
 async def put_object(runtime: Runtime, key: str, size: int = 1000) -> None:
@@ -291,6 +288,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(value)
         if isinstance(value, dict):
             value = json.dumps(
                 {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}

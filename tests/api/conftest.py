@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
@@ -144,6 +145,20 @@ def platform_settings(
     }
     values.update(overrides)
     return make_settings(tmp, backend, services, **values)
+
+
+def with_own_redis_database(settings: Settings, database: int) -> Settings:
+    """``settings`` using an emptied Redis database of their own, when they use Redis.
+
+    Rate-limit counters live in Redis, shared by every server using it: a database of its
+    own keeps the other test servers' traffic out of a server that tests its limits. The
+    worker tests use 1 and 2; each module that needs this takes another number.
+    """
+    if not settings.redis_url:
+        return settings
+    url = settings.redis_url.rsplit("/", 1)[0] + f"/{database}"
+    redis.Redis.from_url(url).flushdb()
+    return settings.model_copy(update={"redis_url": url})
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from hushcut.core.scheduler import Sweeper
 from hushcut.core.services import jobs
 from hushcut.core.services.auth import Actor
 from hushcut.core.services.retention import ABANDONED_MESSAGE, RetentionPolicy
+from hushcut.core.storage import plan_parts
 from tests.platform import balance_and_ledger, new_member, put_object, stored_keys
 
 WORKER = "test-worker"
@@ -121,24 +122,21 @@ async def test_results_go_after_their_retention_and_the_job_says_so(runtime: Run
 
 
 async def start_unfinished_upload(runtime: Runtime, job: VideoJob) -> None:
-    """An upload begun and never finished: an S3 multipart upload with one part, or the
-    partial file local storage writes while a PUT streams in."""
+    """Uploads begun and never finished: one in parts (S3 multipart or its local
+    equivalent) with a part stored, and on local storage a single PUT still streaming."""
     storage: Any = runtime.storage
+    upload_id = await storage.create_multipart_upload(
+        job.input_key, "video/mp4", plan_parts(12 * 1024**2)
+    )
     if hasattr(storage, "client"):
-
-        def begin() -> None:
-            upload = storage.client.create_multipart_upload(
-                Bucket=storage.bucket, Key=job.input_key
-            )
-            storage.client.upload_part(
-                Bucket=storage.bucket,
-                Key=job.input_key,
-                UploadId=upload["UploadId"],
-                PartNumber=1,
-                Body=b"\0" * 1000,
-            )
-
-        await asyncio.to_thread(begin)
+        await asyncio.to_thread(
+            storage.client.upload_part,
+            Bucket=storage.bucket,
+            Key=job.input_key,
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=b"\0" * 5 * 1024**2,
+        )
     else:
         target = storage.path(job.input_key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +149,8 @@ async def test_an_upload_never_confirmed_is_canceled_an_hour_after_its_url_expir
     actor, workspace_id = await new_member(runtime)
     abandoned = await make_job(runtime, actor, workspace_id, "pending")
     await start_unfinished_upload(runtime, abandoned)
-    assert len(await stored_keys(runtime, f"input/{abandoned.id}/")) == 2
+    assert f"{abandoned.input_key} [upload]" in await stored_keys(runtime, "input/")
+    assert len(await stored_keys(runtime, f"input/{abandoned.id}/")) >= 2
     balance = await balance_and_ledger(runtime, workspace_id)
     clock = ManualClock(abandoned.created_at)
     sweeper = Sweeper(runtime, clock)

@@ -184,10 +184,10 @@ async def test_unfinished_jobs_get_their_requirements_when_upgrading(
 async def test_ledger_rows_get_balances_and_links_when_upgrading(
     empty_settings: Settings,
 ) -> None:
-    """0003 gives existing ledger rows the balance after each movement and what it was for."""
+    """0004 gives existing ledger rows the balance after each movement and what it was for."""
     from sqlalchemy import text
 
-    await upgrade_database(empty_settings, "0002")
+    await upgrade_database(empty_settings, "0003")
     engine = create_engine(empty_settings)
     job = "0f0e0d0c-0b0a-4909-8807-060504030201"
     rows = [

@@ -20,7 +20,12 @@ from hushcut.api.graphql.view import graphql_controller
 from hushcut.api.logs import configure_logging, request_id_middleware
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.oidc import OidcProvider
-from hushcut.api.ratelimit import create_rate_limiter, rate_limit_middleware
+from hushcut.api.ratelimit import (
+    ClientAddresses,
+    RequestLimits,
+    create_rate_limiter,
+    rate_limit_middleware,
+)
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
 from hushcut.core.events import InProcessEventBus
@@ -49,7 +54,10 @@ async def log_unhandled(exception: Exception, scope: Scope) -> None:
     """Litestar answers 500 without a word; the operator needs the traceback."""
     if "client disconnected" in str(exception):
         return  # the client went away mid-request: nothing failed on our side
-    if getattr(exception, "status_code", 500) >= 500:
+    status = getattr(exception, "status_code", None)
+    # Only HTTP exceptions carry a status; others (a Redis error's status_code is None)
+    # are the 500s the operator must hear about.
+    if not isinstance(status, int) or status >= 500:
         logger.error(
             "unhandled error in %s %s",
             scope.get("method", "WS"),
@@ -99,7 +107,12 @@ def create_app(
     holder = _StateHolder()
     metrics = ApiMetrics()
     schema = build_schema(count_error=lambda code: metrics.graphql_errors.labels(code).inc())
-    limiter = create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute)
+    signer = SessionSigner(settings.secret_key(), secure=settings.app_url.startswith("https://"))
+    limits = RequestLimits(
+        create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute),
+        signer,
+        ClientAddresses(settings.trusted_proxies),
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -112,10 +125,8 @@ def create_app(
                 runtime=runtime,
                 queue=queue,
                 options=OfferedOptions(runtime.sessionmaker),
-                signer=SessionSigner(
-                    settings.secret_key(), secure=settings.app_url.startswith("https://")
-                ),
-                limiter=limiter,
+                signer=signer,
+                limiter=limits,
                 metrics=metrics,
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
@@ -141,7 +152,7 @@ def create_app(
         finally:
             holder.api = None
             await stack.aclose()
-            await limiter.close()
+            await limits.close()
             await runtime.close()
 
     return Litestar(
@@ -152,6 +163,7 @@ def create_app(
             signin.google_login,
             signin.google_callback,
             signin.logout,
+            signin.logout_everywhere,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
         ],
@@ -159,7 +171,7 @@ def create_app(
         middleware=[
             request_id_middleware,
             metrics.middleware,
-            rate_limit_middleware(limiter),
+            rate_limit_middleware(limits),
         ],
         cors_config=CORSConfig(
             allow_origins=[settings.app_url.rstrip("/")],

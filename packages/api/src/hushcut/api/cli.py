@@ -57,7 +57,9 @@ def serve(settings: Settings, app: Litestar, *, announce: bool) -> None:
         lifespan="on",
         ws="websockets-sansio",
         ws_ping_interval=20.0,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from TRUSTED_PROXIES, by the rate-limit
+        # middleware; uvicorn's own handling trusts loopback (or FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hushcut.api.metrics import ApiMetrics
-from hushcut.api.ratelimit import RateLimiter
+from hushcut.api.ratelimit import RequestLimits
 from hushcut.api.sessions import SessionSigner
 from hushcut.core.ports import JobDispatcher, OptionsValidator
 from hushcut.core.settings import Settings
@@ -28,7 +28,7 @@ class ApiState:
     #: Checks a job's options against what the workers offer.
     options: OptionsValidator
     signer: SessionSigner
-    limiter: RateLimiter
+    limiter: RequestLimits
     metrics: ApiMetrics
     oidc: OidcProvider | None = None
     billing: Billing | None = None

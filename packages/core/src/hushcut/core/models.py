@@ -136,6 +136,35 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UserIdentity(Base):
+    """A sign-in identity at an OpenID Connect provider: the provider's (issuer, subject)
+    names the person for good, whatever their email address becomes."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    #: The address the provider gave at the last sign-in (informative; users.email rules).
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BrowserSession(Base):
+    """A signed-in browser. Deleting the row signs it out, whatever its cookie says."""
+
+    __tablename__ = "browser_sessions"
+
+    #: sha256 hex of the session token the cookie carries; the token is never stored.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class Workspace(Base):
     __tablename__ = "workspaces"
     __table_args__ = (CheckConstraint("credits >= 0", name="credits_not_negative"),)

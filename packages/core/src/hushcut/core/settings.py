@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,7 +104,8 @@ class Settings(BaseSettings):
         description="Lifetime of presigned download URLs, seconds.",
     )
     max_upload_bytes: int = Field(
-        default=2 * 1024**3,
+        default=20 * 1024**3,
+        gt=0,
         description="Largest accepted upload, bytes.",
     )
 
@@ -212,7 +214,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600,
         ge=1,
-        description="Requests per minute allowed per token and per client address.",
+        description="Requests per minute allowed per token, per signed-in user and per "
+        "client address.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies "
+        "whose X-Forwarded-For names the client. Unset: the header is ignored.",
     )
 
     @field_validator("credit_packs", mode="before")
@@ -220,6 +228,15 @@ class Settings(BaseSettings):
     def _parse_packs(cls, value: Any) -> Any:
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in value:
+            ip_network(entry, strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("database_url", mode="after")
@@ -284,9 +301,11 @@ class Settings(BaseSettings):
         """The key that signs sessions and local URLs, created once per data directory."""
         if self.session_secret is not None:
             return self.session_secret.get_secret_value().encode()
-        path = self.data_dir / "secret.key"
+        from hushcut.core.datadir import SECRET_KEY_FILE, prepare_data_dir
+
+        prepare_data_dir(self.data_dir)
+        path = self.data_dir / SECRET_KEY_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
             # Written to a private temporary file and linked into place, so concurrent
             # processes sharing the data directory agree on one key.
             tmp = path.with_name(f"secret.key.{os.getpid()}.tmp")

@@ -1,20 +1,29 @@
-"""GraphQL object types of the public contract (docs/schema.graphql), mapped from core models."""
+"""GraphQL types of the public contract (docs/schema.graphql) and their field resolvers.
+
+Each resolver is thin: it calls a service in :mod:`hushcut.core` (through the context's
+session or DataLoaders) and maps the result to these types.
+"""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from hushcut.api.cursors import decode_cursor, encode_cursor
+from hushcut.api.graphql.context import Info
+from hushcut.api.graphql.fields import field
 from hushcut.core import models
+from hushcut.core.errors import BadUserInput
+from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, Role
-
-if TYPE_CHECKING:
-    from hushcut.api.graphql.context import Context
-
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services import workspaces as workspace_service
+from hushcut.core.storage import PresignedRequest
 
 # The core enums are the GraphQL enums: one definition, no mapping to keep in step.
 strawberry.enum(
@@ -52,13 +61,16 @@ class Job:
     finished_at: datetime | None
     output_key: strawberry.Private[str | None]
 
-    @strawberry.field(
-        description="Presigned URL of the output, valid for a limited time (COMPLETED only)."
-    )
-    async def download_url(self, info: strawberry.Info[Context, None]) -> str | None:
+    @field(description="Presigned URL of the output, valid for a limited time (COMPLETED only).")
+    async def download_url(self, info: Info) -> str | None:
         if self.status is not JobStatus.COMPLETED or not self.output_key:
             return None
-        return await info.context.download_url(self.output_key)
+        api = info.context.api
+        filename = self.output_key.rsplit("/", 1)[-1]
+        presigned = await api.runtime.storage.presign_get(
+            self.output_key, api.settings.download_url_ttl_s, filename=filename
+        )
+        return presigned.url
 
     @classmethod
     def from_model(cls, job: models.VideoJob) -> Job:
@@ -79,6 +91,19 @@ class Job:
             output_key=job.output_key,
         )
 
+    def updated_by(self, event: JobEvent) -> Job:
+        """The job as the event describes it (events carry the whole changing state)."""
+        return replace(
+            self,
+            status=event.status,
+            stage=event.stage,
+            progress=event.progress,
+            error=event.error,
+            input_duration_s=event.input_duration_s,
+            output_duration_s=event.output_duration_s,
+            finished_at=event.timestamp if event.is_final else None,
+        )
+
 
 @strawberry.type
 class PageInfo:
@@ -97,9 +122,24 @@ class JobConnection:
     edges: list[JobEdge]
     page_info: PageInfo
 
-    @strawberry.field(description="The jobs of this page (the edges' nodes).")
+    @field(description="The jobs of this page (the edges' nodes).")
     def nodes(self) -> list[Job]:
         return [edge.node for edge in self.edges]
+
+    @classmethod
+    def from_page(cls, page: job_service.JobPage) -> JobConnection:
+        return cls(
+            edges=[
+                JobEdge(
+                    cursor=encode_cursor(job_service.JobPosition.of(row)), node=Job.from_model(row)
+                )
+                for row in page.items
+            ],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=None if page.end is None else encode_cursor(page.end),
+            ),
+        )
 
 
 @strawberry.type(description="A person with access to a workspace.")
@@ -108,6 +148,12 @@ class Member:
     email: str
     name: str
     role: Role
+
+    @classmethod
+    def from_model(cls, membership: models.Membership, user: models.User) -> Member:
+        return cls(
+            user_id=strawberry.ID(user.id), email=user.email, name=user.name, role=membership.role
+        )
 
 
 @strawberry.type(description="A completed purchase of credits.")
@@ -136,39 +182,39 @@ class Workspace:
     credits: int
     created_at: datetime
 
-    @strawberry.field(description="Your role in this workspace.")
-    async def role(self, info: strawberry.Info[Context, None]) -> Role:
-        return await info.context.role_in(str(self.id))
+    @field(description="Your role in this workspace.")
+    async def role(self, info: Info) -> Role:
+        return await info.context.role_in(self.id)
 
-    @strawberry.field
-    async def members(self, info: strawberry.Info[Context, None]) -> list[Member]:
-        from hushcut.api import operations
+    @field()
+    async def members(self, info: Info) -> list[Member]:
+        rows = await info.context.loaders.members.load(self.id)
+        return [Member.from_model(membership, user) for membership, user in rows]
 
-        return await operations.members(info.context, str(self.id))
+    @field(description="Payments, newest first.")
+    async def payments(self, info: Info) -> list[Payment]:
+        rows = await info.context.loaders.payments.load(self.id)
+        return [Payment.from_model(row) for row in rows]
 
-    @strawberry.field(description="Payments, newest first.")
-    async def payments(self, info: strawberry.Info[Context, None]) -> list[Payment]:
-        from hushcut.api import operations
+    @field(description="API tokens: all for owners and admins, else your own.")
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        rows = await info.context.loaders.api_tokens.load(self.id)
+        return [ApiToken.from_model(row) for row in rows]
 
-        return await operations.payments(info.context, str(self.id))
-
-    @strawberry.field(description="API tokens: all for owners and admins, else your own.")
-    async def api_tokens(self, info: strawberry.Info[Context, None]) -> list[ApiToken]:
-        from hushcut.api import operations
-
-        return await operations.api_tokens(info.context, str(self.id))
-
-    @strawberry.field(description="Jobs, newest first; at most 100 per page.")
+    @field(description=f"Jobs, newest first; at most {job_service.MAX_PAGE_SIZE} per page.")
     async def jobs(
         self,
-        info: strawberry.Info[Context, None],
-        first: int = 20,
+        info: Info,
+        first: int = job_service.DEFAULT_PAGE_SIZE,
         after: str | None = None,
         status: JobStatus | None = None,
     ) -> JobConnection:
-        from hushcut.api import operations
-
-        return await operations.jobs_page(info.context, str(self.id), first, after, status)
+        if first > job_service.MAX_PAGE_SIZE:
+            raise BadUserInput(f"first must be at most {job_service.MAX_PAGE_SIZE}")
+        ctx = info.context
+        position = None if after is None else decode_cursor(after)
+        page = await ctx.call(job_service.list_jobs, ctx.actor, self.id, first, position, status)
+        return JobConnection.from_page(page)
 
     @classmethod
     def from_model(cls, workspace: models.Workspace) -> Workspace:
@@ -186,11 +232,15 @@ class User:
     email: str
     name: str
 
-    @strawberry.field(description="Workspaces you can use with the current credentials.")
-    async def workspaces(self, info: strawberry.Info[Context, None]) -> list[Workspace]:
-        from hushcut.api import operations
+    @field(description="Workspaces you can use with the current credentials.")
+    async def workspaces(self, info: Info) -> list[Workspace]:
+        ctx = info.context
+        rows = await ctx.call(workspace_service.list_workspaces, ctx.actor)
+        return [Workspace.from_model(row) for row in rows]
 
-        return await operations.my_workspaces(info.context)
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(id=strawberry.ID(user.id), email=user.email, name=user.name)
 
 
 @strawberry.type(description="One HTTP header to send with the upload, exactly as given.")
@@ -206,6 +256,16 @@ class UploadTicket:
     method: str
     headers: list[Header]
     expires_at: datetime
+
+    @classmethod
+    def for_upload(cls, job: models.VideoJob, upload: PresignedRequest) -> UploadTicket:
+        return cls(
+            job=Job.from_model(job),
+            url=upload.url,
+            method=upload.method,
+            headers=[Header(name=name, value=value) for name, value in upload.headers.items()],
+            expires_at=upload.expires_at,
+        )
 
 
 @strawberry.type(description="A Stripe Checkout session to send the buyer to.")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound
@@ -18,7 +20,14 @@ from hushcut.core.models import (
     Workspace,
     utcnow,
 )
-from hushcut.core.services.auth import MANAGERS, Actor, require_member
+from hushcut.core.services.auth import (
+    MANAGERS,
+    Actor,
+    by_workspace,
+    one_workspace,
+    own_memberships,
+    require_member,
+)
 from hushcut.core.services.credits import move_credits
 
 # Deliberately loose: one @, no spaces, a dot in the domain. Deliverability is the mail
@@ -44,15 +53,24 @@ def clean_name(name: str, what: str = "name") -> str:
 
 
 async def get_or_create_user(session: AsyncSession, email: str, name: str = "") -> User:
-    """The user with this email (case-insensitive), created on first sign-in."""
+    """The user with this email (case-insensitive), created if there is none."""
     address = normalise_email(email)
     async with transaction(session):
-        # INSERT ... ON CONFLICT: two first sign-ins at once still make one user.
-        await insert_once(session, User, {"email": address, "name": " ".join(name.split())})
-        user = (await session.scalars(select(User).where(User.email == address))).one()
-        if name and not user.name:
-            user.name = " ".join(name.split())
-        return user
+        return await ensure_user(session, address, name)
+
+
+async def ensure_user(session: AsyncSession, address: str, name: str = "") -> User:
+    """Inside a transaction: the user with this normalised address, created if new."""
+    # INSERT ... ON CONFLICT: two first sign-ins at once still make one user.
+    await insert_once(session, User, {"email": address, "name": " ".join(name.split())})
+    user = (
+        await session.scalars(
+            select(User).where(User.email == address).execution_options(populate_existing=True)
+        )
+    ).one()
+    if name and not user.name:
+        user.name = " ".join(name.split())
+    return user
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
@@ -121,19 +139,29 @@ async def find_workspace_by_name(
     return None
 
 
+async def members_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str]
+) -> dict[str, list[tuple[Membership, User]]]:
+    """The members of each workspace the actor belongs to, in one query; workspaces the
+    actor cannot reach are left out."""
+    member = aliased(Membership)
+    rows = await session.execute(
+        select(Membership.workspace_id, member, User)
+        .select_from(Membership)
+        .join(member, member.workspace_id == Membership.workspace_id)
+        .join(User, User.id == member.user_id)
+        .where(own_memberships(actor, workspace_ids))
+        .order_by(member.created_at, User.email)
+    )
+    found = by_workspace((key, (row, user)) for key, row, user in rows)
+    await end_read(session)
+    return found
+
+
 async def list_members(
     session: AsyncSession, actor: Actor, workspace_id: str
 ) -> list[tuple[Membership, User]]:
-    await require_member(session, actor, workspace_id)
-    rows = await session.execute(
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.workspace_id == workspace_id)
-        .order_by(Membership.created_at, User.email)
-    )
-    members = [(membership, user) for membership, user in rows.all()]
-    await end_read(session)
-    return members
+    return one_workspace(await members_by_workspace(session, actor, [workspace_id]), workspace_id)
 
 
 async def add_member(
