@@ -314,6 +314,9 @@ class CreditLedgerEntry(Base):
         ForeignKey("payments.id", ondelete="SET NULL"), default=None
     )
 
+    job: Mapped[VideoJob | None] = relationship(lazy="raise")
+    payment: Mapped[Payment | None] = relationship(lazy="raise")
+
 
 class Payment(Base):
     __tablename__ = "payments"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, InsufficientCredits, NotFound
@@ -181,5 +182,10 @@ async def list_ledger(
         raise BadUserInput("first must not be negative")
     if first > MAX_LEDGER_PAGE:
         raise BadUserInput(f"first must be at most {MAX_LEDGER_PAGE}")
-    query = select(CreditLedgerEntry).where(CreditLedgerEntry.workspace_id == workspace_id)
+    query = (
+        select(CreditLedgerEntry)
+        .where(CreditLedgerEntry.workspace_id == workspace_id)
+        # What each movement was for, in one query each for the page.
+        .options(selectinload(CreditLedgerEntry.job), selectinload(CreditLedgerEntry.payment))
+    )
     return await newest_first(session, query, CreditLedgerEntry, first, after)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,22 @@ ABANDONED_MESSAGE = (
 )
 
 
+class Retained(Protocol):
+    """What retention looks at in a job (a model row, or the API's view of one)."""
+
+    @property
+    def status(self) -> JobStatus: ...
+
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+    @property
+    def input_deleted_at(self) -> datetime | None: ...
+
+    @property
+    def output_deleted_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     """How long each kind of object is kept; built from the settings."""
@@ -77,26 +93,26 @@ class RetentionPolicy:
             upload_url_ttl=timedelta(seconds=settings.upload_url_ttl_s),
         )
 
-    def input_expires_at(self, job: VideoJob) -> datetime | None:
+    def input_expires_at(self, job: Retained) -> datetime | None:
         """When the job's upload goes: None while the job is not final (or in review)."""
         if job.status not in FINAL_STATUSES or job.finished_at is None:
             return None
         return job.finished_at + self.input_retention
 
-    def output_expires_at(self, job: VideoJob) -> datetime | None:
+    def output_expires_at(self, job: Retained) -> datetime | None:
         """When the job's result goes (``Job.expiresAt``); None if it has none."""
         if job.status is not JobStatus.COMPLETED or job.finished_at is None:
             return None
         return job.finished_at + self.output_retention
 
-    def output_expired(self, job: VideoJob, now: datetime) -> bool:
+    def output_expired(self, job: Retained, now: datetime) -> bool:
         """Whether the result is gone, or due to go (the sweep may not have run yet)."""
         if job.output_deleted_at is not None:
             return True
         expires = self.output_expires_at(job)
         return expires is not None and now >= expires
 
-    def input_expired(self, job: VideoJob, now: datetime) -> bool:
+    def input_expired(self, job: Retained, now: datetime) -> bool:
         if job.input_deleted_at is not None:
             return True
         expires = self.input_expires_at(job)
