@@ -3,17 +3,17 @@
 ``probe`` describes a file, ``detect`` finds its silences, ``plan`` turns them into a
 timeline of kept segments, and ``cut`` does it all and renders the output. Plugins
 extend every step through the hooks in :mod:`hushcut.pipeline.hookspecs`.
+
+The implementation lives in private modules (``_detect``, ``_plan``, ``_probe``...); the
+names below are the public API, so a module never shares its name with a function.
 """
 
 from __future__ import annotations
 
-# The modules named like the API functions are loaded first: a module imported for the
-# first time later (plugins import them) would replace the function of the same name here.
-from hushcut.pipeline import detect as _detect_module  # noqa: F401
-from hushcut.pipeline import plan as _plan_module  # noqa: F401
-from hushcut.pipeline import probe as _probe_module  # noqa: F401
+from hushcut.pipeline._detect import Detection, detect_silences
+from hushcut.pipeline._plan import plan_timeline
+from hushcut.pipeline._probe import MediaInfo, StreamInfo, probe
 from hushcut.pipeline.api import CutResult, cut, default_plugin_manager, detect, plan
-from hushcut.pipeline.detect import Detection
 from hushcut.pipeline.errors import (
     CanceledError,
     MediaError,
@@ -26,7 +26,6 @@ from hushcut.pipeline.errors import (
 )
 from hushcut.pipeline.options import CutOptions, OptionSpec
 from hushcut.pipeline.plugins import get_plugin_manager, hookimpl, load_plugins
-from hushcut.pipeline.probe import MediaInfo, StreamInfo, probe
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Segment, Timeline
 
@@ -53,9 +52,11 @@ __all__ = [
     "cut",
     "default_plugin_manager",
     "detect",
+    "detect_silences",
     "get_plugin_manager",
     "hookimpl",
     "load_plugins",
     "plan",
+    "plan_timeline",
     "probe",
 ]

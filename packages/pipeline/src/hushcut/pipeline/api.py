@@ -11,11 +11,11 @@ from typing import Any
 
 import pluggy
 
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._probe import MediaInfo, probe
 from hushcut.pipeline.errors import OptionsError, PluginError
 from hushcut.pipeline.options import CutOptions, resolve_plugin_options
 from hushcut.pipeline.plugins import call_hook, get_plugin_manager, option_specs
-from hushcut.pipeline.probe import MediaInfo, probe
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Timeline
 

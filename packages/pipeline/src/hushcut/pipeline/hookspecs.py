@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pluggy
 
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._probe import MediaInfo
 from hushcut.pipeline.options import CutOptions, OptionSpec
-from hushcut.pipeline.probe import MediaInfo
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Timeline
 

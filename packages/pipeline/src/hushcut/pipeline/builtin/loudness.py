@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hushcut.pipeline.detect import Detection, detect_silences
+from hushcut.pipeline._detect import Detection, detect_silences
+from hushcut.pipeline._probe import MediaInfo
 from hushcut.pipeline.options import CutOptions
 from hushcut.pipeline.plugins import hookimpl
-from hushcut.pipeline.probe import MediaInfo
 from hushcut.pipeline.render import ProgressCallback
 
 DETECTOR_NAME = "loudness"

@@ -13,8 +13,8 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from hushcut.pipeline._probe import MediaInfo, check_complete, open_media, probe
 from hushcut.pipeline.errors import MediaError
-from hushcut.pipeline.probe import MediaInfo, check_complete, open_media, probe
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
