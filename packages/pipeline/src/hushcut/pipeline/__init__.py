@@ -10,10 +10,19 @@ names below are the public API, so a module never shares its name with a functio
 
 from __future__ import annotations
 
+from hushcut.pipeline._capabilities import Capabilities, capabilities
 from hushcut.pipeline._detect import Detection, detect_silences
 from hushcut.pipeline._plan import plan_timeline
 from hushcut.pipeline._probe import MediaInfo, StreamInfo, probe
-from hushcut.pipeline.api import CutResult, cut, default_plugin_manager, detect, plan
+from hushcut.pipeline._registries import Detector, Exporter, Renderer
+from hushcut.pipeline.api import (
+    CutResult,
+    cut,
+    default_plugin_manager,
+    detect,
+    export_timeline,
+    plan,
+)
 from hushcut.pipeline.errors import (
     CanceledError,
     MediaError,
@@ -21,19 +30,29 @@ from hushcut.pipeline.errors import (
     OptionsError,
     PipelineError,
     PluginError,
+    PluginOrigin,
     RenderError,
     TimelineError,
 )
 from hushcut.pipeline.options import CutOptions, OptionSpec
-from hushcut.pipeline.plugins import get_plugin_manager, hookimpl, load_plugins
+from hushcut.pipeline.plugins import (
+    HushcutPluginManager,
+    get_plugin_manager,
+    hookimpl,
+    load_plugins,
+)
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Segment, Timeline
 
 __all__ = [
     "CanceledError",
+    "Capabilities",
     "CutOptions",
     "CutResult",
     "Detection",
+    "Detector",
+    "Exporter",
+    "HushcutPluginManager",
     "MediaError",
     "MediaInfo",
     "NoAudioError",
@@ -41,18 +60,22 @@ __all__ = [
     "OptionsError",
     "PipelineError",
     "PluginError",
+    "PluginOrigin",
     "ProgressCallback",
     "RenderError",
     "RenderResult",
     "RenderSettings",
+    "Renderer",
     "Segment",
     "StreamInfo",
     "Timeline",
     "TimelineError",
+    "capabilities",
     "cut",
     "default_plugin_manager",
     "detect",
     "detect_silences",
+    "export_timeline",
     "get_plugin_manager",
     "hookimpl",
     "load_plugins",

@@ -6,10 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import pluggy
-
 from hushcut.pipeline.errors import PluginError
-from hushcut.pipeline.plugins import get_plugin_manager
+from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
 
 #: PluginErrors raised while loading start with ``plugin '<name>'`` (see pipeline.plugins).
 _NAMED = re.compile(r"^plugin (?P<quote>['\"])(?P<name>.+?)(?P=quote)")
@@ -21,7 +19,7 @@ def plugin_named(error: PluginError) -> str | None:
     return match.group("name") if match else None
 
 
-def load_available_plugins() -> tuple[pluggy.PluginManager, dict[str, str]]:
+def load_available_plugins() -> tuple[HushcutPluginManager, dict[str, str]]:
     """A plugin manager with every installed plugin that loads, and the ones that do not.
 
     Returns the manager and ``{plugin name: why it failed to load}``. A plugin that fails
