@@ -301,8 +301,11 @@ def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **
     help="Print the capabilities (plugins, detectors, renderers, exporters, options) as JSON.",
 )
 def plugins_command(as_json: bool) -> None:
-    """List the plugins (built-in steps and installed ones) with their hooks and options,
-    and the detectors, renderers and exporters they register."""
+    """List the plugins and what they offer.
+
+    Every plugin (built-in steps and installed ones) with its hooks, its options and the
+    detectors, renderers and exporters it registers; then the names of each of those.
+    """
     with errors_as_one_line():
         pm = default_plugin_manager()
         if as_json:
