@@ -232,6 +232,41 @@ def test_a_wrapper_around_a_built_in_step_is_not_blamed_for_its_failure(pm) -> N
         plan(garbled, plugin_manager=pm)
 
 
+def test_a_wrapper_raising_its_own_error_is_blamed_for_it(pm, runtime_plugin) -> None:
+    class Translating:
+        @hookimpl(wrapper=True)
+        def hushcut_plan(self, detection, options):
+            try:
+                return (yield)
+            except TypeError as exc:
+                raise ValueError("could not plan") from exc
+
+    pm.register(Translating(), name="translating")
+    garbled = Detection(60.0, [("10", "12")])  # type: ignore[list-item]
+    with pytest.raises(PluginError) as caught:
+        plan(garbled, plugin_manager=pm)
+    assert str(caught.value) == (
+        "plugin 'translating' failed in hushcut_plan: ValueError: could not plan"
+    )
+    assert caught.value.plugin == "translating"
+
+
+def test_a_plugin_returning_the_wrong_type_is_named(pm, workdir: Path, runtime_plugin) -> None:
+    use_fake_renderer(pm)
+    source = (
+        "from hushcut.pipeline import hookimpl\n\n@hookimpl\n"
+        "def hushcut_audio_filters(options, media):\n    return 'highpass=f=80'\n"
+    )
+    pm.register(runtime_plugin("stringly", source), name="stringly")
+    with pytest.raises(PluginError) as caught:
+        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    assert str(caught.value) == (
+        "plugin 'stringly' returned 'highpass=f=80' from hushcut_audio_filters, "
+        "not a list of filter strings"
+    )
+    assert (caught.value.plugin, caught.value.hook) == ("stringly", "hushcut_audio_filters")
+
+
 class Gate:
     """One class, registered twice with different settings: only one instance is broken."""
 

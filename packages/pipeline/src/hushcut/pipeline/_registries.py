@@ -29,7 +29,7 @@ DetectFunction = Callable[[Path, MediaInfo, CutOptions, ProgressCallback], Detec
 #: ``render(source, output, timeline, settings, progress)``: writes ``output``.
 RenderFunction = Callable[[Path, Path, Timeline, RenderSettings, ProgressCallback], RenderResult]
 #: ``export(timeline, media, options)``: the file's content, text or bytes.
-ExportFunction = Callable[[Timeline, MediaInfo, CutOptions], "str | bytes"]
+ExportFunction = Callable[[Timeline, MediaInfo, CutOptions], str | bytes]
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,6 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[Registered[T]]:
         return iter(self._entries.values())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def names(self) -> list[str]:
         return list(self._entries)
