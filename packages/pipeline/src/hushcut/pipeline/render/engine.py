@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import av
 import av.error
@@ -33,11 +33,14 @@ from hushcut.pipeline.render.video import (
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
     from av.container import InputContainer, OutputContainer
-    from av.packet import Packet
+    from av.packet import Packet as StreamPacket
     from av.video.stream import VideoStream
 
     from hushcut.pipeline.render import ProgressCallback, RenderSettings
     from hushcut.pipeline.timeline import Segment
+
+    #: A packet of any stream (PyAV types packets by their stream).
+    Packet = StreamPacket[Any]
 
 log = logging.getLogger(__name__)
 
