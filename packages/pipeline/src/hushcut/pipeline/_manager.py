@@ -50,8 +50,8 @@ class HushcutPluginManager(pluggy.PluginManager):
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
         removed = super().unregister(plugin, name)
         self._guards = {impl: g for impl, g in self._guards.items() if impl.plugin is not removed}
-        for key in [key for key, value in self.origins.items() if self.get_plugin(key) is None]:
-            del self.origins[key]
+        for name_gone in [key for key in self.origins if self.get_plugin(key) is None]:
+            del self.origins[name_gone]
         return removed
 
     def _hookexec(
