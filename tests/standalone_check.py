@@ -1,8 +1,8 @@
 """Run by `nox -s pipeline_standalone` inside a venv holding only hushcut-pipeline.
 
 Uses the installed `hushcut` command the way a library user would: help, `detect --json`
-on the shared talk, and `cut` on a video (through an edited timeline, to stay quick) and
-on an audio-only recording (the whole pipeline).
+on the shared talk, `plugins --json`, and `cut` on a video (through an edited timeline, to
+stay quick) and on an audio-only recording (the whole pipeline).
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def main() -> None:
     assert detection["duration"] == 60.0, detection
     assert len(detection["silences"]) >= 5, detection
     print(f"detect ok: {len(detection['silences'])} silences in {talk.name}")
+    offered = json.loads(hushcut("plugins", "--json"))
+    assert [d["name"] for d in offered["detectors"]] == ["loudness"], offered["detectors"]
+    assert [r["name"] for r in offered["renderers"]] == ["mp4"], offered["renderers"]
+    assert offered["pipeline_version"] != "unknown", offered["pipeline_version"]
+    print(f"plugins ok: hushcut-pipeline {offered['pipeline_version']}")
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)

@@ -65,11 +65,26 @@ def test_a_command_that_fails_to_load_is_listed_unavailable(fake_distribution) -
     )
 
 
-def test_plugins_lists_builtins_with_their_hooks() -> None:
+def test_plugins_lists_builtins_with_their_hooks_and_registries() -> None:
     result = CliRunner().invoke(main, ["plugins"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:2] == ["loudness (built-in)", "  hooks: hushcut_detect"]
-    assert "renderer (built-in)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "loudness (built-in)",
+        "  hooks: hushcut_register_detectors",
+        "  detector loudness: Windows quieter than a threshold between the recording's noise "
+        "floor and speech level (the default).",
+    ]
+    assert "renderer (built-in)" in lines
+    assert (
+        "  renderer mp4 (.mp4, video/mp4): MP4 (H.264/AAC): mode smart copies whole GOPs and "
+        "re-encodes only around cuts; mode reencode encodes everything once."
+    ) in lines
+    assert lines[-3:] == [
+        "detectors: loudness (default)",
+        "renderers: mp4 (default)",
+        "exporters: json",
+    ]
 
 
 def test_bad_option_value_is_one_line(talk1: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hushcut.pipeline import CutOptions, detect
-from hushcut.pipeline.detect import WINDOW_S, choose_threshold, detect_silences, find_silences
+from hushcut.pipeline._detect import WINDOW_S, choose_threshold, detect_silences, find_silences
 from tests.pipeline.media import transcode_audio, write_tone_wav
 from tests.pipeline.scoring import score_against_truth, score_silences
 

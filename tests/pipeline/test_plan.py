@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hushcut.pipeline import CutOptions, Segment, detect, plan
-from hushcut.pipeline.detect import Detection
-from hushcut.pipeline.plan import plan_timeline
+from hushcut.pipeline import CutOptions, Detection, Segment, detect, plan, plan_timeline
 
 RULES = {"min_silence_s": 0.3, "margin_s": 0.15, "min_cut_s": 0.1, "min_clip_s": 0.4}
 

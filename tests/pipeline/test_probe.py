@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import MediaError, NoAudioError, detect, probe
+from hushcut.pipeline import MediaError, NoAudioError, detect, detect_silences, probe
 from hushcut.pipeline.cli import main
-from hushcut.pipeline.detect import detect_silences
 from tests.pipeline.scoring import score_against_truth
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".m4a", ".mp3", ".wav"}

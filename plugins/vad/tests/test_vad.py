@@ -89,7 +89,8 @@ def test_listed_by_hushcut_plugins_with_hooks_and_options() -> None:
     # One block per plugin: "name (origin)" then indented lines.
     blocks = re.split(r"\n(?=\S)", result.stdout)
     block = next(b for b in blocks if b.startswith("vad (hushcut-vad "))
-    assert "hooks: hushcut_detect, hushcut_options" in block
+    assert "hooks: hushcut_options, hushcut_register_detectors" in block
+    assert "detector vad: WebRTC voice activity detection" in block
     for key in ("aggressiveness", "frame_ms", "window_s", "hangover_s"):
         assert f"option vad.{key} (" in block
 

@@ -136,7 +136,8 @@ def _level_dbfs(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
     scaled = frames.astype(np.float32) / 32768.0
     power = np.einsum("ij,ij->i", scaled, scaled, dtype=np.float64) / max(frames.shape[1], 1)
     floor = 10 ** (FLOOR_DBFS / 10)
-    return (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+    level: npt.NDArray[np.float32] = (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+    return level
 
 
 def smooth(voiced: npt.NDArray[np.bool_], settings: VadSettings) -> npt.NDArray[np.bool_]:

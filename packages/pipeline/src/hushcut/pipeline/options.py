@@ -55,6 +55,7 @@ class CutOptions(BaseModel):
     detector: str = Field(
         "loudness", min_length=1, description="Which detector finds the silences."
     )
+    renderer: str = Field("mp4", min_length=1, description="Which renderer writes the output.")
     threshold_db: float | None = Field(
         None,
         le=0.0,

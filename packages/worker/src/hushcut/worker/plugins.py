@@ -13,30 +13,11 @@ selecting a plugin no worker offers, with the reason.
 
 from __future__ import annotations
 
-import re
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pydantic import TypeAdapter
-from pydantic.errors import PydanticInvalidForJsonSchema
-
 from hushcut.core.capabilities import OptionOffer, PluginOffer, WorkerOffer
-from hushcut.pipeline import CutOptions, OptionSpec, PluginError
-from hushcut.pipeline.plugins import (
-    HushcutPluginManager,
-    describe_plugins,
-    get_plugin_manager,
-    option_specs,
-)
-
-#: PluginErrors raised while loading start with ``plugin '<name>'`` (see pipeline.plugins).
-_NAMED = re.compile(r"^plugin (?P<quote>['\"])(?P<name>.+?)(?P=quote)")
-
-
-def plugin_named(error: PluginError) -> str | None:
-    """The name of the plugin a loading PluginError is about, if it names one."""
-    match = _NAMED.match(str(error))
-    return match.group("name") if match else None
+from hushcut.pipeline import Capabilities, PluginError, capabilities
+from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
 
 
 def load_available_plugins() -> tuple[HushcutPluginManager, dict[str, str]]:
@@ -52,7 +33,7 @@ def load_available_plugins() -> tuple[HushcutPluginManager, dict[str, str]]:
         try:
             return get_plugin_manager(block=list(unavailable)), unavailable
         except PluginError as exc:
-            name = plugin_named(exc)
+            name = exc.plugin
             if name is None or name in unavailable:
                 raise
             unavailable[name] = str(exc).strip().splitlines()[0]
@@ -60,38 +41,47 @@ def load_available_plugins() -> tuple[HushcutPluginManager, dict[str, str]]:
 
 def build_offer(pm: HushcutPluginManager, unavailable: dict[str, str]) -> WorkerOffer:
     """What a worker with plugin manager ``pm`` can run, as it advertises it."""
-    plugins = describe_plugins(pm)
-    specs = option_specs(pm)
+    offered = capabilities(pm)
     return WorkerOffer(
-        pipeline_version=_version("hushcut-pipeline"),
+        pipeline_version=offered["pipeline_version"],
         plugins=tuple(
-            PluginOffer(name=plugin.name, origin=plugin.origin, hooks=plugin.hooks)
-            for plugin in plugins
+            PluginOffer(
+                name=plugin["name"],
+                origin=_origin(plugin["kind"], plugin["distribution"], plugin["version"]),
+                hooks=tuple(plugin["hooks"]),
+            )
+            for plugin in offered["plugins"]
         ),
         unavailable=dict(unavailable),
-        detectors=tuple(p.name for p in plugins if "hushcut_detect" in p.hooks),
-        renderers=tuple(p.name for p in plugins if "hushcut_render" in p.hooks),
+        detectors=tuple(entry["name"] for entry in offered["detectors"]),
+        renderers=tuple(entry["name"] for entry in offered["renderers"]),
+        exporters=tuple(entry["name"] for entry in offered["exporters"]),
         options=tuple(
             OptionOffer(
-                plugin=spec.plugin,
-                key=spec.key,
-                type=spec.type_name,
-                default=_jsonable(spec.default),
-                help=spec.help,
+                plugin=option["plugin"],
+                key=option["key"],
+                type=option["type"],
+                default=option["default"],
+                help=option["help"],
             )
-            for spec in specs
+            for option in offered["options"]
         ),
-        options_schema=options_schema(specs),
+        options_schema=options_schema(offered),
     )
 
 
-def options_schema(specs: list[OptionSpec]) -> dict[str, Any]:
-    """JSON Schema of a job's options: the built-in ones and each plugin's declared ones."""
-    schema = CutOptions.model_json_schema()
+def options_schema(offered: Capabilities) -> dict[str, Any]:
+    """JSON Schema of a job's options: the built-in ones, the detector and renderer names
+    this worker has, and each plugin's declared options."""
+    schema = dict(offered["cut_options_schema"])
+    properties = dict(schema.get("properties", {}))
+    for kind, entries in (("detector", offered["detectors"]), ("renderer", offered["renderers"])):
+        if kind in properties:
+            properties[kind] = {**properties[kind], "enum": [entry["name"] for entry in entries]}
     namespaces: dict[str, dict[str, Any]] = {}
-    for spec in specs:
-        namespaces.setdefault(spec.plugin, {})[spec.key] = _type_schema(spec)
-    schema["properties"]["plugins"] = {
+    for option in offered["options"]:
+        namespaces.setdefault(option["plugin"], {})[option["key"]] = option["schema"]
+    properties["plugins"] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
@@ -99,22 +89,13 @@ def options_schema(specs: list[OptionSpec]) -> dict[str, Any]:
             for plugin, keys in namespaces.items()
         },
     }
+    schema["properties"] = properties
     return schema
 
 
-def _type_schema(spec: OptionSpec) -> dict[str, Any]:
-    try:
-        return TypeAdapter(spec.type).json_schema()
-    except PydanticInvalidForJsonSchema:
-        return {}  # a type JSON Schema cannot express: the worker checks it when it runs
-
-
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)
-
-
-def _version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "unknown"
+def _origin(kind: str, distribution: str | None, version: str | None) -> str:
+    if kind == "built-in":
+        return "built-in"
+    if distribution is None:
+        return "registered at runtime"
+    return f"{distribution} {version}" if version else distribution

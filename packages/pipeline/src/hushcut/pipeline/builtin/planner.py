@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._manager import hookimpl
+from hushcut.pipeline._plan import plan_timeline
 from hushcut.pipeline.options import CutOptions
-from hushcut.pipeline.plan import plan_timeline
-from hushcut.pipeline.plugins import hookimpl
 from hushcut.pipeline.timeline import Timeline
 
 

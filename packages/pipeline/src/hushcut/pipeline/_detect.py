@@ -13,8 +13,8 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from hushcut.pipeline._probe import MediaInfo, check_complete, open_media, probe
 from hushcut.pipeline.errors import MediaError
-from hushcut.pipeline.probe import MediaInfo, check_complete, open_media, probe
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
@@ -125,7 +125,8 @@ def loudness_envelope(
 def _mean_power(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     # Full-scale sine is -3 dBFS by this (AES17 would say 0); the reference only shifts
     # absolute numbers, never the relative ones the default threshold relies on.
-    return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+    power: npt.NDArray[np.float32] = frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+    return power
 
 
 #: Decoded samples are measured in batches of about this many per channel: per-frame
@@ -265,7 +266,8 @@ def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[n
         samples /= full_scale
     elif data.dtype.kind == "u":
         samples = (samples - full_scale) / full_scale
-    return np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
+    power: npt.NDArray[np.float32] = np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
+    return power
 
 
 def _audio_position(container: av.container.InputContainer, media: MediaInfo) -> int:

@@ -192,7 +192,8 @@ def _pick(candidates: Any, infos: tuple[StreamInfo, ...]) -> StreamInfo | None:
     chosen = next(
         (s for s in candidates if s.disposition & av.stream.Disposition.default), candidates[0]
     )
-    return infos[chosen.index]
+    index: int = chosen.index
+    return infos[index]
 
 
 def _container_duration(
