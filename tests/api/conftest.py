@@ -142,6 +142,9 @@ def platform_settings(
         "log_level": "WARNING",
         "log_json": True,
         "worker_concurrency": 2,
+        # The sweeps run often, so a test sees them act within seconds; they touch only
+        # data past its retention, which no test makes by accident.
+        "sweep_interval_s": 2,
     }
     values.update(overrides)
     return make_settings(tmp, backend, services, **values)

@@ -3,43 +3,35 @@ what they delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import re
 
 import httpx
-import pytest
 
 from hushcut.core.models import JobStatus
 from hushcut.core.runtime import Runtime
-from tests.api.conftest import ApiServer, Fakes, platform_settings
 from tests.core.test_retention import current
 from tests.core.test_scheduler import abandoned_upload
 from tests.platform import stored_keys, wait_until
 
-
-@pytest.fixture
-def sweeping_server(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest, fakes: Fakes
-) -> Iterator[ApiServer]:
-    settings = platform_settings(tmp_path, backend, request, fakes, sweep_interval_s=1)
-    started = ApiServer(settings, "up").start()
-    yield started
-    started.stop()
+ABANDONED = re.compile(r'^hushcut_deletions_total\{kind="upload_abandoned"\} (\S+)$', re.M)
 
 
-async def test_hushcut_up_sweeps_and_counts_in_metrics(sweeping_server: ApiServer) -> None:
-    runtime = await Runtime.start(sweeping_server.settings, upgrade=False)
-    try:
-        job = await abandoned_upload(runtime)
+async def abandoned_count(client: httpx.AsyncClient) -> float:
+    found = ABANDONED.search((await client.get("/metrics")).text)
+    return float(found.group(1)) if found else 0.0
 
-        async def canceled() -> bool:
-            return (await current(runtime, job.id)).status is JobStatus.CANCELED
 
-        await wait_until(canceled, 30, "the abandoned upload canceled by hushcut up")
-        assert await stored_keys(runtime, f"input/{job.id}/") == []
-    finally:
-        await runtime.close()
-    async with httpx.AsyncClient(base_url=sweeping_server.url, timeout=10) as http:
-        metrics = (await http.get("/metrics")).text
-    assert 'hushcut_deletions_total{kind="upload_abandoned"} 1.0' in metrics
+async def test_hushcut_up_sweeps_and_counts_in_metrics(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    before = await abandoned_count(client)
+    job = await abandoned_upload(runtime)
+
+    async def canceled() -> bool:
+        return (await current(runtime, job.id)).status is JobStatus.CANCELED
+
+    await wait_until(canceled, 30, "the abandoned upload canceled by hushcut up")
+    assert await stored_keys(runtime, f"input/{job.id}/") == []
+    assert await abandoned_count(client) >= before + 1
+    metrics = (await client.get("/metrics")).text
     assert 'hushcut_sweeps_total{outcome="ok",sweep="abandoned_uploads"}' in metrics

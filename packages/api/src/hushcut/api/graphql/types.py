@@ -18,14 +18,14 @@ from hushcut.api.cursors import decode_cursor, encode_cursor
 from hushcut.api.graphql.context import Info
 from hushcut.api.graphql.fields import field
 from hushcut.core import models
-from hushcut.core.errors import BadUserInput
+from hushcut.core.errors import BadUserInput, Forbidden
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason, Role, utcnow
 from hushcut.core.services import credits as credit_service
 from hushcut.core.services import deletion as deletion_service
-from hushcut.core.services import invitations as invitation_service
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import workspaces as workspace_service
+from hushcut.core.services.auth import MANAGERS
 from hushcut.core.services.paging import Page, Position
 from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import PresignedRequest
@@ -256,7 +256,9 @@ class Workspace:
     @field(description="Invitations not yet accepted, revoked or expired (owners and admins).")
     async def invitations(self, info: Info) -> list[Invitation]:
         ctx = info.context
-        rows = await ctx.call(invitation_service.list_invitations, ctx.actor, self.id)
+        if await ctx.role_in(self.id) not in MANAGERS:
+            raise Forbidden("only owners and admins see the invitations")
+        rows = await ctx.loaders.invitations.load(self.id)
         return [Invitation.from_model(row) for row in rows]
 
     @field(

@@ -12,16 +12,23 @@ import hashlib
 import html as html_lib
 import logging
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read, transaction
 from hushcut.core.email import EmailError, EmailSender
 from hushcut.core.errors import Conflict, EmailUnavailable, Forbidden, NotFound
 from hushcut.core.models import Invitation, Membership, Role, User, Workspace, utcnow
-from hushcut.core.services.auth import MANAGERS, Actor, require_member
+from hushcut.core.services.auth import (
+    MANAGERS,
+    Actor,
+    by_workspace,
+    own_memberships,
+    require_member,
+)
 from hushcut.core.services.workspaces import normalise_email
 
 log = logging.getLogger(__name__)
@@ -154,28 +161,39 @@ def invitation_message(
     return subject, text, body
 
 
+async def invitations_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str]
+) -> dict[str, list[Invitation]]:
+    """The pending invitations of each workspace where the actor is an owner or admin,
+    newest first, in one query; other workspaces are left out."""
+    rows = await session.execute(
+        select(Membership.workspace_id, Invitation)
+        .select_from(Membership)
+        .outerjoin(
+            Invitation,
+            and_(
+                Invitation.workspace_id == Membership.workspace_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            ),
+        )
+        .where(own_memberships(actor, workspace_ids), Membership.role.in_(MANAGERS))
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        .execution_options(populate_existing=True)
+    )
+    found = by_workspace((key, row) for key, row in rows)
+    await end_read(session)
+    return found
+
+
 async def list_invitations(
     session: AsyncSession, actor: Actor, workspace_id: str
 ) -> list[Invitation]:
     """The workspace's pending invitations, newest first; owners and admins only."""
     await require_member(session, actor, workspace_id, MANAGERS)
-    found = list(
-        (
-            await session.scalars(
-                select(Invitation)
-                .where(
-                    Invitation.workspace_id == workspace_id,
-                    Invitation.accepted_at.is_(None),
-                    Invitation.revoked_at.is_(None),
-                    Invitation.expires_at > utcnow(),
-                )
-                .order_by(Invitation.created_at.desc(), Invitation.id.desc())
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-    )
-    await end_read(session)
-    return found
+    found = await invitations_by_workspace(session, actor, [workspace_id])
+    return found.get(workspace_id, [])
 
 
 async def revoke_invitation(session: AsyncSession, actor: Actor, invitation_id: str) -> Invitation:
