@@ -31,6 +31,7 @@ from hushcut.pipeline.plugins import (
     register_plugin,
 )
 from hushcut.pipeline.render import RenderResult
+from hushcut.pipeline.testing import SampleMedia
 
 
 class FakeRenderer:
@@ -86,13 +87,13 @@ def test_builtins_are_registered_first_as_ordinary_plugins(pm) -> None:
 def test_hook_hushcut_options_declares_validated_options(pm, workdir: Path) -> None:
     pm.register(ConstantDetector(), name="constant")
     detection = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant", "plugins": {"constant": {"gap": "3.5"}}},
         plugin_manager=pm,
     )
     assert detection.silences == [(10.0, 13.5)]
     with pytest.raises(Exception, match=r"option constant\.gap") as info:
-        detect(workdir / "talk1.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
+        detect(workdir / "talk.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
     assert type(info.value).__name__ == "OptionsError"
 
 
@@ -100,7 +101,7 @@ def test_hook_hushcut_detect_selected_plugin_replaces_builtin(pm, workdir: Path)
     pm.register(ConstantDetector(), name="constant")
     reports: list[tuple[str, float]] = []
     chosen = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant"},
         lambda stage, f: reports.append((stage, f)),
         plugin_manager=pm,
@@ -108,12 +109,12 @@ def test_hook_hushcut_detect_selected_plugin_replaces_builtin(pm, workdir: Path)
     assert chosen.detector == "constant"
     assert ("detect", 0.5) in reports
     # Installed but not selected, the plugin changes nothing: the built-in one answers.
-    assert detect(workdir / "talk1.mp4", plugin_manager=pm).detector == "loudness"
+    assert detect(workdir / "talk.mp4", plugin_manager=pm).detector == "loudness"
 
 
 def test_unknown_detector_name_is_an_options_error(pm, workdir: Path) -> None:
     with pytest.raises(Exception, match="no installed detector is called 'vad'"):
-        detect(workdir / "talk1.mp4", {"detector": "vad"}, plugin_manager=pm)
+        detect(workdir / "talk.mp4", {"detector": "vad"}, plugin_manager=pm)
 
 
 def test_hook_hushcut_plan_replaces_the_planner(pm) -> None:
@@ -176,7 +177,7 @@ class Filters:
 
 def test_hook_hushcut_audio_filters_reach_the_renderer(pm, renderer, workdir: Path) -> None:
     pm.register(Filters(), name="filters")
-    cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert renderer.settings.audio_filters == ["highpass=f=80", "lowpass=f=8000"]
 
 
@@ -184,15 +185,17 @@ def test_hook_hushcut_video_filters_reach_the_renderer_and_force_reencode(
     pm, renderer, workdir: Path
 ) -> None:
     pm.register(Filters(), name="filters")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
     assert renderer.settings.video_filters == ["hflip"]
     assert renderer.settings.mode == "reencode"
     assert any("reencode" in note for note in result.notes)
 
 
-def test_video_filters_are_not_asked_for_audio_only_input(pm, renderer, media_dir: Path, tmp_path):
+def test_video_filters_are_not_asked_for_audio_only_input(
+    pm, renderer, sample_media: SampleMedia, tmp_path
+):
     pm.register(Filters(), name="filters")
-    cut(media_dir / "edge" / "mono.mp3", tmp_path / "out.mp4", plugin_manager=pm)
+    cut(sample_media("mono.mp3"), tmp_path / "out.mp4", plugin_manager=pm)
     assert renderer.settings.video_filters == []
     assert renderer.settings.mode == "smart"
 
@@ -202,7 +205,7 @@ def test_hook_hushcut_render_replaces_the_renderer_and_progress_is_monotonic(
 ) -> None:
     reports: list[tuple[str, float]] = []
     result = cut(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         workdir / "out.mp4",
         {"preset": "slow", "crf": 18, "mode": "reencode"},
         lambda stage, fraction: reports.append((stage, fraction)),
@@ -231,7 +234,7 @@ def test_hook_hushcut_postprocess_runs_after_render_and_adds_notes(pm, renderer,
             return "stamped the output"
 
     pm.register(Stamp(), name="stamp")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert (workdir / "out.mp4").read_bytes() == b"stamped"
     assert "stamped the output" in result.notes
 
@@ -244,7 +247,7 @@ def test_a_plugin_crashing_in_a_hook_is_named_and_leaves_no_output(pm, renderer,
 
     pm.register(Explosive(), name="explosive")
     with pytest.raises(PluginError, match=r"^plugin 'explosive' failed in hushcut_postprocess: "):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert not (workdir / "out.mp4").exists()
 
 
@@ -255,7 +258,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
     with pytest.raises(CanceledError):
         cut(
-            workdir / "talk1.mp4",
+            workdir / "talk.mp4",
             workdir / "out.mp4",
             progress=cancel_during_render,
             plugin_manager=pm,
@@ -265,7 +268,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
 def test_output_may_not_overwrite_the_input(pm, renderer, workdir) -> None:
     with pytest.raises(Exception, match="is the input"):
-        cut(workdir / "talk1.mp4", workdir / "talk1.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "talk.mp4", plugin_manager=pm)
 
 
 def test_misspelt_hook_is_a_plugin_error_naming_the_plugin(pm) -> None:
@@ -382,11 +385,9 @@ def test_entry_point_plugin_with_misspelt_hook_is_named(fake_distribution) -> No
 def test_blocking_a_builtin_lets_a_plugin_take_over(workdir: Path) -> None:
     pm = get_plugin_manager(block=["loudness"], autoload=False)
     with pytest.raises(Exception, match="no installed detector"):
-        detect(workdir / "talk1.mp4", plugin_manager=pm)
+        detect(workdir / "talk.mp4", plugin_manager=pm)
     pm.register(ConstantDetector(), name="constant")
-    assert detect(
-        workdir / "talk1.mp4", CutOptions(detector="constant"), plugin_manager=pm
-    ).silences
+    assert detect(workdir / "talk.mp4", CutOptions(detector="constant"), plugin_manager=pm).silences
 
 
 def test_every_hook_has_a_test() -> None:

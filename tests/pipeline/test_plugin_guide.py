@@ -95,7 +95,7 @@ def _example(guide: str, name: str) -> str:
     return match.group(1)
 
 
-def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> None:
+def test_minimal_example_is_a_working_plugin(guide: str, talk: Path) -> None:
     module = types.ModuleType("hushcut_rumble.plugin")
     # Running the documented code is the point: it must be a plugin that really loads.
     code = compile(_example(guide, "hushcut_rumble/plugin.py"), "plugin.py", "exec")
@@ -103,7 +103,7 @@ def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> Non
     pm = get_plugin_manager(autoload=False)
     register_plugin(pm, module, "rumble")  # fails on a misspelt hook or wrong arguments
     options = resolve_options({"plugins": {"rumble": {"enabled": "true", "cutoff": "120"}}}, pm)
-    media = probe(media_dir / "talk1.mp4")
+    media = probe(talk)
     assert ["highpass=f=120.0:poles=2"] in pm.hook.hushcut_audio_filters(
         options=options, media=media
     )
