@@ -25,7 +25,7 @@ import pytest
 
 from tests.servers import MotoServer, PostgresServer, RedisServer, ServerError
 
-pytest_plugins = ["hushcut.pipeline.testing.pytest_plugin"]
+pytest_plugins = ["pytester", "hushcut.pipeline.testing.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Real recordings checked into the repository (see tests/media/README.md).

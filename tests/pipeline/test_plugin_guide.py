@@ -13,6 +13,7 @@ import pytest
 from hushcut.pipeline import CutOptions, get_plugin_manager, hookspecs, probe
 from hushcut.pipeline.api import resolve_options
 from hushcut.pipeline.plugins import ENTRY_POINT_GROUP, hook_names, register_plugin
+from hushcut.pipeline.testing import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -133,3 +134,15 @@ def test_guide_names_the_plugins_that_ship_in_this_repository(guide: str) -> Non
     for pyproject in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
         name = tomllib.loads(pyproject.read_text())["project"]["name"]
         assert f"`{name}`" in guide, f"docs/plugins.md does not mention {name}"
+
+
+def test_minimal_example_test_passes_with_the_test_kit(
+    guide: str, pytester: pytest.Pytester, sample_media_cache: Path, monkeypatch
+) -> None:
+    # The documented plugin and its documented test, run as its author would run them.
+    package = pytester.mkpydir("hushcut_rumble")
+    (package / "plugin.py").write_text(_example(guide, "hushcut_rumble/plugin.py"))
+    pytester.makepyfile(test_rumble=_example(guide, "tests/test_rumble.py"))
+    monkeypatch.setenv(CACHE_ENV, str(sample_media_cache))  # pytester moves HOME
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
