@@ -32,16 +32,7 @@ from hushcut.worker.queue import JobQueue
 from hushcut.worker.runner import WorkerRunner
 from tests.conftest import Services
 from tests.platform import make_settings, new_member
-
-#: The worker tests' job: a 6 s talk at 320x180 (1 s GOPs, x264 ultrafast) whose pauses
-#: (at least 2 s between sentences, lead-in and tail) a cut visibly removes.
-TALK_CLIP = {
-    "duration": 6.0,
-    "seed": 4,
-    "pause_min": 2.0,
-    "pause_max": 2.5,
-    "video": {"width": 320, "height": 180, "gop": 30, "preset": "ultrafast"},
-}
+from tests.worker.media import TALK_CLIP
 
 #: Worker settings that make crash recovery observable within a test's budget.
 FAST_WORKER = {"job_lease_s": 3.0, "job_max_attempts": 3}

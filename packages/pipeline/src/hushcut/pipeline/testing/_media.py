@@ -92,6 +92,12 @@ class GroundTruth:
         return sum(b - a for a, b in self.silences)
 
 
+def media_path(spec: MediaSpec = TALK, cache: Path | None = None) -> Path:
+    """Where :func:`generate` keeps the file of ``spec`` (it may not exist yet)."""
+    folder = cache if cache is not None else cache_dir()
+    return folder / f"{spec.stem(resolve_voice(spec.voice))}.{spec.container}"
+
+
 def generate(spec: MediaSpec = TALK, cache: Path | None = None) -> Path:
     """The file ``spec`` describes, with its ground truth beside it (``.json``).
 
