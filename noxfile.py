@@ -12,11 +12,17 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["lint", "types", "tests", "plugins", "pipeline_standalone"]
+nox.options.sessions = ["lint", "imports", "types", "tests", "plugins", "pipeline_standalone"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
-PACKAGES = ["packages/core", "packages/pipeline", "packages/api", "packages/worker"]
+PACKAGES = [
+    "packages/core",
+    "packages/pipeline",
+    "packages/api",
+    "packages/worker",
+    "packages/platform",
+]
 # Tests that do not depend on the platform backend run once, with the embedded backend.
 BACKEND_TESTS = ["tests/core", "tests/api", "tests/worker"]
 
@@ -30,6 +36,12 @@ def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def imports(session: nox.Session) -> None:
+    """What each package may import (import-linter contracts in pyproject.toml)."""
+    session.run("lint-imports")
 
 
 @nox.session(python=False)

@@ -59,14 +59,15 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="hushcut-bench-worker-"))
 
     async def run(self, jobs: int, samples: int) -> dict[str, Any]:
+        from hushcut.core.queue import RedisDispatcher
         from hushcut.core.runtime import Runtime
-        from hushcut.worker.queue import JobQueue
         from tests.platform import make_settings, new_member
         from tests.worker.processes import WorkerProcess, worker_env
 
         settings = make_settings(self.tmp, "services", self.services, workspace_max_running=1000)
         runtime = await Runtime.start(settings, upgrade=False)
-        queue = JobQueue(runtime)
+        assert settings.redis_url is not None
+        queue = RedisDispatcher(settings.redis_url)
         await queue.startup()
         env = worker_env(
             settings,

@@ -1,7 +1,11 @@
-"""Reusable fixtures for platform tests (core, api, worker): settings and a Runtime per
-test on the backend under test, each with its own empty, migrated database.
+"""The one home of platform test fixtures and helpers (core, api, worker tests).
 
-Use from a conftest: ``from tests.platform import runtime, settings  # noqa: F401``.
+Fixtures: ``settings`` (a fresh, migrated platform per test on the backend under test)
+and ``runtime`` (a started Runtime on whatever ``settings`` a test directory provides;
+the API tests override ``settings`` with their session server's). Use from a conftest:
+``from tests.platform import runtime, settings``. Helpers: ``new_member``, ``balance``,
+``balance_and_ledger``, ``wait_until``.
+
 Embedded: a copy of a SQLite file migrated once per session, local storage in tmp_path.
 Services: ``CREATE DATABASE ... TEMPLATE`` of a PostgreSQL database migrated once per
 session, the session's Redis, and a fresh moto bucket per test.
@@ -11,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -202,6 +208,14 @@ async def new_member(
     return actor, workspace.id
 
 
+async def balance(runtime: Runtime, workspace_id: str) -> int:
+    """The workspace's credit balance."""
+    from hushcut.core.services import credits as credit_service
+
+    async with runtime.session() as session:
+        return await credit_service.get_balance(session, workspace_id)
+
+
 async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, int]:
     """The workspace's balance and the sum of its ledger (they must always be equal)."""
     from hushcut.core.services import credits as credit_service
@@ -213,13 +227,20 @@ async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, 
         )
 
 
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 30.0,
+    message: str = "condition",
+    interval: float = 0.05,
 ) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await condition():
-        if loop.time() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+    """Poll ``condition`` (sync or async) until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not reached after {timeout}s")
         await asyncio.sleep(interval)

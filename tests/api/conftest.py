@@ -27,7 +27,9 @@ from gql.transport.websockets import WebsocketsTransport
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.api.fakes import FakeOidcProvider, FakeStripe
-from tests.platform import make_settings, new_member
+from tests.platform import balance, make_settings, new_member, runtime
+
+__all__ = ["balance", "runtime"]
 from tests.servers import free_port
 
 GOOGLE_CLIENT_ID = "hushcut-test-client.apps.googleusercontent.com"
@@ -42,12 +44,10 @@ HUSHCUT = Path(sys.executable).with_name("hushcut")
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment variables that make a server process read ``settings``."""
     env: dict[str, str] = {}
-    for name, info in Settings.model_fields.items():
+    for name, variable in Settings.environment_variables().items():
         value = getattr(settings, name)
-        alias = info.validation_alias
-        if value is None or alias is None:
+        if value is None:
             continue
-        variable = alias.choices[0]  # type: ignore[union-attr]
         if hasattr(value, "get_secret_value"):
             value = value.get_secret_value()
         if isinstance(value, dict):
@@ -179,13 +179,10 @@ def server(
 
 
 @pytest.fixture
-async def runtime(server: ApiServer) -> AsyncIterator[Runtime]:
-    """The test's own connection to the server's database, storage and event bus."""
-    started = await Runtime.start(server.settings, upgrade=False)
-    try:
-        yield started
-    finally:
-        await started.close()
+def settings(server: ApiServer) -> Settings:
+    """The session server's settings: ``runtime`` is then the test's own connection to
+    the server's database, storage and event bus."""
+    return server.settings
 
 
 # --- accounts and GraphQL helpers ---------------------------------------------------------
@@ -216,13 +213,6 @@ async def new_account(runtime: Runtime, *, credits: int | None = None) -> Accoun
     return Account(actor.user_id, email, workspace_id, plaintext, token.id)
 
 
-async def balance(runtime: Runtime, workspace_id: str) -> int:
-    from hushcut.core.services import credits as credit_service
-
-    async with runtime.session() as session:
-        return await credit_service.get_balance(session, workspace_id)
-
-
 async def graphql(
     client: httpx.AsyncClient,
     query: str,
@@ -233,7 +223,8 @@ async def graphql(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
     )
     assert response.status_code in (200, 400, 429), response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def error_codes(result: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from tests.api.conftest import (
     new_account,
     platform_settings,
 )
-from tests.platform import wait_for
+from tests.platform import wait_until
 
 
 async def test_health_reports_every_dependency(client: httpx.AsyncClient) -> None:
@@ -128,7 +128,7 @@ async def test_request_id_is_echoed_and_logged(
     async def appears() -> bool:
         return bool(logged())
 
-    await wait_for(appears, timeout=5)
+    await wait_until(appears, timeout=5, message="appears")
     assert logged()[0]["logger"] == "hushcut.api.webhooks"
     assert logged()[0]["level"] == "warning"
 

@@ -27,7 +27,7 @@ from tests.api.conftest import (
     ws_transport,
 )
 from tests.api.test_flow import CONFIRM, JOB_UPDATES, REQUEST_UPLOAD, upload
-from tests.platform import wait_for
+from tests.platform import wait_until
 from tests.servers import free_port
 
 
@@ -74,7 +74,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
     async def none_left() -> bool:
         return await subscribers(server, job_id) == 0
 
-    await wait_for(none_left, timeout=10)
+    await wait_until(none_left, timeout=10, message="none_left")
 
     # A client whose connection just drops: no complete message, no close handshake.
     url = server.url.replace("http://", "ws://") + "/graphql"
@@ -97,7 +97,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
         )
         assert json.loads(await socket.recv())["type"] == "next"
         socket.transport.abort()
-    await wait_for(none_left, timeout=15)
+    await wait_until(none_left, timeout=15, message="none_left")
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ async def test_subscriber_on_another_instance_sees_every_event(
     async def both_subscribed() -> bool:
         return await subscribers(server, job_id) == 2
 
-    await wait_for(both_subscribed, timeout=15)
+    await wait_until(both_subscribed, timeout=15, message="both_subscribed")
     confirmed = await graphql(client, CONFIRM, {"id": job_id}, account.headers)
     assert confirmed["data"]["confirmUpload"]["status"] == "QUEUED"
     first, second = await asyncio.wait_for(asyncio.gather(on_first, on_second), 90)

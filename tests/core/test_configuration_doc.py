@@ -5,24 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices
-
 from hushcut.core.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def env_names() -> dict[str, list[str]]:
-    names: dict[str, list[str]] = {}
-    for field_name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names[field_name] = [str(choice) for choice in alias.choices]
-        elif isinstance(alias, str):
-            names[field_name] = [alias]
-        else:
-            names[field_name] = [field_name.upper()]
-    return names
+    return {field: [variable] for field, variable in Settings.environment_variables().items()}
 
 
 def test_every_setting_is_documented() -> None:

@@ -1,12 +1,11 @@
-"""Fixtures for worker tests: a platform (runtime + queue) per test, short clips, job helpers."""
+"""Fixtures for worker tests: a platform (runtime + dispatcher) per test, clips, job helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,17 @@ from hushcut.core.models import (
     VideoJob,
     Workspace,
 )
+from hushcut.core.ports import JobDispatcher
+from hushcut.core.queue import RedisDispatcher
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services.auth import Actor
 from hushcut.core.settings import Settings
 from hushcut.pipeline import cut as pipeline_cut
 from hushcut.pipeline.testing import SampleMedia
-from hushcut.worker.queue import JobQueue
 from hushcut.worker.runner import WorkerRunner
 from tests.conftest import Services
-from tests.platform import make_settings, new_member
+from tests.platform import make_settings, new_member, wait_until
 from tests.worker.media import TALK_CLIP
 
 #: Worker settings that make crash recovery observable within a test's budget.
@@ -89,13 +89,30 @@ class Gate:
             return len(self.holding)
 
 
+class InProcessWorkers:
+    """The API's dispatcher on the embedded backend: hints go to the first in-process
+    worker started, as in ``hushcut up`` (none started yet: its reconciler finds the job)."""
+
+    def __init__(self, workers: list[WorkerRunner]) -> None:
+        self.workers = workers
+
+    async def startup(self) -> None:
+        return None
+
+    async def enqueue(self, job_id: str) -> bool:
+        return await self.workers[0].enqueue(job_id) if self.workers else False
+
+    async def shutdown(self) -> None:
+        return None
+
+
 @dataclass
 class Platform:
-    """One test's platform: settings, a started runtime, a job queue, and workers."""
+    """One test's platform: settings, a started runtime, a job dispatcher, and workers."""
 
     settings: Settings
     runtime: Runtime
-    queue: JobQueue
+    queue: JobDispatcher
     workers: list[WorkerRunner] = field(default_factory=list)
 
     async def workspace(self, credits: int = 5, priority: int = 0) -> tuple[Actor, str]:
@@ -150,17 +167,21 @@ class Platform:
     ) -> VideoJob:
         """Poll the job until ``condition`` (or one of the statuses) holds."""
         test = (lambda job: job.status in condition) if isinstance(condition, set) else condition
-        deadline = time.monotonic() + timeout
-        while True:
-            job = await self.job(job_id)
-            if test(job):
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"job {job_id} still {job.status} ({job.stage} {job.progress:.2f}, "
-                    f"error {job.error!r}) after {timeout}s"
-                )
-            await asyncio.sleep(0.05)
+        seen: list[VideoJob] = []
+
+        async def holds() -> bool:
+            seen[:] = [await self.job(job_id)]
+            return test(seen[0])
+
+        try:
+            await wait_until(holds, timeout, f"job {job_id}'s awaited state")
+        except AssertionError:
+            job = seen[0]
+            raise AssertionError(
+                f"job {job_id} still {job.status} ({job.stage} {job.progress:.2f}, "
+                f"error {job.error!r}) after {timeout}s"
+            ) from None
+        return seen[0]
 
     async def worker(self, **kwargs: Any) -> WorkerRunner:
         """A started worker on this platform's runtime (stopped at teardown)."""
@@ -179,12 +200,6 @@ class Platform:
                 .group_by(CreditLedgerEntry.reason)
             )
             return {reason: count for reason, count in rows.all()}
-
-    async def balance(self, workspace_id: str) -> int:
-        async with self.runtime.sessionmaker() as session:
-            workspace = await session.get(Workspace, workspace_id, populate_existing=True)
-            assert workspace is not None
-            return workspace.credits
 
     async def sent_emails(self, job_id: str, expected: int) -> list[EmailOutbox]:
         """The job's emails once ``expected`` were sent (they follow the final state)."""
@@ -222,23 +237,6 @@ async def list_keys(runtime: Runtime, prefix: str) -> list[str]:
     )
 
 
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    timeout: float = 30.0,
-    message: str = "condition",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} not reached after {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 def own_redis_database(services: Services, number: int) -> str:
     """A Redis URL on the session's server but in database ``number``.
 
@@ -263,9 +261,14 @@ def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest
 @pytest.fixture
 async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
     runtime = await Runtime.start(worker_settings, upgrade=False)
-    queue = JobQueue(runtime)
+    workers: list[WorkerRunner] = []
+    queue: JobDispatcher = (
+        RedisDispatcher(worker_settings.redis_url)
+        if worker_settings.redis_url
+        else InProcessWorkers(workers)
+    )
     await queue.startup()
-    platform = Platform(worker_settings, runtime, queue)
+    platform = Platform(worker_settings, runtime, queue, workers)
     try:
         yield platform
     finally:

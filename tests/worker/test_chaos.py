@@ -13,13 +13,14 @@ import pytest
 from redis.asyncio import Redis
 
 from hushcut.core.models import JobStatus, LedgerReason
+from hushcut.core.queue import CONSUMER_GROUP, STREAM_NAME
 from hushcut.core.services import jobs as job_service
 from hushcut.pipeline.testing import SampleMedia
 from hushcut.worker import metrics
-from hushcut.worker.broker import CONSUMER_GROUP, STREAM_NAME
 from hushcut.worker.processor import STORAGE_MESSAGE
 from tests.conftest import Services
-from tests.worker.conftest import Gate, Platform, wait_until
+from tests.platform import balance, wait_until
+from tests.worker.conftest import Gate, Platform
 from tests.worker.media import media_duration
 from tests.worker.processes import WorkerProcess, worker_env
 from tests.worker.test_leases import assert_processed_once
@@ -117,7 +118,7 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
             LedgerReason.JOB_CHARGE: 1,
             LedgerReason.JOB_REFUND: 1,
         }
-        assert await platform.balance(workspace) == 3
+        assert await balance(platform.runtime, workspace) == 3
         assert len(await platform.sent_emails(job_id, 1)) == 1
     finally:
         services.s3.start()
@@ -136,7 +137,7 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
         LedgerReason.JOB_CHARGE: 2,
         LedgerReason.JOB_REFUND: 1,
     }
-    assert await platform.balance(workspace) == 2
+    assert await balance(platform.runtime, workspace) == 2
     assert len(await platform.sent_emails(job_id, 2)) == 2, "one email per run: failed, then ready"
     assert await platform.outputs(job_id) == [job.output_key]
 
@@ -212,7 +213,7 @@ async def test_a_killed_worker_s_job_completes_on_the_other_exactly_once(
     assert job.status is JobStatus.COMPLETED, f"{job.error}\n{survivor.log()}"
     assert job.attempts == 2, "the second attempt ran on the surviving worker"
     await assert_processed_once(platform, job_id, workspace)
-    assert await platform.balance(workspace) == 2
+    assert await balance(platform.runtime, workspace) == 2
     result = tmp_path / "result.mp4"
     assert job.output_key is not None
     await platform.runtime.storage.download_file(job.output_key, result)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from hushcut.api.cursors import decode_cursor, encode_cursor
 from hushcut.api.graphql.context import Context
 from hushcut.api.graphql.errors import INTERNAL_CODE, MASKED_MESSAGE, ApiError, as_graphql_error
 from hushcut.api.graphql.types import (
@@ -36,8 +37,6 @@ from hushcut.core.services import payments as payment_service
 from hushcut.core.services import tokens as token_service
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import MANAGERS, Actor
-from hushcut.pipeline.errors import OptionsError
-from hushcut.pipeline.options import CutOptions
 
 logger = logging.getLogger("hushcut.api")
 T = TypeVar("T")
@@ -131,15 +130,16 @@ async def jobs_page(
         ctx.actor,
         workspace_id,
         first,
-        after,
+        None if after is None else decode_cursor(after),
         status,
     )
     edges = [
-        JobEdge(cursor=job_service.encode_cursor(row), node=Job.from_model(row))
+        JobEdge(cursor=encode_cursor(job_service.JobPosition.of(row)), node=Job.from_model(row))
         for row in page.items
     ]
+    end_cursor = None if page.end is None else encode_cursor(page.end)
     return JobConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
+        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end_cursor)
     )
 
 
@@ -157,13 +157,10 @@ async def create_workspace(ctx: Context, name: str) -> Workspace:
     return Workspace.from_model(row)
 
 
-def validated_options(ctx: Context, options: CutOptionsInput | None) -> dict[str, Any]:
-    """The options as given, after the pipeline (and its plugins) accepted them."""
+async def validated_options(ctx: Context, options: CutOptionsInput | None) -> dict[str, Any]:
+    """The options as given, after what the workers offer accepted them."""
     mapping = options.to_mapping() if options is not None else {}
-    try:
-        CutOptions.from_mapping(mapping, ctx.api.option_specs())
-    except OptionsError as exc:
-        raise BadUserInput(str(exc)) from None
+    await ctx.api.options.validate(mapping)
     return mapping
 
 
@@ -176,7 +173,7 @@ async def request_upload(
     options: CutOptionsInput | None,
 ) -> UploadTicket:
     actor = ctx.mutating_actor()
-    mapping = validated_options(ctx, options)
+    mapping = await validated_options(ctx, options)
     row = await ctx.call(
         job_service.create_job,
         actor,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from hushcut.core.errors import ServiceError
 from hushcut.core.settings import Settings, load_settings
@@ -19,11 +21,23 @@ data_dir_option = click.option(
 )
 
 
-def _settings(data_dir: Path | None) -> Settings:
+def cli_settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings for a command: the environment, then its options; a bad value is one line
+    naming its environment variable (``invalid configuration: PORT: ...``)."""
     try:
-        return load_settings(data_dir)
+        return load_settings(data_dir, **overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variables = Settings.environment_variables()
+        where = variables.get(field, ".".join(str(part) for part in error["loc"]) or "settings")
+        raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
     except ValueError as exc:
         raise click.ClickException(f"invalid configuration: {_first_line(exc)}") from None
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return cli_settings(data_dir)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -168,7 +168,7 @@ class RedisEventBus:
             await iterator.aclose()
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -223,6 +223,31 @@ class VideoJob(Base):
         return f"{self.id}:{self.charges}" if self.charges else None
 
 
+class JobRequirement(Base):
+    """One capability a job needs from the worker that runs it (``detector:vad``...)."""
+
+    __tablename__ = "job_requirements"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("video_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    capability: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class WorkerRecord(Base):
+    """A worker that started, with what it offers; alive while ``expires_at`` is ahead."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The worker's :class:`~hushcut.core.capabilities.WorkerOffer` as JSON.
+    offer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    offer_digest: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class CreditLedgerEntry(Base):
     __tablename__ = "credit_ledger"
     __table_args__ = (UniqueConstraint("reason", "reference"),)

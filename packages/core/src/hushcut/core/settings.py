@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -26,12 +26,10 @@ class CreditPack(BaseModel):
     credits: int = Field(gt=0)
 
 
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class Settings(BaseSettings):
-    """Every setting of the platform. Field aliases are the environment variable names."""
+    """Every setting of the platform, each read from the environment variable of its name in
+    capitals (``database_url`` from ``DATABASE_URL``); only ``data_dir`` has a prefixed one,
+    ``HUSHCUT_DATA_DIR`` (see :meth:`environment_variables`)."""
 
     model_config = SettingsConfigDict(
         env_file=None,
@@ -43,34 +41,30 @@ class Settings(BaseSettings):
     # --- embedded state -----------------------------------------------------------------
     data_dir: Path = Field(
         default=Path(".hushcut"),
-        validation_alias=_env("HUSHCUT_DATA_DIR"),
+        validation_alias="HUSHCUT_DATA_DIR",
         description="Directory for embedded state: SQLite file, local storage, outbox, keys.",
     )
 
     # --- database -----------------------------------------------------------------------
     database_url: str | None = Field(
         default=None,
-        validation_alias=_env("DATABASE_URL"),
         description="SQLAlchemy URL. postgres:// and postgresql:// are rewritten to asyncpg. "
         "Unset: SQLite file <data_dir>/hushcut.db.",
     )
     database_pool_size: int = Field(
         default=40,
         ge=1,
-        validation_alias=_env("DATABASE_POOL_SIZE"),
         description="PostgreSQL connections a process keeps open for reuse.",
     )
     database_max_overflow: int = Field(
         default=20,
         ge=0,
-        validation_alias=_env("DATABASE_MAX_OVERFLOW"),
         description="Connections a process may open beyond the pool under peaks.",
     )
 
     # --- queue and events ---------------------------------------------------------------
     redis_url: str | None = Field(
         default=None,
-        validation_alias=_env("REDIS_URL"),
         description="Redis for the task queue, live job events and shared rate limits. "
         "Unset: in-process queue and events (one process only).",
     )
@@ -78,100 +72,75 @@ class Settings(BaseSettings):
     # --- storage ------------------------------------------------------------------------
     s3_bucket: str | None = Field(
         default=None,
-        validation_alias=_env("S3_BUCKET"),
         description="Bucket for uploads and outputs. Unset: local storage under the data dir.",
     )
     s3_endpoint_url: str | None = Field(
         default=None,
-        validation_alias=_env("S3_ENDPOINT_URL"),
         description="S3-compatible endpoint, e.g. https://<account>.r2.cloudflarestorage.com.",
     )
-    s3_region: str = Field(default="auto", validation_alias=_env("S3_REGION"))
-    s3_access_key_id: str | None = Field(default=None, validation_alias=_env("S3_ACCESS_KEY_ID"))
-    s3_secret_access_key: SecretStr | None = Field(
-        default=None, validation_alias=_env("S3_SECRET_ACCESS_KEY")
-    )
+    s3_region: str = Field(default="auto")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(default=None)
     upload_url_ttl_s: int = Field(
         default=900,
-        validation_alias=_env("UPLOAD_URL_TTL_S"),
         description="Lifetime of presigned upload URLs, seconds.",
     )
     download_url_ttl_s: int = Field(
         default=3600,
-        validation_alias=_env("DOWNLOAD_URL_TTL_S"),
         description="Lifetime of presigned download URLs, seconds.",
     )
     max_upload_bytes: int = Field(
         default=2 * 1024**3,
-        validation_alias=_env("MAX_UPLOAD_BYTES"),
         description="Largest accepted upload, bytes.",
     )
 
     # --- email --------------------------------------------------------------------------
     resend_api_key: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("RESEND_API_KEY"),
         description="Resend API key. Unset: emails go to the outbox table and the log.",
     )
-    resend_base_url: str = Field(
-        default="https://api.resend.com", validation_alias=_env("RESEND_BASE_URL")
-    )
-    email_from: str = Field(
-        default="Hushcut <noreply@hushcut.local>", validation_alias=_env("EMAIL_FROM")
-    )
+    resend_base_url: str = Field(default="https://api.resend.com")
+    email_from: str = Field(default="Hushcut <noreply@hushcut.local>")
 
     # --- web ----------------------------------------------------------------------------
     app_url: str = Field(
         default="http://127.0.0.1:8000",
-        validation_alias=_env("APP_URL"),
         description="Public base URL of the API; used in emails, OAuth redirects, local URLs.",
     )
-    host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
-    port: int = Field(default=8000, validation_alias=_env("PORT"))
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8000)
     session_secret: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("SESSION_SECRET"),
         description="Signs session cookies and local-storage URLs. Unset: a random key kept "
         "in <data_dir>/secret.key.",
     )
 
     # --- sign-in ------------------------------------------------------------------------
-    google_client_id: str | None = Field(default=None, validation_alias=_env("GOOGLE_CLIENT_ID"))
-    google_client_secret: SecretStr | None = Field(
-        default=None, validation_alias=_env("GOOGLE_CLIENT_SECRET")
-    )
+    google_client_id: str | None = Field(default=None)
+    google_client_secret: SecretStr | None = Field(default=None)
     oidc_issuer: str = Field(
         default="https://accounts.google.com",
-        validation_alias=_env("OIDC_ISSUER"),
         description="OpenID Connect issuer whose discovery document is used for sign-in.",
     )
 
     # --- billing ------------------------------------------------------------------------
     stripe_secret_key: SecretStr | None = Field(
         default=None,
-        validation_alias=_env("STRIPE_SECRET_KEY"),
         description="Stripe secret key. Unset: billing is disabled.",
     )
-    stripe_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=_env("STRIPE_WEBHOOK_SECRET")
-    )
+    stripe_webhook_secret: SecretStr | None = Field(default=None)
     stripe_api_base: str | None = Field(
         default=None,
-        validation_alias=_env("STRIPE_API_BASE"),
         description="Override Stripe's API base URL (tests point it at a local fake).",
     )
     credit_packs: Annotated[dict[str, CreditPack], NoDecode] = Field(
         default_factory=dict,
-        validation_alias=_env("CREDIT_PACKS"),
         description='JSON object: pack name -> {"price_id": ..., "credits": N}.',
     )
-    default_credit_pack: str | None = Field(
-        default=None, validation_alias=_env("DEFAULT_CREDIT_PACK")
-    )
+    default_credit_pack: str | None = Field(default=None)
     starter_credits: int = Field(
         default=5,
         ge=0,
-        validation_alias=_env("STARTER_CREDITS"),
         description="Credits a new workspace starts with.",
     )
 
@@ -179,39 +148,33 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=2,
         ge=1,
-        validation_alias=_env("WORKER_CONCURRENCY"),
         description="Jobs one worker process runs at once.",
     )
     workspace_max_running: int = Field(
         default=2,
         ge=1,
-        validation_alias=_env("WORKSPACE_MAX_RUNNING"),
         description="Jobs of one workspace running at once across all workers.",
     )
     job_lease_s: float = Field(
         default=30.0,
         gt=0,
-        validation_alias=_env("JOB_LEASE_S"),
         description="How long a worker's claim on a job lasts without renewal, seconds.",
     )
     job_max_attempts: int = Field(
         default=3,
         ge=1,
-        validation_alias=_env("JOB_MAX_ATTEMPTS"),
         description="Attempts before a job that keeps failing is marked FAILED.",
     )
 
     # --- operations ---------------------------------------------------------------------
-    log_level: str = Field(default="INFO", validation_alias=_env("LOG_LEVEL"))
+    log_level: str = Field(default="INFO")
     log_json: bool = Field(
         default=False,
-        validation_alias=_env("LOG_JSON"),
         description="Structured JSON logs (on in production).",
     )
     rate_limit_per_minute: int = Field(
         default=600,
         ge=1,
-        validation_alias=_env("RATE_LIMIT_PER_MINUTE"),
         description="Requests per minute allowed per token and per client address.",
     )
 
@@ -231,6 +194,14 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         return value
+
+    @classmethod
+    def environment_variables(cls) -> dict[str, str]:
+        """Field name -> the environment variable it is read from."""
+        return {
+            name: info.validation_alias if isinstance(info.validation_alias, str) else name.upper()
+            for name, info in cls.model_fields.items()
+        }
 
     # --- derived values -----------------------------------------------------------------
     @property

@@ -18,11 +18,11 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote, urlencode
 
 from hushcut.core.errors import BadUserInput, Forbidden, StorageUnavailable
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _BOTO_LOCK = threading.Lock()
 _boto_session: Any = None
@@ -147,10 +148,14 @@ class S3Storage:
         return cls(client, settings.s3_bucket)
 
     async def _call(self, what: str, function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
+        except S3UploadFailedError as exc:
+            # upload_file wraps the ClientError (NoSuchBucket, AccessDenied...) in its own.
+            raise StorageUnavailable(f"storage refused to {what}: {exc}") from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
             raise StorageUnavailable(f"storage refused to {what}: {code}") from exc
@@ -475,7 +480,7 @@ class LocalStorage:
     async def close(self) -> None:
         return None
 
-    async def _run(self, what: str, function: Any) -> Any:
+    async def _run(self, what: str, function: Callable[[], T]) -> T:
         try:
             return await asyncio.to_thread(function)
         except OSError as exc:

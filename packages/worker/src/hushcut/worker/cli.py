@@ -9,14 +9,13 @@ import signal
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
-from hushcut.core.cli import data_dir_option
+from hushcut.core.cli import cli_settings, data_dir_option
 from hushcut.core.db import SchemaOutdated
 from hushcut.core.errors import ServiceError
 from hushcut.core.logging_setup import configure_logging
-from hushcut.core.settings import Settings, load_settings
-from hushcut.pipeline.errors import PipelineError
+from hushcut.core.settings import Settings
+from hushcut.pipeline import PipelineError
 
 logger = logging.getLogger("hushcut.worker")
 
@@ -51,7 +50,7 @@ async def serve(
             from prometheus_client import multiprocess
 
             # Live gauges (running jobs) must stop counting this process.
-            multiprocess.mark_process_dead(os.getpid())
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 @click.command("worker")
@@ -80,12 +79,7 @@ def worker(
     data_dir: Path | None, concurrency: int | None, metrics_port: int | None, shutdown_grace: float
 ) -> None:
     """Process queued jobs until SIGTERM or SIGINT (then finish or hand back running jobs)."""
-    try:
-        settings = load_settings(data_dir)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
+    settings = cli_settings(data_dir)
     configure_logging(settings.log_level, settings.log_json)
     try:
         asyncio.run(

@@ -18,21 +18,27 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, VideoJob
+from hushcut.core.runtime import Runtime
 from hushcut.core.services import emails
 from hushcut.core.services import jobs as job_service
-from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
+from hushcut.pipeline import (
+    CanceledError,
+    CutResult,
+    MediaError,
+    OptionsError,
+    PipelineError,
+    ProgressCallback,
+)
 from hushcut.worker import metrics
-from hushcut.worker.plugins import unavailable_plugin_message
-from hushcut.worker.scheduling import claimable_job_ids
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,19 @@ PIPELINE_SHARE = 0.9
 STORAGE_MESSAGE = "storage unavailable, retry later"
 INPUT_MISSING_MESSAGE = "the uploaded file is no longer in storage; upload it again"
 INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
+
+
+class Cutter(Protocol):
+    """What the worker runs for a job: ``hushcut.pipeline.cut`` with its plugins bound."""
+
+    def __call__(
+        self,
+        source: Path,
+        target: Path,
+        options: Mapping[str, Any],
+        *,
+        progress: ProgressCallback,
+    ) -> CutResult: ...
 
 
 class InputMissing(Exception):
@@ -84,28 +103,27 @@ class _RunningJob:
 class JobProcessor:
     """Runs jobs for one worker process: at most ``concurrency`` at a time.
 
-    ``runtime`` is a started ``hushcut.core.runtime.Runtime`` (settings, sessionmaker,
-    storage, email, events). ``cut`` is ``hushcut.pipeline.cut`` (injectable so the
-    pipeline is imported once, in the worker). ``unavailable_plugins`` maps installed
-    plugins that failed to load to the reason; a job selecting one fails at once.
+    ``runtime`` is a started core :class:`~hushcut.core.runtime.Runtime`. ``cut`` runs
+    the pipeline. ``offered`` are the capabilities this worker offers (see
+    :mod:`hushcut.core.capabilities`): it claims only jobs needing nothing else (None:
+    any job).
     """
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: Runtime,
         *,
         worker_id: str,
-        cut: Callable[..., Any],
+        cut: Cutter,
         concurrency: int,
-        unavailable_plugins: Mapping[str, str] | None = None,
+        offered: Collection[str] | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.worker_id = worker_id
         self.cut = cut
         self.concurrency = concurrency
-        #: Installed plugins that failed to load here -> why; jobs selecting one fail.
-        self.unavailable_plugins = dict(unavailable_plugins or {})
+        self.offered = None if offered is None else frozenset(offered)
         self.lease_s = float(self.settings.job_lease_s)
         self.heartbeat_s = min(self.lease_s / 3, MAX_HEARTBEAT_S)
         self.draining = False
@@ -159,11 +177,12 @@ class JobProcessor:
             return None
         now = datetime.now(UTC)
         async with self.runtime.sessionmaker() as session:
-            candidates = await claimable_job_ids(
+            candidates = await job_service.claimable_job_ids(
                 session,
                 now=now,
                 workspace_max_running=self.settings.workspace_max_running,
                 limit=10,
+                offered=self.offered,
             )
         if prefer is not None and prefer not in candidates:
             candidates.append(prefer)
@@ -182,6 +201,7 @@ class JobProcessor:
                 lease_s=self.lease_s,
                 workspace_max_running=self.settings.workspace_max_running,
                 max_attempts=self.settings.job_max_attempts,
+                offered=self.offered,
             )
         if job is None:
             await self._after_refused_claim(job_id)
@@ -256,11 +276,6 @@ class JobProcessor:
         reporter = _ProgressReporter(self, job.id, running)
         reporter.start()
         try:
-            unavailable = unavailable_plugin_message(job.options, self.unavailable_plugins)
-            if unavailable is not None:
-                # Another worker may have it, but a job is not routed by plugin; failing
-                # (with a refund) says what to fix instead of retrying where it cannot run.
-                return await self._fail(job, unavailable, kind="plugin")
             with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
                 # The input keeps the uploaded name, so pipeline messages name the user's
                 # file ("talk.mov has no audio track"), not a temporary one.
@@ -323,7 +338,7 @@ class JobProcessor:
         if current is not None and current.status == JobStatus.CANCELED:
             # Canceled by its owner: remove whatever this attempt already put in storage.
             with contextlib.suppress(ServiceError):
-                await self._storage_call("delete_prefix", f"output/{job.id}/")
+                await self.runtime.storage.delete_prefix(job_service.output_prefix(job.id))
             logger.info("job %s canceled; partial output removed", job.id)
             return "canceled"
         if (
@@ -392,24 +407,17 @@ class JobProcessor:
             raise AbortJob(running.abort_reason)
 
     # --- storage -------------------------------------------------------------------------
-    async def _storage_call(self, name: str, *args: Any) -> Any:
-        method = getattr(self.runtime.storage, name)
-        result = method(*args)
-        if asyncio.iscoroutine(result):
-            return await result
-        return result
-
     async def _download(self, key: str, path: Path) -> None:
         try:
-            await self._storage_call("download_file", key, path)
+            await self.runtime.storage.download_file(key, path)
         except StorageUnavailable:
             # Storage answers but the object is gone: retrying cannot help.
-            if await self._storage_call("head", key) is None:
+            if await self.runtime.storage.head(key) is None:
                 raise InputMissing(INPUT_MISSING_MESSAGE) from None
             raise
 
     async def _upload(self, path: Path, key: str) -> None:
-        await self._storage_call("upload_file", path, key, "video/mp4")
+        await self.runtime.storage.upload_file(path, key, "video/mp4")
 
     async def _retrying(
         self, operation: str, running: _RunningJob, call: Callable[[], Awaitable[T]]
@@ -421,7 +429,7 @@ class JobProcessor:
             try:
                 return await call()
             except (StorageUnavailable, PipelineError) as exc:
-                transient = getattr(exc, "transient", False) and not isinstance(exc, CanceledError)
+                transient = exc.transient and not isinstance(exc, CanceledError)
                 if not transient or attempt == attempts:
                     raise
                 delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)

@@ -1,0 +1,38 @@
+"""The composition root of ``hushcut up``: the API and a worker wired together in one process.
+
+The API and the worker never import each other; they meet through core's ports. Here,
+the worker (which loads the media pipeline) is started on the API's runtime and
+serves as the API's :class:`~hushcut.core.ports.JobDispatcher`, so a confirmed upload
+reaches it in-process, and jobs, live events and storage are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+
+from hushcut.api.app import create_app
+from hushcut.core.ports import JobDispatcher
+from hushcut.core.runtime import Runtime
+from hushcut.core.settings import Settings
+from hushcut.worker.runner import WorkerRunner
+
+__all__ = ["create_platform_app", "in_process_worker"]
+
+
+@asynccontextmanager
+async def in_process_worker(runtime: Runtime) -> AsyncIterator[JobDispatcher]:
+    """A worker running on ``runtime`` for as long as the block, as the API's dispatcher."""
+    worker = WorkerRunner(runtime)
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()
+
+
+def create_platform_app(settings: Settings, *, migrate: bool | None = True) -> Litestar:
+    """The API with a worker in the same process (``hushcut up``)."""
+    return create_app(settings, dispatcher=in_process_worker, migrate=migrate)
