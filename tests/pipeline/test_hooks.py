@@ -39,8 +39,8 @@ from hushcut.pipeline.plugins import (
     hook_names,
     register_plugin,
 )
-from tests.pipeline.fake_plugins import ConstantDetector, FakeRenderer, use_fake_renderer
 from hushcut.pipeline.testing import SampleMedia
+from tests.pipeline.fake_plugins import ConstantDetector, FakeRenderer, use_fake_renderer
 
 
 @pytest.fixture
@@ -514,7 +514,7 @@ def test_hook_hushcut_register_exporters_formats_chosen_by_name(pm, talk: Path, 
     sheet = export_timeline(
         timeline, "cuesheet", media, {"plugins": {"cuesheet": {"title": "Talk"}}}, plugin_manager=pm
     )
-    assert sheet == b"TITLE Talk (talk1.mp4)\n1.00-7.50\n20.00-23.00\n"
+    assert sheet == f"TITLE Talk ({talk.name})\n1.00-7.50\n20.00-23.00\n".encode()
     with pytest.raises(OptionsError, match=r"installed exporters: json, cuesheet;"):
         export_timeline(timeline, "fcpxml", media, plugin_manager=pm)
 
@@ -582,7 +582,7 @@ def test_plugin_errors_carry_the_plugin_and_its_distribution(fake_distribution, 
     pm = get_plugin_manager(allow=["louder"])
     use_fake_renderer(pm)
     with pytest.raises(PluginError) as caught:
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     error = caught.value
     assert str(error) == (
         "plugin 'louder' (hushcut-louder 1.0) failed in hushcut_audio_filters: "

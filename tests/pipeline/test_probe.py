@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from hushcut.pipeline import MediaError, NoAudioError, detect, probe
-from hushcut.pipeline.cli import main
 from hushcut.pipeline._detect import detect_silences
+from hushcut.pipeline.cli import main
 from hushcut.pipeline.testing import SAMPLES, SampleMedia, score_against_truth
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".m4a", ".mp3", ".wav"}

@@ -178,11 +178,12 @@ def test_plugin_managers_hold_exactly_the_plugins_named(hushcut_plugins: PluginM
 
     pm = hushcut_plugins.manager(shouter=Shouter())
     names = sorted(str(pm.get_name(plugin)) for plugin in pm.get_plugins())
-    assert names == ["loudness", "planner", "renderer", "shouter"]
+    assert names == ["json", "loudness", "planner", "renderer", "shouter"]
     with pytest.raises(LookupError, match="no installed plugin named nosuch"):
         hushcut_plugins.manager("nosuch")
     hushcut_plugins.use()
     listing = CliRunner().invoke(main, ["plugins"])
     assert listing.exit_code == 0, listing.output
-    blocks = [line.split()[0] for line in listing.stdout.splitlines() if line[:1].strip()]
-    assert blocks == ["loudness", "planner", "renderer"]
+    plugins = listing.stdout.split("\n\n")[0]  # the plugin blocks, before the registries
+    blocks = [line.split()[0] for line in plugins.splitlines() if line[:1].strip()]
+    assert blocks == ["loudness", "planner", "renderer", "json"]
