@@ -15,9 +15,10 @@ Then the quality of the kept frames (SSIM of output frames against the source fr
 timeline maps them to) and, on a 30-minute input, peak memory and A/V placement: speech
 onsets and frames must land where the timeline says, within one frame, to the very end.
 
-Inputs are generated into bench/.cache on first use (make_talk.py needs ffmpeg and
-espeak-ng: ``apt-get install -y ffmpeg espeak-ng``; talk10 takes about 8 minutes of
-encoding on 2 cores, the 2 s-GOP variant as long again). ``--clip SECONDS`` benchmarks
+Inputs are generated into bench/.cache on first use by the pipeline's test kit
+(``hushcut.pipeline.testing``; speech from espeak-ng, ``apt-get install -y espeak-ng``;
+talk10 takes about 8 minutes of encoding on 2 cores, the 2 s-GOP variant as long
+again). The baselines need ffmpeg: ``apt-get install -y ffmpeg``. ``--clip SECONDS`` benchmarks
 stream-copied excerpts of that length instead, for a quick run.
 """
 
@@ -40,10 +41,16 @@ import av
 import numpy as np
 import psutil
 
+from hushcut.pipeline.testing import MediaSpec, VideoSpec, generate, media_path
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
-MEDIA = ROOT.parent / "shared" / "media"
+#: The 10-minute talk: 1280x720 H.264 (x264 medium, CRF 23, a keyframe every 250 frames
+#: = 8.3 s, x264's default) + AAC 128 kb/s, speech and pauses over -50 dBFS pink noise.
+TALK10 = MediaSpec(
+    duration=600, seed=1, video=VideoSpec(width=1280, height=720, preset="medium", crf=23)
+)
 PRESET = "veryfast"
 CRF = 20
 AUTO_EDITOR = ("auto-editor==23.32.1", "av==12.0.0")
@@ -120,24 +127,16 @@ def hushcut(*args: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- inputs
 def need_tools() -> None:
-    missing = [t for t in ("ffmpeg", "ffprobe", "espeak-ng") if shutil.which(t) is None]
+    missing = [t for t in ("ffmpeg", "ffprobe") if shutil.which(t) is None]
     if missing:
-        raise SystemExit(
-            f"the bench needs {', '.join(missing)}: apt-get install -y ffmpeg espeak-ng"
-        )
+        raise SystemExit(f"the bench needs {', '.join(missing)}: apt-get install -y ffmpeg")
 
 
-def make_talk(name: str, *extra: str) -> Path:
-    target = CACHE / f"{name}.mp4"
-    if target.exists() and target.with_suffix(".json").exists():
-        return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"generating {target} (make_talk.py {' '.join(extra)}); this takes minutes", flush=True)
-    partial = CACHE / f"partial-{name}.mp4"
-    run([sys.executable, str(MEDIA / "make_talk.py"), "--out", str(partial), *extra])
-    partial.with_suffix(".json").replace(target.with_suffix(".json"))
-    partial.replace(target)
-    return target
+def make_talk(name: str, spec: MediaSpec) -> Path:
+    """The talk ``spec`` describes, generated once into bench/.cache (truth beside it)."""
+    if not media_path(spec, CACHE).exists():
+        print(f"generating {name} ({spec.duration:g} s); this takes minutes", flush=True)
+    return generate(spec, CACHE)
 
 
 def duration_of(path: Path) -> float:
@@ -719,13 +718,13 @@ def main(argv: list[str]) -> int:
         inputs = [(p.stem, p.resolve()) for p in args.input]
         args.skip_long = True
     else:
-        talk10 = make_talk("talk10", "--duration", "600", "--seed", "1")
+        talk10 = make_talk("talk10", TALK10)
         inputs = [("talk10", talk10)]
     if not args.skip_gop2 and not args.input and not args.long_only:
         inputs.append(
             (
                 "talk10-gop2s",
-                make_talk("talk10-gop60", "--duration", "600", "--seed", "1", "--gop", "60"),
+                make_talk("talk10-gop60", TALK10.replace(video={"gop": 60})),
             )
         )
     if args.clip:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from hushcut.core.runtime import Runtime
 from hushcut.core.scheduler import Sweeper
 from hushcut.core.services import jobs, workspaces
 from hushcut.core.services.auth import Actor
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import ApiServer, Fakes, error_codes, graphql, new_account, ws_transport
 from tests.api.test_flow import CONFIRM, JOB_UPDATES, upload
 from tests.api.test_teams import browser_of, csrf, invite, member
@@ -53,12 +53,10 @@ def when(value: str) -> datetime:
 
 
 async def test_a_completed_job_expires_then_is_deleted_with_its_files(
-    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    ticket = await upload(
-        client, account.headers, account.workspace_id, media_dir / "edge" / "testsrc.mp4"
-    )
+    ticket = await upload(client, account.headers, account.workspace_id, sample_media("short.mp4"))
     job_id = ticket["job"]["id"]
     confirmed = await graphql(client, CONFIRM, {"id": job_id}, account.headers)
     assert confirmed["data"]["confirmUpload"]["status"] == "QUEUED"
@@ -103,11 +101,11 @@ async def test_a_completed_job_expires_then_is_deleted_with_its_files(
 
 
 async def test_delete_job_removes_its_files_at_once_and_keeps_the_ledger(
-    runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
     ticket = await upload(
-        client, account.headers, account.workspace_id, media_dir / "edge" / "mono.mp3", "audio/mpeg"
+        client, account.headers, account.workspace_id, sample_media("mono.mp3"), "audio/mpeg"
     )
     job_id = ticket["job"]["id"]
     assert len(await job_files(runtime, job_id)) == 1
@@ -147,12 +145,12 @@ async def test_delete_job_removes_its_files_at_once_and_keeps_the_ledger(
 
 
 async def test_delete_workspace_cancels_deletes_and_says_what_is_forfeited(
-    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     owner = await new_account(runtime, credits=4)
     admin = await member(runtime, owner, Role.ADMIN)
     ticket = await upload(
-        client, owner.headers, owner.workspace_id, media_dir / "edge" / "mono.mp3", "audio/mpeg"
+        client, owner.headers, owner.workspace_id, sample_media("mono.mp3"), "audio/mpeg"
     )
     pending_id = ticket["job"]["id"]
     preview = await graphql(client, PREVIEW, {"ws": owner.workspace_id}, owner.headers)

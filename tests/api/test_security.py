@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 
 from hushcut.core.models import VideoJob
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import (
     MAX_UPLOAD_BYTES,
     Account,
@@ -220,10 +220,10 @@ async def upload_ticket(
 
 @local_only
 async def test_forged_expired_or_tampered_storage_urls_are_refused(
-    runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    data = (media_dir / "edge" / "testsrc.mp4").read_bytes()
+    data = sample_media("short.mp4").read_bytes()
     ticket, url, headers = await upload_ticket(client, account, data)
     key = urlsplit(url).path.removeprefix("/storage/")
     expired_at = int(time.time()) - 5
@@ -258,10 +258,10 @@ async def test_forged_expired_or_tampered_storage_urls_are_refused(
 
 
 async def test_concurrent_confirms_of_many_jobs_never_overdraw(
-    runtime: Runtime, client: httpx.AsyncClient, server: ApiServer, media_dir: Path
+    runtime: Runtime, client: httpx.AsyncClient, server: ApiServer, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    media = media_dir / "edge" / "mono.mp3"
+    media = sample_media("mono.mp3")
     tickets = [
         await upload(client, account.headers, account.workspace_id, media, "audio/mpeg")
         for _ in range(3)
@@ -279,10 +279,10 @@ async def test_concurrent_confirms_of_many_jobs_never_overdraw(
 
 @local_only
 async def test_a_sealed_input_cannot_be_replaced_through_its_upload_url(
-    runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    data = (media_dir / "edge" / "testsrc.mp4").read_bytes()
+    data = sample_media("short.mp4").read_bytes()
     _, url, headers = await upload_ticket(client, account, data)
     assert (await client.put(url, content=data, headers=headers)).status_code == 200
     key = urlsplit(url).path.removeprefix("/storage/")

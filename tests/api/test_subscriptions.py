@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from hushcut.core.events import CHANNEL_PREFIX
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import (
     ApiServer,
     Fakes,
@@ -162,12 +163,10 @@ async def test_subscriber_on_another_instance_sees_every_event(
     second_api: ApiServer,
     runtime: Runtime,
     client: httpx.AsyncClient,
-    media_dir: Path,
+    sample_media: SampleMedia,
 ) -> None:
     account = await new_account(runtime)
-    ticket = await upload(
-        client, account.headers, account.workspace_id, media_dir / "edge" / "testsrc.mp4"
-    )
+    ticket = await upload(client, account.headers, account.workspace_id, sample_media("short.mp4"))
     job_id = ticket["job"]["id"]
 
     async def follow(target: ApiServer) -> list[dict[str, Any]]:

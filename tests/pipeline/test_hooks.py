@@ -39,6 +39,7 @@ from hushcut.pipeline.plugins import (
     hook_names,
     register_plugin,
 )
+from hushcut.pipeline.testing import SampleMedia
 from tests.pipeline.fake_plugins import ConstantDetector, FakeRenderer, use_fake_renderer
 
 
@@ -61,13 +62,13 @@ def test_builtins_are_registered_first_as_ordinary_plugins(pm) -> None:
 def test_hook_hushcut_options_declares_validated_options(pm, workdir: Path) -> None:
     pm.register(ConstantDetector(), name="constant")
     detection = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant", "plugins": {"constant": {"gap": "3.5"}}},
         plugin_manager=pm,
     )
     assert detection.silences == [(10.0, 13.5)]
     with pytest.raises(Exception, match=r"option constant\.gap") as info:
-        detect(workdir / "talk1.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
+        detect(workdir / "talk.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
     assert type(info.value).__name__ == "OptionsError"
 
 
@@ -76,7 +77,7 @@ def test_hook_hushcut_register_detectors_a_detector_chosen_by_name(pm, workdir: 
     assert Hooks(pm).register_detectors().names() == ["loudness", "constant"]
     reports: list[tuple[str, float]] = []
     chosen = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant"},
         lambda stage, f: reports.append((stage, f)),
         plugin_manager=pm,
@@ -85,7 +86,7 @@ def test_hook_hushcut_register_detectors_a_detector_chosen_by_name(pm, workdir: 
     assert chosen.detector == "constant"  # set by the pipeline: the plugin left the default
     assert ("detect", 0.5) in reports
     # Installed but not selected, the plugin changes nothing: the built-in one answers.
-    assert detect(workdir / "talk1.mp4", plugin_manager=pm).detector == "loudness"
+    assert detect(workdir / "talk.mp4", plugin_manager=pm).detector == "loudness"
 
 
 def test_unknown_detector_is_refused_before_the_input_is_read(pm, tmp_path: Path) -> None:
@@ -185,7 +186,7 @@ class Filters:
 
 def test_hook_hushcut_audio_filters_reach_the_renderer(pm, renderer, workdir: Path) -> None:
     pm.register(Filters(), name="filters")
-    cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert renderer.settings.audio_filters == ["highpass=f=80", "lowpass=f=8000"]
 
 
@@ -193,15 +194,17 @@ def test_hook_hushcut_video_filters_reach_the_renderer_and_force_reencode(
     pm, renderer, workdir: Path
 ) -> None:
     pm.register(Filters(), name="filters")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
     assert renderer.settings.video_filters == ["hflip"]
     assert renderer.settings.mode == "reencode"
     assert any("reencode" in note for note in result.notes)
 
 
-def test_video_filters_are_not_asked_for_audio_only_input(pm, renderer, media_dir: Path, tmp_path):
+def test_video_filters_are_not_asked_for_audio_only_input(
+    pm, renderer, sample_media: SampleMedia, tmp_path
+):
     pm.register(Filters(), name="filters")
-    cut(media_dir / "edge" / "mono.mp3", tmp_path / "out.mp4", plugin_manager=pm)
+    cut(sample_media("mono.mp3"), tmp_path / "out.mp4", plugin_manager=pm)
     assert renderer.settings.video_filters == []
     assert renderer.settings.mode == "smart"
 
@@ -211,7 +214,7 @@ def test_hook_hushcut_register_renderers_the_chosen_renderer_writes_and_progress
 ) -> None:
     reports: list[tuple[str, float]] = []
     result = cut(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         workdir / "out.mp4",
         {"preset": "slow", "crf": 18, "mode": "reencode"},
         lambda stage, fraction: reports.append((stage, fraction)),
@@ -240,7 +243,7 @@ def test_hook_hushcut_postprocess_runs_after_render_and_adds_notes(pm, renderer,
             return "stamped the output"
 
     pm.register(Stamp(), name="stamp")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert (workdir / "out.mp4").read_bytes() == b"stamped"
     assert "stamped the output" in result.notes
 
@@ -253,7 +256,7 @@ def test_a_plugin_crashing_in_a_hook_is_named_and_leaves_no_output(pm, renderer,
 
     pm.register(Explosive(), name="explosive")
     with pytest.raises(PluginError, match=r"^plugin 'explosive' failed in hushcut_postprocess: "):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert not (workdir / "out.mp4").exists()
 
 
@@ -264,7 +267,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
     with pytest.raises(CanceledError):
         cut(
-            workdir / "talk1.mp4",
+            workdir / "talk.mp4",
             workdir / "out.mp4",
             progress=cancel_during_render,
             plugin_manager=pm,
@@ -274,7 +277,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
 def test_output_may_not_overwrite_the_input(pm, renderer, workdir) -> None:
     with pytest.raises(Exception, match="is the input"):
-        cut(workdir / "talk1.mp4", workdir / "talk1.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "talk.mp4", plugin_manager=pm)
 
 
 def test_misspelt_hook_is_a_plugin_error_naming_the_plugin(pm) -> None:
@@ -439,11 +442,9 @@ def test_entry_point_plugin_with_misspelt_hook_is_named(fake_distribution) -> No
 def test_blocking_a_builtin_lets_a_plugin_take_over(workdir: Path) -> None:
     pm = get_plugin_manager(block=["loudness"], autoload=False)
     with pytest.raises(OptionsError, match=r"no installed detector .*installed detectors: none"):
-        detect(workdir / "talk1.mp4", plugin_manager=pm)
+        detect(workdir / "talk.mp4", plugin_manager=pm)
     pm.register(ConstantDetector(), name="constant")
-    assert detect(
-        workdir / "talk1.mp4", CutOptions(detector="constant"), plugin_manager=pm
-    ).silences
+    assert detect(workdir / "talk.mp4", CutOptions(detector="constant"), plugin_manager=pm).silences
 
 
 RENDERER_PLUGIN = """
@@ -472,13 +473,13 @@ def test_an_installed_renderer_is_chosen_by_name_and_names_the_default_output(
     listing = CliRunner().invoke(main, ["plugins"])
     assert "  renderer cuelist (.txt, text/plain): The kept stretches as text." in listing.stdout
     assert "renderers: mp4 (default), cuelist" in listing.stdout
-    source = workdir / "talk1.mp4"
+    source = workdir / "talk.mp4"
     result = CliRunner().invoke(main, ["cut", str(source), "-q", "--set", "renderer=cuelist"])
     assert result.exit_code == 0, result.output
-    written = (workdir / "talk1_hushcut.txt").read_text().splitlines()
+    written = (workdir / "talk_hushcut.txt").read_text().splitlines()
     assert len(written) > 3
     assert all(len(line.split()) == 2 for line in written)
-    assert not (workdir / "talk1_hushcut.mp4").exists()
+    assert not (workdir / "talk_hushcut.mp4").exists()
 
 
 class CueSheet:
@@ -500,8 +501,8 @@ class CueSheet:
         return "\n".join([f"TITLE {title} ({media.path.name})", *rows]) + "\n"
 
 
-def test_hook_hushcut_register_exporters_formats_chosen_by_name(pm, talk1: Path, tmp_path) -> None:
-    media = probe(talk1)
+def test_hook_hushcut_register_exporters_formats_chosen_by_name(pm, talk: Path, tmp_path) -> None:
+    media = probe(talk)
     timeline = Timeline(60.0, [Segment(1.0, 7.5), Segment(20.0, 23.0, 2.0)], source="talk1.mp4")
     # The built-in exporter writes exactly the file `hushcut cut --timeline` writes.
     timeline.write(tmp_path / "plan.json")
@@ -513,7 +514,7 @@ def test_hook_hushcut_register_exporters_formats_chosen_by_name(pm, talk1: Path,
     sheet = export_timeline(
         timeline, "cuesheet", media, {"plugins": {"cuesheet": {"title": "Talk"}}}, plugin_manager=pm
     )
-    assert sheet == b"TITLE Talk (talk1.mp4)\n1.00-7.50\n20.00-23.00\n"
+    assert sheet == f"TITLE Talk ({talk.name})\n1.00-7.50\n20.00-23.00\n".encode()
     with pytest.raises(OptionsError, match=r"installed exporters: json, cuesheet;"):
         export_timeline(timeline, "fcpxml", media, plugin_manager=pm)
 
@@ -581,7 +582,7 @@ def test_plugin_errors_carry_the_plugin_and_its_distribution(fake_distribution, 
     pm = get_plugin_manager(allow=["louder"])
     use_fake_renderer(pm)
     with pytest.raises(PluginError) as caught:
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     error = caught.value
     assert str(error) == (
         "plugin 'louder' (hushcut-louder 1.0) failed in hushcut_audio_filters: "

@@ -21,6 +21,7 @@ from hushcut.pipeline import (
 )
 from hushcut.pipeline.api import resolve_options
 from hushcut.pipeline.plugins import ENTRY_POINT_GROUP, hook_names, register_plugin
+from hushcut.pipeline.testing import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -112,7 +113,7 @@ def _example(guide: str, name: str) -> str:
     return match.group(1)
 
 
-def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> None:
+def test_minimal_example_is_a_working_plugin(guide: str, talk: Path) -> None:
     module = types.ModuleType("hushcut_rumble.plugin")
     # Running the documented code is the point: it must be a plugin that really loads.
     code = compile(_example(guide, "hushcut_rumble/plugin.py"), "plugin.py", "exec")
@@ -120,7 +121,7 @@ def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> Non
     pm = get_plugin_manager(autoload=False)
     register_plugin(pm, module, "rumble")  # fails on a misspelt hook or wrong arguments
     options = resolve_options({"plugins": {"rumble": {"enabled": "true", "cutoff": "120"}}}, pm)
-    media = probe(media_dir / "talk1.mp4")
+    media = probe(talk)
     assert ["highpass=f=120.0:poles=2"] in pm.hook.hushcut_audio_filters(
         options=options, media=media
     )
@@ -130,12 +131,12 @@ def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> Non
         resolve_options({"plugins": {"rumble": {"cutoff": "5"}}}, pm)
 
 
-def test_detector_example_registers_a_working_detector(guide: str, media_dir: Path) -> None:
+def test_detector_example_registers_a_working_detector(guide: str, talk: Path) -> None:
     module = types.ModuleType("fixed45")
     exec(compile(_example(guide, "detector"), "detector.py", "exec"), vars(module))  # noqa: S102
     pm = get_plugin_manager(autoload=False)
     register_plugin(pm, module, "fixed45")
-    detection = detect(media_dir / "talk1.mp4", {"detector": "fixed45"}, plugin_manager=pm)
+    detection = detect(talk, {"detector": "fixed45"}, plugin_manager=pm)
     assert detection.detector == "fixed45"
     assert detection.threshold_db == -45.0
     assert len(detection.silences) > 5
@@ -175,3 +176,15 @@ def test_guide_names_the_plugins_that_ship_in_this_repository(guide: str) -> Non
     for pyproject in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
         name = tomllib.loads(pyproject.read_text())["project"]["name"]
         assert f"`{name}`" in guide, f"docs/plugins.md does not mention {name}"
+
+
+def test_minimal_example_test_passes_with_the_test_kit(
+    guide: str, pytester: pytest.Pytester, sample_media_cache: Path, monkeypatch
+) -> None:
+    # The documented plugin and its documented test, run as its author would run them.
+    package = pytester.mkpydir("hushcut_rumble")
+    (package / "plugin.py").write_text(_example(guide, "hushcut_rumble/plugin.py"))
+    pytester.makepyfile(test_rumble=_example(guide, "tests/test_rumble.py"))
+    monkeypatch.setenv(CACHE_ENV, str(sample_media_cache))  # pytester moves HOME
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -54,7 +54,7 @@ def test_cut_with_a_plugin_that_fails_to_import_names_it(fake_distribution, work
         {"broken": "hushcut_test_plugin_broken"},
     )
     output = workdir / "out.mp4"
-    result = CliRunner().invoke(main, ["cut", str(workdir / "talk1.mp4"), "-o", str(output)])
+    result = CliRunner().invoke(main, ["cut", str(workdir / "talk.mp4"), "-o", str(output)])
     line = _one_error_line(result)
     assert line.startswith(
         "error: plugin 'broken' (hushcut-broken 1.0, entry point hushcut_test_plugin_broken)"
@@ -69,7 +69,7 @@ def test_detect_with_a_misspelt_hook_names_the_plugin_and_the_hook(
     fake_distribution(
         "hushcut-typo", {"hushcut_test_plugin_typo": MISSPELT}, {"typo": "hushcut_test_plugin_typo"}
     )
-    result = CliRunner().invoke(main, ["detect", str(workdir / "talk1.mp4")])
+    result = CliRunner().invoke(main, ["detect", str(workdir / "talk.mp4")])
     line = _one_error_line(result)
     assert line.startswith("error: plugin 'typo' (hushcut-typo 1.0")
     assert "hushcut_audio_filter" in line
@@ -97,7 +97,7 @@ def test_a_broken_plugin_can_be_blocked_and_the_rest_keeps_working(
     )
     pm = get_plugin_manager(block=["broken"])
     assert pm.get_plugin("broken") is None
-    assert detect(workdir / "talk1.mp4", plugin_manager=pm).silences
+    assert detect(workdir / "talk.mp4", plugin_manager=pm).silences
 
 
 CRASHING_HOOKS = {
@@ -153,7 +153,7 @@ def test_a_plugin_crashing_in_any_hook_of_a_cut_is_named(
     pm.register(runtime_plugin("crashy", crashing_plugin(hook)), name="crashy")
     output = workdir / "out.mp4"
     with pytest.raises(PluginError) as caught:
-        cut(workdir / "talk1.mp4", output, plugin_manager=pm)
+        cut(workdir / "talk.mp4", output, plugin_manager=pm)
     assert str(caught.value) == f"plugin 'crashy' failed in {hook}: RuntimeError: boom"
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert not output.exists()
@@ -165,7 +165,7 @@ def test_a_plugin_crashing_during_detect_is_named(
 ) -> None:
     pm.register(runtime_plugin("crashy", crashing_plugin(hook, "KeyError('gap')")), name="crashy")
     with pytest.raises(PluginError, match=rf"^plugin 'crashy' failed in {hook}: KeyError: 'gap'$"):
-        detect(workdir / "talk1.mp4", plugin_manager=pm)
+        detect(workdir / "talk.mp4", plugin_manager=pm)
 
 
 def test_a_registered_detector_crashing_is_named_with_its_plugin(
@@ -174,7 +174,7 @@ def test_a_registered_detector_crashing_is_named_with_its_plugin(
     pm.register(runtime_plugin("crashy", crashing_detector("KeyError('gap')")), name="crashy")
     output = workdir / "out.mp4"
     with pytest.raises(PluginError) as caught:
-        cut(workdir / "talk1.mp4", output, {"detector": "crashy"}, plugin_manager=pm)
+        cut(workdir / "talk.mp4", output, {"detector": "crashy"}, plugin_manager=pm)
     assert str(caught.value) == "plugin 'crashy' failed in detector 'crashy': KeyError: 'gap'"
     assert caught.value.plugin == "crashy"
     assert isinstance(caught.value.__cause__, KeyError)
@@ -204,7 +204,7 @@ def test_pipeline_errors_raised_by_a_plugin_pass_through_unchanged(
     pm.register(runtime_plugin("strict", source), name="strict")
     options = {"detector": "crashy"} if hook == "detector" else {}
     with pytest.raises(expected) as caught:
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", options, plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", options, plugin_manager=pm)
     assert type(caught.value) is expected
     assert "strict" not in str(caught.value)
 
@@ -259,7 +259,7 @@ def test_a_plugin_returning_the_wrong_type_is_named(pm, workdir: Path, runtime_p
     )
     pm.register(runtime_plugin("stringly", source), name="stringly")
     with pytest.raises(PluginError) as caught:
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert str(caught.value) == (
         "plugin 'stringly' returned 'highpass=f=80' from hushcut_audio_filters, "
         "not a list of filter strings"
@@ -285,7 +285,7 @@ def test_the_broken_one_of_two_instances_of_a_plugin_class_is_named(pm, workdir:
     pm.register(Gate(broken=True), name="gate-broken")
     pm.register(Gate(broken=False), name="gate-fine")
     with pytest.raises(PluginError, match=r"^plugin 'gate-broken' failed in hushcut_audio_"):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
 
 
 def test_cut_with_an_installed_plugin_crashing_in_a_hook_prints_one_line_naming_it(
@@ -297,7 +297,7 @@ def test_cut_with_an_installed_plugin_crashing_in_a_hook_prints_one_line_naming_
         {"crashy": "hushcut_test_plugin_crashy"},
     )
     output = workdir / "out.mp4"
-    result = CliRunner().invoke(main, ["cut", str(workdir / "talk1.mp4"), "-o", str(output)])
+    result = CliRunner().invoke(main, ["cut", str(workdir / "talk.mp4"), "-o", str(output)])
     assert _one_error_line(result) == (
         "error: plugin 'crashy' (hushcut-crashy 1.0) failed in hushcut_audio_filters:"
         " RuntimeError: boom\n"
@@ -314,7 +314,7 @@ def test_detect_with_an_installed_plugin_crashing_in_a_hook_prints_one_line_nami
         {"crashy": "hushcut_test_plugin_crashy"},
     )
     result = CliRunner().invoke(
-        main, ["detect", str(workdir / "talk1.mp4"), "--set", "detector=crashy"]
+        main, ["detect", str(workdir / "talk.mp4"), "--set", "detector=crashy"]
     )
     assert _one_error_line(result) == (
         "error: plugin 'crashy' (hushcut-crashy 1.0) failed in detector 'crashy': "

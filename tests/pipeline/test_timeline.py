@@ -59,13 +59,13 @@ def test_timeline_that_is_not_json_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_plan_and_a_hand_edit_is_what_gets_planned(workdir: Path) -> None:
-    source = workdir / "talk1.mp4"
+    source = workdir / "talk.mp4"
     plan_file = workdir / "plan.json"
     runner = CliRunner()
     written = runner.invoke(main, ["cut", str(source), "--plan-only", "--timeline", str(plan_file)])
     assert written.exit_code == 0, written.output
     data = json.loads(plan_file.read_text())
-    assert data["source"] == "talk1.mp4"
+    assert data["source"] == "talk.mp4"
     assert len(data["segments"]) > 3
     # The user keeps only the first two kept segments and slows nothing down.
     data["segments"] = data["segments"][:2]
@@ -82,7 +82,7 @@ def test_cli_writes_the_plan_and_a_hand_edit_is_what_gets_planned(workdir: Path)
 def test_cut_renders_a_supplied_timeline_exactly_as_given(workdir: Path, pm) -> None:
     renderer = use_fake_renderer(pm)
     edited = Timeline(source_duration=60.0, segments=[Segment(1.0, 7.5), Segment(20.0, 23.0, 2.0)])
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", timeline=edited, plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", timeline=edited, plugin_manager=pm)
     assert renderer.timelines == [edited]
     assert result.detection is None  # nothing was detected or re-planned
     assert result.output_duration == pytest.approx(8.0)
@@ -92,5 +92,5 @@ def test_cut_refuses_a_timeline_longer_than_the_source(workdir: Path, pm) -> Non
     use_fake_renderer(pm)
     too_long = Timeline(source_duration=90.0, segments=[Segment(50.0, 80.0)])
     with pytest.raises(TimelineError, match="ends after the source"):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", timeline=too_long, plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", timeline=too_long, plugin_manager=pm)
     assert not (workdir / "out.mp4").exists()

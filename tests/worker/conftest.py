@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 from sqlalchemy import func, select, update
 
@@ -28,37 +28,29 @@ from hushcut.core.services import jobs as job_service
 from hushcut.core.services.auth import Actor
 from hushcut.core.settings import Settings
 from hushcut.pipeline import cut as pipeline_cut
+from hushcut.pipeline.testing import SampleMedia
 from hushcut.worker.runner import WorkerRunner
 from tests.conftest import Services
 from tests.platform import make_settings, new_member, wait_until
-from tests.worker.media import make_clip
+from tests.worker.media import TALK_CLIP
 
 #: Worker settings that make crash recovery observable within a test's budget.
 FAST_WORKER = {"job_lease_s": 3.0, "job_max_attempts": 3}
 
 
 @pytest.fixture(scope="session")
-def talk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
-    """Six seconds of talk1.mp4 (14.5-20.5 s) holding a 2.4 s pause, at 320x180."""
+def talk_clip(sample_media: SampleMedia, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """talk.mp4: six seconds of talk at 320x180 holding over 2 s of pauses."""
     target = tmp_path_factory.mktemp("clips") / "talk.mp4"
-    return make_clip(media_dir / "talk1.mp4", target, 14.5, 20.5)
+    shutil.copy(sample_media("talk", **TALK_CLIP), target)
+    return target
 
 
 @pytest.fixture(scope="session")
-def silent_movie(tmp_path_factory: pytest.TempPathFactory, talk_clip: Path) -> Path:
-    """The talk clip's video stream alone: a video with no audio track at all.
-
-    (edge/man-on-green-screen.mp4 is described as having no audio, but it has an AAC
-    track, so the test makes its own.)
-    """
+def silent_movie(sample_media: SampleMedia, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """silent-movie.mp4: the talk clip's picture alone, with no audio track at all."""
     target = tmp_path_factory.mktemp("clips") / "silent-movie.mp4"
-    with av.open(str(talk_clip)) as inp, av.open(str(target), "w") as out:
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(inp.streams.video[0]):
-            if packet.dts is None:
-                continue
-            packet.stream = stream
-            out.mux(packet)
+    shutil.copy(sample_media("talk", **TALK_CLIP, audio=None), target)
     return target
 
 

@@ -15,12 +15,13 @@ from redis.asyncio import Redis
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.queue import CONSUMER_GROUP, STREAM_NAME
 from hushcut.core.services import jobs as job_service
+from hushcut.pipeline.testing import SampleMedia
 from hushcut.worker import metrics
 from hushcut.worker.processor import STORAGE_MESSAGE
 from tests.conftest import Services
 from tests.platform import balance, wait_until
 from tests.worker.conftest import Gate, Platform
-from tests.worker.media import make_clip, media_duration
+from tests.worker.media import media_duration
 from tests.worker.processes import WorkerProcess, worker_env
 from tests.worker.test_leases import assert_processed_once
 
@@ -172,11 +173,9 @@ async def test_a_short_storage_outage_is_retried_and_the_job_completes(
 
 
 @pytest.fixture(scope="session")
-def long_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
-    """Twenty seconds of talk1.mp4 at 640x360: a job that takes a few seconds to cut."""
-    return make_clip(
-        media_dir / "talk1.mp4", tmp_path_factory.mktemp("clips") / "long.mp4", 0, 20, 640
-    )
+def long_clip(sample_media: SampleMedia) -> Path:
+    """Twenty seconds of talk at 640x360 (1 s GOPs): a job that takes a few seconds to cut."""
+    return sample_media("talk", duration=20.0, seed=5, video={"gop": 30, "preset": "ultrafast"})
 
 
 @pytest.fixture
