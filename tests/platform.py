@@ -4,7 +4,8 @@ Fixtures: ``settings`` (a fresh, migrated platform per test on the backend under
 and ``runtime`` (a started Runtime on whatever ``settings`` a test directory provides;
 the API tests override ``settings`` with their session server's). Use from a conftest:
 ``from tests.platform import runtime, settings``. Helpers: ``new_member``, ``balance``,
-``balance_and_ledger``, ``wait_until``.
+``balance_and_ledger``, ``wait_until``, ``stored_keys``, ``put_object``,
+``settings_env``.
 
 Embedded: a copy of a SQLite file migrated once per session, local storage in tmp_path.
 Services: ``CREATE DATABASE ... TEMPLATE`` of a PostgreSQL database migrated once per
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import inspect
+import json
 import shutil
 import tempfile
 import threading
@@ -244,3 +246,53 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached after {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def stored_keys(runtime: Runtime, prefix: str = "") -> list[str]:
+    """Everything storage holds under ``prefix``, read from the S3 endpoint or the disk
+    directly (not through the Storage class under test): objects, and also unfinished
+    multipart uploads ("<key> [upload]") and local files still being written."""
+    storage: Any = runtime.storage
+    if hasattr(storage, "client"):
+
+        def listing() -> list[str]:
+            objects = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=prefix)
+            uploads = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=prefix)
+            return sorted(
+                [item["Key"] for item in objects.get("Contents", [])]
+                + [f"{item['Key']} [upload]" for item in uploads.get("Uploads", [])]
+            )
+
+        return await asyncio.to_thread(listing)
+    root = storage.root / "objects"
+    keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    for record in (storage.root / "uploads").glob("*/upload.json"):
+        keys.append(f"{json.loads(record.read_text())['key']} [upload]")
+    return sorted(key for key in keys if key.startswith(prefix))
+
+
+async def put_object(runtime: Runtime, key: str, size: int = 1000) -> None:
+    """Store ``size`` bytes under ``key`` (as a client's upload or a worker's output)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "object"
+        path.write_bytes(b"\0" * size)
+        await runtime.storage.upload_file(path, key, "video/mp4")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that make a server process read ``settings``."""
+    env: dict[str, str] = {}
+    for name, variable in Settings.environment_variables().items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(value)
+        if isinstance(value, dict):
+            value = json.dumps(
+                {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
+            )
+        env[str(variable)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env

@@ -7,7 +7,6 @@ makes its own users and workspaces, so tests stay independent without restarting
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from gql.transport.websockets import WebsocketsTransport
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.api.fakes import FakeOidcProvider, FakeStripe
-from tests.platform import balance, make_settings, new_member, runtime
+from tests.platform import balance, make_settings, new_member, runtime, settings_env
 
 __all__ = ["balance", "runtime"]
 from tests.servers import free_port
@@ -40,25 +39,6 @@ STRIPE_WEBHOOK_SECRET = "whsec_test_hushcut"
 PACKS = {"small": {"price_id": "price_small", "credits": 10}}
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 HUSHCUT = Path(sys.executable).with_name("hushcut")
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment variables that make a server process read ``settings``."""
-    env: dict[str, str] = {}
-    for name, variable in Settings.environment_variables().items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if isinstance(value, list):
-            value = ",".join(value)
-        if isinstance(value, dict):
-            value = json.dumps(
-                {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
-            )
-        env[str(variable)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
 
 
 @dataclass
@@ -162,6 +142,9 @@ def platform_settings(
         "log_level": "WARNING",
         "log_json": True,
         "worker_concurrency": 2,
+        # The sweeps run often, so a test sees them act within seconds; they touch only
+        # data past its retention, which no test makes by accident.
+        "sweep_interval_s": 2,
     }
     values.update(overrides)
     return make_settings(tmp, backend, services, **values)

@@ -179,3 +179,75 @@ async def test_unfinished_jobs_get_their_requirements_when_upgrading(
             assert rows.all() == [("queued", "detector:vad"), ("queued", "plugin:speedup")]
     finally:
         await engine.dispose()
+
+
+async def test_ledger_rows_get_balances_and_links_when_upgrading(
+    empty_settings: Settings,
+) -> None:
+    """0004 gives existing ledger rows the balance after each movement and what it was for."""
+    from sqlalchemy import text
+
+    await upgrade_database(empty_settings, "0003")
+    engine = create_engine(empty_settings)
+    job = "0f0e0d0c-0b0a-4909-8807-060504030201"
+    rows = [
+        ("l1", 5, "starter", "w", "2024-01-01 10:00:00"),
+        ("l2", -1, "job_charge", f"{job}:1", "2024-01-01 11:00:00"),
+        ("l3", 1, "job_refund", f"{job}:1", "2024-01-01 12:00:00"),
+        ("l4", 10, "payment", "pi_1", "2024-01-02 09:00:00"),
+        ("l5", -1, "job_charge", "gone-job:1", "2024-01-03 09:00:00"),
+    ]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO workspaces (id, name, credits, priority, created_at) "
+                    "VALUES ('w', 'W', 14, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO video_jobs (id, workspace_id, status, progress, options, "
+                    "filename, content_type, size_bytes, input_key, attempts, charges, "
+                    "created_at, updated_at) VALUES (:id, 'w', 'FAILED', 0, '{}', "
+                    "'a.mp4', 'video/mp4', 1, 'k', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO payments (id, workspace_id, provider, provider_payment_id, "
+                    "credits, amount, currency, created_at) VALUES ('p1', 'w', 'stripe', "
+                    "'pi_1', 10, 900, 'eur', CURRENT_TIMESTAMP)"
+                )
+            )
+            for entry_id, delta, reason, reference, when in rows:
+                await connection.execute(
+                    text(
+                        "INSERT INTO credit_ledger (id, workspace_id, delta, reason, "
+                        "reference, created_at) VALUES (:id, 'w', :delta, :reason, "
+                        ":reference, :when)"
+                    ),
+                    {
+                        "id": entry_id,
+                        "delta": delta,
+                        "reason": reason,
+                        "reference": reference,
+                        "when": datetime.fromisoformat(when).replace(tzinfo=UTC),
+                    },
+                )
+        await upgrade_database(empty_settings)
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT id, balance_after, job_id, payment_id FROM credit_ledger ORDER BY id")
+            )
+            assert found.all() == [
+                ("l1", 5, None, None),
+                ("l2", 4, job, None),
+                ("l3", 5, job, None),
+                ("l4", 15, None, "p1"),
+                ("l5", 14, None, None),
+            ]
+    finally:
+        await engine.dispose()
+    assert await schema_differences(empty_settings) == []

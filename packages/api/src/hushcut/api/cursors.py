@@ -9,10 +9,11 @@ from datetime import datetime
 
 from hushcut.core.errors import BadUserInput
 from hushcut.core.services.jobs import JobPosition
+from hushcut.core.services.paging import Position
 
 
-def encode_cursor(position: JobPosition) -> str:
-    raw = json.dumps([position.created_at.isoformat(), position.job_id]).encode()
+def encode_cursor(position: Position) -> str:
+    raw = json.dumps([position.created_at.isoformat(), position.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

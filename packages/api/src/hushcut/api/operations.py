@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 from hushcut.api.graphql.context import Context
 from hushcut.core import models
-from hushcut.core.errors import Conflict, Forbidden
+from hushcut.core.errors import BadUserInput, Conflict, Forbidden
 from hushcut.core.events import JobEvent
+from hushcut.core.models import Role
+from hushcut.core.services import deletion as deletion_service
+from hushcut.core.services import invitations as invitation_service
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import PresignedRequest
 
 logger = logging.getLogger("hushcut.api")
@@ -94,6 +99,82 @@ async def create_checkout_session(
         raise Forbidden("billing is not enabled on this server")
     user = await ctx.call(workspace_service.get_user, actor.user_id)
     return await billing.create_checkout(workspace_id, actor.user_id, pack, user.email)
+
+
+# --- teams ------------------------------------------------------------------------------
+
+
+async def invite_member(
+    ctx: Context, workspace_id: str, email: str, role: Role
+) -> models.Invitation:
+    """Invite ``email`` and send them the link (APP_URL/invite/<token>)."""
+    settings = ctx.api.settings
+    return await ctx.call(
+        invitation_service.invite_member,
+        ctx.mutating_actor(),
+        workspace_id,
+        email,
+        role,
+        sender=ctx.api.runtime.email,
+        app_url=settings.app_url,
+        ttl_hours=settings.invitation_ttl_hours,
+    )
+
+
+async def change_member_role(
+    ctx: Context, workspace_id: str, user_id: str, role: Role
+) -> tuple[models.Membership, models.User]:
+    actor = ctx.mutating_actor()
+    membership = await ctx.call(
+        workspace_service.change_member_role, actor, workspace_id, user_id, role
+    )
+    return membership, await ctx.call(workspace_service.get_user, user_id)
+
+
+async def remove_member(ctx: Context, workspace_id: str, user_id: str) -> models.Workspace:
+    """Remove another member; the workspace as it is now."""
+    actor = ctx.mutating_actor()
+    if user_id == actor.user_id:
+        raise BadUserInput("to remove yourself, use leaveWorkspace")
+    await ctx.call(workspace_service.remove_member, actor, workspace_id, user_id)
+    return await ctx.call(workspace_service.get_workspace, actor, workspace_id)
+
+
+# --- deleting -----------------------------------------------------------------------------
+
+
+def _deleting(ctx: Context) -> dict[str, Any]:
+    return {
+        "storage": ctx.api.runtime.storage,
+        "policy": RetentionPolicy.from_settings(ctx.api.settings),
+    }
+
+
+async def delete_job(ctx: Context, job_id: str) -> None:
+    await ctx.call(deletion_service.delete_job, ctx.mutating_actor(), job_id, **_deleting(ctx))
+
+
+async def delete_workspace(ctx: Context, workspace_id: str, confirm_name: str) -> None:
+    deleted = await ctx.call(
+        deletion_service.delete_workspace,
+        ctx.mutating_actor(),
+        workspace_id,
+        confirm_name,
+        **_deleting(ctx),
+    )
+    for row in deleted.canceled_jobs:
+        await publish(ctx, row)
+
+
+async def delete_account(ctx: Context, confirm_email: str) -> str:
+    """Delete the caller's account; returns its user id."""
+    actor = ctx.mutating_actor()
+    deleted = await ctx.call(
+        deletion_service.delete_account, actor, confirm_email, **_deleting(ctx)
+    )
+    for row in deleted.canceled_jobs:
+        await publish(ctx, row)
+    return actor.user_id
 
 
 async def job_updates(

@@ -215,6 +215,9 @@ class VideoJob(Base):
     __table_args__ = (
         Index("ix_video_jobs_workspace_created", "workspace_id", "created_at", "id"),
         Index("ix_video_jobs_status_lease", "status", "lease_expires_at"),
+        # The retention sweeps: jobs whose input or output is still stored, by age.
+        Index("ix_video_jobs_input_retention", "input_deleted_at", "finished_at"),
+        Index("ix_video_jobs_output_retention", "output_deleted_at", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -245,6 +248,14 @@ class VideoJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: When the input (and any upload in progress) was removed from storage: by
+    #: retention, an abandoned upload's cancel, or deleting the job.
+    input_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When the output and derived objects were removed (retention or deletion).
+    output_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: When a person deleted the job: it is gone from every listing and lookup, but the
+    #: row stays so the credit ledger keeps naming the job it charged.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def charge_reference(self) -> str | None:
@@ -279,12 +290,13 @@ class WorkerRecord(Base):
 
 class CreditLedgerEntry(Base):
     __tablename__ = "credit_ledger"
-    __table_args__ = (UniqueConstraint("reason", "reference"),)
+    __table_args__ = (
+        UniqueConstraint("reason", "reference"),
+        Index("ix_credit_ledger_workspace_created", "workspace_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    workspace_id: Mapped[str] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
-    )
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     delta: Mapped[int] = mapped_column(Integer)
     reason: Mapped[LedgerReason] = mapped_column(_enum(LedgerReason, 32))
     #: What the movement is for (job charge "<job>:<n>", payment intent id...). Together
@@ -292,6 +304,18 @@ class CreditLedgerEntry(Base):
     reference: Mapped[str] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The workspace's balance right after this movement.
+    balance_after: Mapped[int] = mapped_column(Integer)
+    #: The job a charge or refund is for, the payment a purchase is for.
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("video_jobs.id", ondelete="SET NULL"), default=None
+    )
+    payment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), default=None
+    )
+
+    job: Mapped[VideoJob | None] = relationship(lazy="raise")
+    payment: Mapped[Payment | None] = relationship(lazy="raise")
 
 
 class Payment(Base):
@@ -333,4 +357,50 @@ class EmailOutbox(Base):
     html: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[EmailStatus] = mapped_column(_enum(EmailStatus, 16), default=EmailStatus.SENT)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """An invitation to join a workspace, sent by email as a link holding a secret token.
+
+    Only the token's sha256 is stored. It works once (``accepted_at``), until
+    ``expires_at``, unless revoked, and only for a person signed in with ``email``.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    #: The invited address, normalised (lower case).
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(_enum(Role, 16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class StoragePurge(Base):
+    """Objects under ``prefix`` to delete (again) once ``not_before`` has passed.
+
+    Deleting a job or a workspace removes its objects at once; a purge catches what a
+    writer still holding a valid presigned URL, or a worker that has not yet noticed its
+    job is gone, may put there afterwards.
+    """
+
+    __tablename__ = "storage_purges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    prefix: Mapped[str] = mapped_column(String(1024))
+    not_before: Mapped[datetime] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -71,17 +71,30 @@ class Settings(BaseSettings):
     )
 
     # --- storage ------------------------------------------------------------------------
+    # Each S3 setting also answers to the name Cloudflare's R2 guides use (the seed
+    # deployment's), listed second: the S3 name wins when both are set.
     s3_bucket: str | None = Field(
         default=None,
+        validation_alias=AliasChoices("S3_BUCKET", "R2_BUCKET_NAME"),
         description="Bucket for uploads and outputs. Unset: local storage under the data dir.",
     )
     s3_endpoint_url: str | None = Field(
         default=None,
         description="S3-compatible endpoint, e.g. https://<account>.r2.cloudflarestorage.com.",
     )
+    r2_account_id: str | None = Field(
+        default=None,
+        description="Cloudflare account id: the endpoint becomes "
+        "https://<id>.r2.cloudflarestorage.com unless S3_ENDPOINT_URL is set.",
+    )
     s3_region: str = Field(default="auto")
-    s3_access_key_id: str | None = Field(default=None)
-    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_access_key_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_ACCESS_KEY_ID", "R2_ACCESS_KEY_ID")
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("S3_SECRET_ACCESS_KEY", "R2_SECRET_ACCESS_KEY"),
+    )
     upload_url_ttl_s: int = Field(
         default=900,
         description="Lifetime of presigned upload URLs, seconds.",
@@ -94,6 +107,30 @@ class Settings(BaseSettings):
         default=20 * 1024**3,
         gt=0,
         description="Largest accepted upload, bytes.",
+    )
+
+    # --- retention ----------------------------------------------------------------------
+    input_retention_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Hours an upload is kept after its job reaches a final state.",
+    )
+    output_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days a result is kept after its job completed (Job.expiresAt).",
+    )
+    sweep_interval_s: int = Field(
+        default=300,
+        ge=1,
+        description="Seconds between two runs of each retention sweep (hushcut scheduler).",
+    )
+
+    # --- teams --------------------------------------------------------------------------
+    invitation_ttl_hours: float = Field(
+        default=168,
+        gt=0,
+        description="Hours an invitation link stays valid.",
     )
 
     # --- email --------------------------------------------------------------------------
@@ -212,13 +249,30 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         return value
 
+    @model_validator(mode="after")
+    def _r2_endpoint(self) -> Settings:
+        if self.s3_endpoint_url is None and self.r2_account_id:
+            self.s3_endpoint_url = f"https://{self.r2_account_id}.r2.cloudflarestorage.com"
+        return self
+
     @classmethod
     def environment_variables(cls) -> dict[str, str]:
-        """Field name -> the environment variable it is read from."""
-        return {
-            name: info.validation_alias if isinstance(info.validation_alias, str) else name.upper()
-            for name, info in cls.model_fields.items()
-        }
+        """Field name -> the environment variable it is read from (the first of its names)."""
+        return {name: names[0] for name, names in cls.environment_names().items()}
+
+    @classmethod
+    def environment_names(cls) -> dict[str, list[str]]:
+        """Field name -> every environment variable it is read from, preferred first."""
+        names: dict[str, list[str]] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, str):
+                names[name] = [alias]
+            elif isinstance(alias, AliasChoices):
+                names[name] = [str(choice) for choice in alias.choices]
+            else:
+                names[name] = [name.upper()]
+        return names
 
     # --- derived values -----------------------------------------------------------------
     @property

@@ -191,7 +191,10 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    async def delete_prefix(self, prefix: str) -> int: ...
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``, and abort every upload
+        in progress under it; returns how many objects and uploads went. Idempotent."""
+        ...
 
     async def check(self) -> None:
         """Raise StorageUnavailable unless storage can be used right now."""
@@ -228,6 +231,18 @@ def check_parts(plan: PartPlan, parts: list[UploadedPart]) -> None:
     extra = sorted(number for number in held if number > plan.count)
     if extra:
         raise BadUserInput(f"part {extra[0]} is beyond the {plan.count} parts of this upload")
+
+
+async def abort_uploads(storage: Storage, prefix: str) -> int:
+    """Abort every multipart upload under ``prefix``; returns how many.
+
+    Their parts are stored (and billed) until then, and they are no objects: listing
+    objects never shows them, so deleting a prefix must abort them too.
+    """
+    uploads = await storage.list_multipart_uploads(prefix)
+    for upload in uploads:
+        await storage.abort_multipart_upload(upload.key, upload.upload_id)
+    return len(uploads)
 
 
 async def abort_abandoned_uploads(storage: Storage, prefix: str, older_than: timedelta) -> int:
@@ -473,7 +488,8 @@ class S3Storage:
                     deleted += len(keys)
             return deleted
 
-        return int(await self._call(f"delete {prefix}*", run))
+        deleted = int(await self._call(f"delete {prefix}*", run))
+        return deleted + await abort_uploads(self, prefix)
 
     async def check(self) -> None:
         await self._call(f"reach bucket {self.bucket}", self.client.head_bucket, Bucket=self.bucket)
@@ -752,20 +768,33 @@ class LocalStorage:
 
         def run() -> int:
             objects = self.root / "objects"
+            # Every key under the prefix lies in the prefix's directory part: walk only that.
+            directory = prefix.rpartition("/")[0]
+            base = self.path(directory) if directory else objects
             deleted = 0
-            if not objects.exists():
+            if not base.is_dir():
                 return 0
-            for file in sorted(objects.rglob("*")):
-                if not file.is_file() or file.name.startswith("."):
+            for file in sorted(base.rglob("*")):
+                if not file.is_file():
                     continue
                 key = file.relative_to(objects).as_posix()
+                name = file.name
+                if name.startswith("."):
+                    # An upload still being written (".<name>.<id>.part"): aborted with
+                    # the object it would have become.
+                    key = key.rpartition("/")[0] + "/" + name[1:].rsplit(".", 2)[0]
                 if key.startswith(prefix):
                     file.unlink(missing_ok=True)
-                    self._meta_path(key).unlink(missing_ok=True)
+                    if not name.startswith("."):
+                        self._meta_path(key).unlink(missing_ok=True)
                     deleted += 1
+            if directory:
+                for root in (objects, self.root / "meta"):
+                    _prune_empty_directories(root / directory)
             return deleted
 
-        return int(await self._run(f"delete {prefix}*", run))
+        deleted = int(await self._run(f"delete {prefix}*", run))
+        return deleted + await abort_uploads(self, prefix)
 
     # multipart uploads -------------------------------------------------------------------
     async def create_multipart_upload(self, key: str, content_type: str, plan: PartPlan) -> str:
@@ -936,3 +965,16 @@ class LocalStorage:
             return await asyncio.to_thread(function, *args, **kwargs)
         except OSError as exc:
             raise StorageUnavailable(f"local storage could not {what}: {exc}") from exc
+
+
+def _prune_empty_directories(top: Path) -> None:
+    """Remove ``top`` and the directories below it that are empty (deepest first).
+
+    Parents are left alone: a writer may be creating a sibling under them right now.
+    """
+    if not top.is_dir():
+        return
+    directories = [d for d in top.rglob("*") if d.is_dir()]
+    for directory in [*sorted(directories, key=lambda d: len(d.parts), reverse=True), top]:
+        with contextlib.suppress(OSError):
+            directory.rmdir()

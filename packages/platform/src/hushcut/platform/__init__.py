@@ -1,9 +1,12 @@
-"""The composition root of ``hushcut up``: the API and a worker wired together in one process.
+"""The composition root of ``hushcut up``: the API, a worker and the scheduled sweeps
+wired together in one process.
 
 The API and the worker never import each other; they meet through core's ports. Here,
 the worker (which loads the media pipeline) is started on the API's runtime and
 serves as the API's :class:`~hushcut.core.ports.JobDispatcher`, so a confirmed upload
-reaches it in-process, and jobs, live events and storage are shared.
+reaches it in-process, and jobs, live events and storage are shared. The sweeps
+(retention, abandoned uploads, storage purges) run on taskiq's scheduler beside them,
+as ``hushcut scheduler`` runs them in production.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from litestar import Litestar
 from hushcut.api.app import create_app
 from hushcut.core.ports import JobDispatcher
 from hushcut.core.runtime import Runtime
+from hushcut.core.scheduler import SweepScheduler
 from hushcut.core.settings import Settings
 from hushcut.worker.runner import WorkerRunner
 
-__all__ = ["create_platform_app", "in_process_worker"]
+__all__ = ["create_platform_app", "in_process_platform", "in_process_worker"]
 
 
 @asynccontextmanager
@@ -33,6 +37,13 @@ async def in_process_worker(runtime: Runtime) -> AsyncIterator[JobDispatcher]:
         await worker.stop()
 
 
+@asynccontextmanager
+async def in_process_platform(runtime: Runtime) -> AsyncIterator[JobDispatcher]:
+    """A worker and the sweep scheduler on ``runtime``; the worker is the dispatcher."""
+    async with SweepScheduler(runtime), in_process_worker(runtime) as worker:
+        yield worker
+
+
 def create_platform_app(settings: Settings, *, migrate: bool | None = True) -> Litestar:
-    """The API with a worker in the same process (``hushcut up``)."""
-    return create_app(settings, dispatcher=in_process_worker, migrate=migrate)
+    """The API with a worker and the scheduled sweeps in the same process (``hushcut up``)."""
+    return create_app(settings, dispatcher=in_process_platform, migrate=migrate)

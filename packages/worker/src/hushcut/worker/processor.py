@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
+from hushcut.core.errors import Conflict, NotFound, ServiceError, StorageUnavailable
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
@@ -310,7 +310,7 @@ class JobProcessor:
                 await self._publish(done)
                 await self._notify(done)
                 return "completed"
-        except (AbortJob, CanceledError, Conflict) as exc:
+        except (AbortJob, CanceledError, Conflict, NotFound) as exc:
             reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
             return await self._stopped(job, reason)
         except InputMissing as exc:
@@ -335,17 +335,23 @@ class JobProcessor:
     async def _stopped(self, job: VideoJob, reason: str) -> str:
         """The job must not go on here: find out why and leave things tidy."""
         current = await self._load(job.id)
-        if current is not None and current.status == JobStatus.CANCELED:
+        if current is None:
+            # Deleted with its workspace while it ran: nothing may stay of this attempt.
+            with contextlib.suppress(ServiceError):
+                for prefix in (
+                    job_service.output_prefix(job.id),
+                    job_service.derived_prefix(job.id),
+                ):
+                    await self.runtime.storage.delete_prefix(prefix)
+            logger.info("job %s deleted while it ran; its output removed", job.id)
+            return "canceled"
+        if current.status == JobStatus.CANCELED:
             # Canceled by its owner: remove whatever this attempt already put in storage.
             with contextlib.suppress(ServiceError):
                 await self.runtime.storage.delete_prefix(job_service.output_prefix(job.id))
             logger.info("job %s canceled; partial output removed", job.id)
             return "canceled"
-        if (
-            current is not None
-            and current.lease_owner == self.worker_id
-            and current.status == JobStatus.PROCESSING
-        ):
+        if current.lease_owner == self.worker_id and current.status == JobStatus.PROCESSING:
             await self._release(job)
             return "released"
         # Another worker reclaimed it (our lease lapsed): its output key is the same, so
@@ -362,6 +368,8 @@ class JobProcessor:
             except Conflict:
                 # Canceled or reclaimed meanwhile: the job is not ours to fail.
                 return "lease_lost"
+            except NotFound:
+                return await self._stopped(job, "job deleted")
         metrics.FAILURES.labels(kind=kind).inc()
         await self._publish(failed)
         await self._notify(failed)

@@ -14,8 +14,9 @@ from strawberry.litestar import BaseContext
 from hushcut.api.auth import Principal
 from hushcut.api.state import ApiState
 from hushcut.core.errors import Forbidden, NotFound, ServiceError, Unauthenticated
-from hushcut.core.models import ApiToken, Membership, Payment, Role, User
+from hushcut.core.models import ApiToken, Invitation, Membership, Payment, Role, User
 from hushcut.core.services.auth import Actor, roles_by_workspace
+from hushcut.core.services.invitations import invitations_by_workspace
 from hushcut.core.services.payments import payments_by_workspace
 from hushcut.core.services.tokens import api_tokens_by_workspace
 from hushcut.core.services.workspaces import members_by_workspace
@@ -132,6 +133,10 @@ class Loaders:
         )
         self.api_tokens: DataLoader[str, list[ApiToken]] = _per_workspace(
             context, api_tokens_by_workspace
+        )
+        #: Pending invitations, of workspaces the caller manages (resolvers check the role).
+        self.invitations: DataLoader[str, list[Invitation]] = _per_workspace(
+            context, invitations_by_workspace
         )
 
 

@@ -20,14 +20,17 @@ from hushcut.api.graphql.types import (
     ApiToken,
     CheckoutSession,
     CutOptionsInput,
+    Invitation,
     Job,
+    Member,
     NewApiToken,
     UploadTicket,
     User,
     Workspace,
 )
 from hushcut.core.errors import NotFound
-from hushcut.core.models import VideoJob
+from hushcut.core.models import Role, VideoJob
+from hushcut.core.services import invitations as invitation_service
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import tokens as token_service
 from hushcut.core.services import workspaces as workspace_service
@@ -132,6 +135,105 @@ class Mutation:
             # Another workspace's token must look exactly like one that does not exist.
             raise NotFound("token not found") from None
         return ApiToken.from_model(row)
+
+    # --- teams --------------------------------------------------------------------------
+    @mutation(
+        description="Invite someone to a workspace by email (owners and admins; only an owner "
+        "can invite an owner). They get a link APP_URL/invite/<token> that works once, for "
+        "INVITATION_TTL_HOURS, for a person signed in with that address. Inviting the same "
+        "address again replaces the earlier link."
+    )
+    async def invite_member(
+        self,
+        info: Info,
+        workspace_id: strawberry.ID,
+        email: str,
+        role: Role = Role.MEMBER,
+    ) -> Invitation:
+        row = await operations.invite_member(info.context, workspace_id, email, role)
+        return Invitation.from_model(row)
+
+    @mutation(description="Withdraw a pending invitation: its link stops working.")
+    async def revoke_invitation(self, info: Info, id: strawberry.ID) -> Invitation:
+        ctx = info.context
+        row = await ctx.call(invitation_service.revoke_invitation, ctx.mutating_actor(), id)
+        return Invitation.from_model(row)
+
+    @mutation(
+        description="Join the workspace an invitation's link names, with its role. Only a "
+        "signed-in person (not an API token) whose email is the invited one can, once, "
+        "before it expires; any other attempt is NOT_FOUND, whatever the reason."
+    )
+    async def accept_invitation(self, info: Info, token: str) -> Workspace:
+        ctx = info.context
+        row = await ctx.call(invitation_service.accept_invitation, ctx.mutating_actor(), token)
+        return Workspace.from_model(row)
+
+    @mutation(
+        description="Give a member another role (owners and admins; only an owner makes an "
+        "owner or changes an owner's role; a workspace always keeps an owner)."
+    )
+    async def change_member_role(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID, role: Role
+    ) -> Member:
+        membership, user = await operations.change_member_role(
+            info.context, workspace_id, user_id, role
+        )
+        return Member.from_model(membership, user)
+
+    @mutation(
+        description="Remove another member (owners and admins; only an owner removes an "
+        "owner). Their API tokens for the workspace are revoked."
+    )
+    async def remove_member(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID
+    ) -> Workspace:
+        return Workspace.from_model(
+            await operations.remove_member(info.context, workspace_id, user_id)
+        )
+
+    @mutation(description="Leave a workspace (its last owner cannot: CONFLICT).")
+    async def leave_workspace(self, info: Info, workspace_id: strawberry.ID) -> bool:
+        ctx = info.context
+        await ctx.call(workspace_service.leave_workspace, ctx.mutating_actor(), workspace_id)
+        return True
+
+    @mutation(description="Give a workspace a new name (owners and admins).")
+    async def rename_workspace(self, info: Info, id: strawberry.ID, name: str) -> Workspace:
+        ctx = info.context
+        row = await ctx.call(workspace_service.rename_workspace, ctx.mutating_actor(), id, name)
+        return Workspace.from_model(row)
+
+    # --- deleting -----------------------------------------------------------------------
+    @mutation(
+        description="Delete a finished job (COMPLETED, FAILED or CANCELED): its input, output "
+        "and derived files are deleted from storage at once and it leaves every listing; the "
+        "credit ledger keeps its entries. Its creator, an owner or an admin may. Returns its id."
+    )
+    async def delete_job(self, info: Info, job_id: strawberry.ID) -> strawberry.ID:
+        await operations.delete_job(info.context, job_id)
+        return job_id
+
+    @mutation(
+        description="Delete a workspace (owners), typing its exact name in confirmName: "
+        "unfinished jobs are canceled, every file deleted, members removed. Its remaining "
+        "credits are forfeited, not refunded (Workspace.deletionPreview shows them first). "
+        "Returns its id."
+    )
+    async def delete_workspace(
+        self, info: Info, id: strawberry.ID, confirm_name: str
+    ) -> strawberry.ID:
+        await operations.delete_workspace(info.context, id, confirm_name)
+        return id
+
+    @mutation(
+        description="Delete your account (signed-in browsers), typing its email address in "
+        "confirmEmail: you leave shared workspaces, and those where you are the only member "
+        "are deleted. Refused (CONFLICT) while you are the last owner of a shared workspace; "
+        "User.accountDeletion shows what would happen. Returns your user id."
+    )
+    async def delete_account(self, info: Info, confirm_email: str) -> strawberry.ID:
+        return strawberry.ID(await operations.delete_account(info.context, confirm_email))
 
 
 @strawberry.type

@@ -18,11 +18,16 @@ from hushcut.api.cursors import decode_cursor, encode_cursor
 from hushcut.api.graphql.context import Info
 from hushcut.api.graphql.fields import field
 from hushcut.core import models
-from hushcut.core.errors import BadUserInput
+from hushcut.core.errors import BadUserInput, Forbidden
 from hushcut.core.events import JobEvent
-from hushcut.core.models import JobStatus, Role
+from hushcut.core.models import JobStatus, LedgerReason, Role, utcnow
+from hushcut.core.services import credits as credit_service
+from hushcut.core.services import deletion as deletion_service
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import workspaces as workspace_service
+from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.paging import Page, Position
+from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import PresignedRequest
 
 # The core enums are the GraphQL enums: one definition, no mapping to keep in step.
@@ -35,6 +40,12 @@ strawberry.enum(
     Role,
     name="Role",
     description="A member's role: owners and admins manage members and billing.",
+)
+strawberry.enum(
+    LedgerReason,
+    name="LedgerReason",
+    description="Why credits moved: STARTER (a new workspace's credits), JOB_CHARGE, "
+    "JOB_REFUND, PAYMENT (a credit pack bought), ADJUSTMENT (by an operator).",
 )
 
 
@@ -60,10 +71,17 @@ class Job:
     created_at: datetime
     finished_at: datetime | None
     output_key: strawberry.Private[str | None]
+    input_deleted_at: strawberry.Private[datetime | None] = None
+    output_deleted_at: strawberry.Private[datetime | None] = None
 
-    @field(description="Presigned URL of the output, valid for a limited time (COMPLETED only).")
+    @field(
+        description="Presigned URL of the output, valid for a limited time; null unless "
+        "COMPLETED, and null once the output expired (outputExpired)."
+    )
     async def download_url(self, info: Info) -> str | None:
         if self.status is not JobStatus.COMPLETED or not self.output_key:
+            return None
+        if retention(info).output_expired(self, utcnow()):
             return None
         api = info.context.api
         filename = self.output_key.rsplit("/", 1)[-1]
@@ -71,6 +89,34 @@ class Job:
             self.output_key, api.settings.download_url_ttl_s, filename=filename
         )
         return presigned.url
+
+    @field(
+        description="When the output and anything derived from the job's media are deleted "
+        "(OUTPUT_RETENTION_DAYS after completion); null unless COMPLETED."
+    )
+    def expires_at(self, info: Info) -> datetime | None:
+        return retention(info).output_expires_at(self)
+
+    @field(
+        description="True once the output is gone (its retention ended): downloadUrl is then "
+        "null. Upload the video again to get a new one."
+    )
+    def output_expired(self, info: Info) -> bool:
+        return self.status is JobStatus.COMPLETED and retention(info).output_expired(self, utcnow())
+
+    @field(
+        description="When the uploaded input is deleted (INPUT_RETENTION_HOURS after the job "
+        "reached a final state); null while the job is not final."
+    )
+    def input_expires_at(self, info: Info) -> datetime | None:
+        return retention(info).input_expires_at(self)
+
+    @field(
+        description="True once the uploaded input is gone: the job can no longer be retried "
+        "(upload the file again)."
+    )
+    def input_expired(self, info: Info) -> bool:
+        return retention(info).input_expired(self, utcnow())
 
     @classmethod
     def from_model(cls, job: models.VideoJob) -> Job:
@@ -89,6 +135,8 @@ class Job:
             created_at=job.created_at,
             finished_at=job.finished_at,
             output_key=job.output_key,
+            input_deleted_at=job.input_deleted_at,
+            output_deleted_at=job.output_deleted_at,
         )
 
     def updated_by(self, event: JobEvent) -> Job:
@@ -109,6 +157,13 @@ class Job:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next,
+            end_cursor=None if page.end is None else encode_cursor(page.end),
+        )
 
 
 @strawberry.type
@@ -135,10 +190,7 @@ class JobConnection:
                 )
                 for row in page.items
             ],
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                end_cursor=None if page.end is None else encode_cursor(page.end),
-            ),
+            page_info=PageInfo.of(page),
         )
 
 
@@ -201,6 +253,40 @@ class Workspace:
         rows = await info.context.loaders.api_tokens.load(self.id)
         return [ApiToken.from_model(row) for row in rows]
 
+    @field(description="Invitations not yet accepted, revoked or expired (owners and admins).")
+    async def invitations(self, info: Info) -> list[Invitation]:
+        ctx = info.context
+        if await ctx.role_in(self.id) not in MANAGERS:
+            raise Forbidden("only owners and admins see the invitations")
+        rows = await ctx.loaders.invitations.load(self.id)
+        return [Invitation.from_model(row) for row in rows]
+
+    @field(
+        description="The credit movements, newest first: what a billing page shows. "
+        f"At most {credit_service.MAX_LEDGER_PAGE} per page."
+    )
+    async def ledger(
+        self, info: Info, first: int = credit_service.DEFAULT_LEDGER_PAGE, after: str | None = None
+    ) -> LedgerConnection:
+        ctx = info.context
+        position = None if after is None else decode_cursor(after)
+        page = await ctx.call(credit_service.list_ledger, ctx.actor, self.id, first, position)
+        return LedgerConnection.from_page(page)
+
+    @field(
+        description="What deleteWorkspace would do, to show before the owner confirms: the "
+        "credits that would be forfeited, the jobs canceled and deleted (owners)."
+    )
+    async def deletion_preview(self, info: Info) -> WorkspaceDeletionPreview:
+        ctx = info.context
+        preview = await ctx.call(deletion_service.preview_workspace_deletion, ctx.actor, self.id)
+        return WorkspaceDeletionPreview(
+            forfeited_credits=preview.forfeited_credits,
+            unfinished_jobs=preview.unfinished_jobs,
+            jobs=preview.jobs,
+            members=preview.members,
+        )
+
     @field(description=f"Jobs, newest first; at most {job_service.MAX_PAGE_SIZE} per page.")
     async def jobs(
         self,
@@ -237,6 +323,20 @@ class User:
         ctx = info.context
         rows = await ctx.call(workspace_service.list_workspaces, ctx.actor)
         return [Workspace.from_model(row) for row in rows]
+
+    @field(
+        description="What deleteAccount would do, to show before you confirm (signed-in "
+        "browsers only)."
+    )
+    async def account_deletion(self, info: Info) -> AccountDeletionPreview:
+        ctx = info.context
+        preview = await ctx.call(deletion_service.preview_account_deletion, ctx.actor)
+        return AccountDeletionPreview(
+            allowed=preview.allowed,
+            deleted_workspaces=[Workspace.from_model(w) for w in preview.deleted_workspaces],
+            left_workspaces=[Workspace.from_model(w) for w in preview.left_workspaces],
+            blocking_workspaces=[Workspace.from_model(w) for w in preview.blocking_workspaces],
+        )
 
     @classmethod
     def from_model(cls, user: models.User) -> User:
@@ -324,3 +424,116 @@ class ApiToken:
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
         )
+
+
+@strawberry.type(description="An invitation to join a workspace, sent by email.")
+class Invitation:
+    id: strawberry.ID
+    workspace_id: strawberry.ID
+    email: str = strawberry.field(description="The invited address (only it can accept).")
+    role: Role = strawberry.field(description="The role the invited person gets.")
+    created_at: datetime
+    expires_at: datetime = strawberry.field(description="After this the link no longer works.")
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, invitation: models.Invitation) -> Invitation:
+        return cls(
+            id=strawberry.ID(invitation.id),
+            workspace_id=strawberry.ID(invitation.workspace_id),
+            email=invitation.email,
+            role=invitation.role,
+            created_at=invitation.created_at,
+            expires_at=invitation.expires_at,
+            accepted_at=invitation.accepted_at,
+            revoked_at=invitation.revoked_at,
+        )
+
+
+@strawberry.type(description="One movement of a workspace's credits.")
+class LedgerEntry:
+    id: strawberry.ID
+    amount: int = strawberry.field(description="Credits added (positive) or taken (negative).")
+    reason: LedgerReason
+    note: str | None
+    balance_after: int = strawberry.field(description="The balance right after this movement.")
+    created_at: datetime
+    job_id: strawberry.ID | None = strawberry.field(
+        description="The job charged or refunded (kept after the job is deleted)."
+    )
+    job: Job | None = strawberry.field(description="That job; null once it was deleted.")
+    payment: Payment | None = strawberry.field(description="The purchase, for a PAYMENT.")
+
+    @classmethod
+    def from_model(cls, entry: models.CreditLedgerEntry) -> LedgerEntry:
+        job = entry.job
+        return cls(
+            id=strawberry.ID(entry.id),
+            amount=entry.delta,
+            reason=entry.reason,
+            note=entry.note,
+            balance_after=entry.balance_after,
+            created_at=entry.created_at,
+            job_id=None if entry.job_id is None else strawberry.ID(entry.job_id),
+            job=Job.from_model(job) if job is not None and job.deleted_at is None else None,
+            payment=None if entry.payment is None else Payment.from_model(entry.payment),
+        )
+
+
+@strawberry.type
+class LedgerEdge:
+    cursor: str
+    node: LedgerEntry
+
+
+@strawberry.type(description="A page of credit movements, newest first.")
+class LedgerConnection:
+    edges: list[LedgerEdge]
+    page_info: PageInfo
+
+    @field(description="The movements of this page (the edges' nodes).")
+    def nodes(self) -> list[LedgerEntry]:
+        return [edge.node for edge in self.edges]
+
+    @classmethod
+    def from_page(cls, page: credit_service.LedgerPage) -> LedgerConnection:
+        return cls(
+            edges=[
+                LedgerEdge(cursor=encode_cursor(Position.of(row)), node=LedgerEntry.from_model(row))
+                for row in page.items
+            ],
+            page_info=PageInfo.of(page),
+        )
+
+
+@strawberry.type(description="What deleting a workspace would do.")
+class WorkspaceDeletionPreview:
+    forfeited_credits: int = strawberry.field(
+        description="Credits lost with the workspace: they are not refunded."
+    )
+    unfinished_jobs: int = strawberry.field(description="Jobs that would be canceled.")
+    jobs: int = strawberry.field(description="Jobs whose files would be deleted.")
+    members: int = strawberry.field(description="People who would lose access.")
+
+
+@strawberry.type(description="What deleting your account would do.")
+class AccountDeletionPreview:
+    allowed: bool = strawberry.field(
+        description="False while you are the last owner of a workspace others share."
+    )
+    deleted_workspaces: list[Workspace] = strawberry.field(
+        description="Workspaces where you are the only member: deleted with the account."
+    )
+    left_workspaces: list[Workspace] = strawberry.field(
+        description="Shared workspaces you would leave; they keep your jobs."
+    )
+    blocking_workspaces: list[Workspace] = strawberry.field(
+        description="Shared workspaces where you are the last owner: make someone else an "
+        "owner (or delete the workspace) first."
+    )
+
+
+def retention(info: Info) -> RetentionPolicy:
+    """The retention policy of this server's settings."""
+    return RetentionPolicy.from_settings(info.context.api.settings)

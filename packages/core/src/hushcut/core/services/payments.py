@@ -78,6 +78,11 @@ async def apply_payment(
         )
         if not inserted:
             return None
+        payment = (
+            await session.scalars(
+                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
+            )
+        ).one()
         await move_credits(
             session,
             workspace_id,
@@ -85,12 +90,9 @@ async def apply_payment(
             LedgerReason.PAYMENT,
             payment_intent_id,
             f"{credits} credits bought ({amount} {currency.lower()})",
+            payment_id=payment.id,
         )
-        return (
-            await session.scalars(
-                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
-            )
-        ).one()
+        return payment
 
 
 async def payments_by_workspace(

@@ -5,13 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound
-from hushcut.core.models import LedgerReason, Membership, Role, User, Workspace
+from hushcut.core.models import (
+    ApiToken,
+    LedgerReason,
+    Membership,
+    Role,
+    User,
+    Workspace,
+    utcnow,
+)
 from hushcut.core.services.auth import (
     MANAGERS,
     Actor,
@@ -189,14 +197,18 @@ async def remove_member(
 ) -> None:
     """Remove a member; owners and admins only, or any member removing themselves.
 
-    The last owner cannot be removed, and only an owner can remove another owner.
+    The last owner cannot be removed, and only an owner can remove another owner. The
+    member's API tokens for the workspace are revoked with the membership, so they stay
+    dead if the person is invited back.
     """
     if user_id == actor.user_id:
         caller = await require_member(session, actor, workspace_id)
     else:
         caller = await require_member(session, actor, workspace_id, MANAGERS)
     async with transaction(session):
-        target = await session.get(Membership, (workspace_id, user_id), with_for_update=True)
+        target = await session.get(
+            Membership, (workspace_id, user_id), with_for_update=True, populate_existing=True
+        )
         if target is None:
             raise NotFound("member not found")
         if target.role is Role.OWNER:
@@ -208,6 +220,70 @@ async def remove_member(
                 Membership.workspace_id == workspace_id, Membership.user_id == user_id
             )
         )
+        await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.workspace_id == workspace_id,
+                ApiToken.user_id == user_id,
+                ApiToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def leave_workspace(session: AsyncSession, actor: Actor, workspace_id: str) -> None:
+    """The actor leaves the workspace (Conflict for its last owner: delete it instead)."""
+    try:
+        await remove_member(session, actor, workspace_id, actor.user_id)
+    except Conflict:
+        raise Conflict(
+            "you are the workspace's last owner: make another member an owner first, "
+            "or delete the workspace"
+        ) from None
+
+
+async def change_member_role(
+    session: AsyncSession, actor: Actor, workspace_id: str, user_id: str, role: Role
+) -> Membership:
+    """Give a member another role; owners and admins only.
+
+    Only an owner makes an owner or changes an owner's role, and the workspace keeps at
+    least one owner.
+    """
+    caller = await require_member(session, actor, workspace_id, MANAGERS)
+    if role is Role.OWNER and caller.role is not Role.OWNER:
+        raise Forbidden("only an owner can make another member an owner")
+    async with transaction(session):
+        target = await session.get(
+            Membership, (workspace_id, user_id), with_for_update=True, populate_existing=True
+        )
+        if target is None:
+            raise NotFound("member not found")
+        if target.role is Role.OWNER and role is not Role.OWNER:
+            if caller.role is not Role.OWNER:
+                raise Forbidden("only an owner can change an owner's role")
+            await _keep_an_owner(session, workspace_id, user_id)
+        target.role = role
+        await session.flush()
+        return target
+
+
+async def rename_workspace(
+    session: AsyncSession, actor: Actor, workspace_id: str, name: str
+) -> Workspace:
+    """Give the workspace a new name; owners and admins only."""
+    await require_member(session, actor, workspace_id, MANAGERS)
+    workspace_name = clean_name(name, "workspace name")
+    async with transaction(session):
+        workspace = await session.get(
+            Workspace, workspace_id, with_for_update=True, populate_existing=True
+        )
+        if workspace is None:
+            raise NotFound("workspace not found")
+        workspace.name = workspace_name
+        await session.flush()
+        return workspace
 
 
 async def _keep_an_owner(session: AsyncSession, workspace_id: str, leaving: str) -> None:

@@ -15,7 +15,13 @@ async def charge(session: AsyncSession, job: VideoJob) -> None:
     if reference is None:
         raise ValueError("charge() needs a job whose charges count the run being charged")
     movement = await move_credits(
-        session, job.workspace_id, -1, LedgerReason.JOB_CHARGE, reference, "processing"
+        session,
+        job.workspace_id,
+        -1,
+        LedgerReason.JOB_CHARGE,
+        reference,
+        "processing",
+        job_id=job.id,
     )
     if not movement.applied:
         raise Conflict("this job run was already charged")
@@ -27,6 +33,12 @@ async def refund(session: AsyncSession, job: VideoJob) -> bool:
     if reference is None:
         return False
     movement = await move_credits(
-        session, job.workspace_id, 1, LedgerReason.JOB_REFUND, reference, "job did not finish"
+        session,
+        job.workspace_id,
+        1,
+        LedgerReason.JOB_REFUND,
+        reference,
+        "job did not finish",
+        job_id=job.id,
     )
     return movement.applied

@@ -38,6 +38,25 @@ def output_key(job_id: str, filename: str) -> str:
     return f"output/{job_id}/{stem}_hushcut.mp4"
 
 
+def input_prefix(job_id: str) -> str:
+    """The job's upload and any upload of it still in progress: ``input/<jobId>/``."""
+    return f"input/{job_id}/"
+
+
 def output_prefix(job_id: str) -> str:
     """Everything a run of the job may have written: ``output/<jobId>/``."""
     return f"output/{job_id}/"
+
+
+def derived_prefix(job_id: str) -> str:
+    """Objects made from the job's media besides its output (analysis, waveform peaks,
+    exports): ``derived/<jobId>/``. They go with the output."""
+    return f"derived/{job_id}/"
+
+
+def job_prefixes(job_id: str) -> tuple[str, ...]:
+    """Every prefix a job's objects live under: deleting a job deletes these.
+
+    A new kind of object a job writes must live under one of them, or be added here.
+    """
+    return (input_prefix(job_id), output_prefix(job_id), derived_prefix(job_id))

@@ -7,13 +7,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.capabilities import required_capabilities
 from hushcut.core.db import transaction
-from hushcut.core.errors import BadUserInput, Conflict
-from hushcut.core.models import JobRequirement, JobStatus, VideoJob, new_id, utcnow
+from hushcut.core.errors import BadUserInput, Conflict, NotFound
+from hushcut.core.models import JobRequirement, JobStatus, Membership, VideoJob, new_id, utcnow
 from hushcut.core.services.auth import Actor, require_member
 from hushcut.core.services.jobs._charges import charge, refund
 from hushcut.core.services.jobs._keys import input_key
@@ -57,6 +57,16 @@ async def create_job(
         raise BadUserInput(f"options must be JSON: {exc}") from None
     job_id = new_id()
     async with transaction(session):
+        # Checked again under a share lock on the membership: a workspace being deleted
+        # removes its memberships first, so a job either is created before (and the
+        # deletion finds it) or not at all.
+        still_member = await session.scalar(
+            select(Membership.user_id)
+            .where(Membership.workspace_id == workspace_id, Membership.user_id == actor.user_id)
+            .with_for_update(read=True)
+        )
+        if still_member is None:
+            raise NotFound("workspace not found")
         job = VideoJob(
             id=job_id,
             workspace_id=workspace_id,
@@ -118,10 +128,17 @@ async def retry_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJo
             raise refusal(job, Move.RETRY)
         if job.charges == 0:
             raise Conflict("the job's upload was never confirmed; upload the file again")
+        if job.input_deleted_at is not None:
+            raise Conflict(
+                "the job's upload was deleted (uploads are kept for a while after a job "
+                "ends); upload the file again"
+            )
         queued = await transition(
             session,
             job_id,
             Move.RETRY,
+            # The retention sweep marks the input deleted under the same row lock.
+            when=[VideoJob.input_deleted_at.is_(None)],
             values={
                 "charges": VideoJob.charges + 1,
                 "attempts": 0,
