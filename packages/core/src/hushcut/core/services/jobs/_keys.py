@@ -41,3 +41,19 @@ def output_key(job_id: str, filename: str) -> str:
 def output_prefix(job_id: str) -> str:
     """Everything a run of the job may have written: ``output/<jobId>/``."""
     return f"output/{job_id}/"
+
+
+def peaks_key(job_id: str) -> str:
+    """The waveform peaks of the job's input: ``output/<jobId>/peaks.json``."""
+    return f"{output_prefix(job_id)}peaks.json"
+
+
+def export_key(job_id: str, filename: str, extension: str) -> str:
+    """A timeline export: ``output/<jobId>/exports/<stem>_hushcut<extension>``.
+
+    ``extension`` is the exporter's, with its dot (``.fcpxml``); exporters write
+    different extensions, so a job's exports never share a key.
+    """
+    stem = sanitise_filename(filename).rsplit(".", 1)[0] or "upload"
+    suffix = sanitise_filename(extension.lstrip("."))
+    return f"{output_prefix(job_id)}exports/{stem}_hushcut.{suffix}"
