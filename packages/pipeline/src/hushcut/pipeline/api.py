@@ -61,20 +61,23 @@ class StageProgress:
     progress bar or a job's ``progress`` field can show it as is.
     """
 
-    def __init__(self, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, callback: ProgressCallback | None, stages: dict[str, float] | None = None
+    ) -> None:
         self._callback = callback
+        self._stages = STAGES if stages is None else stages
         self._last = 0.0
 
     def report(self, stage: str, fraction: float) -> None:
         if self._callback is None:
             return
         start = 0.0
-        for name, share in STAGES.items():
+        for name, share in self._stages.items():
             if name == stage:
                 break
             start += share
         fraction = min(max(float(fraction), 0.0), 1.0)
-        overall = min(start + STAGES.get(stage, 0.0) * fraction, 1.0)
+        overall = min(start + self._stages.get(stage, 0.0) * fraction, 1.0)
         self._last = max(self._last, overall)
         self._callback(stage, self._last)
 
