@@ -12,6 +12,7 @@ from typing import Any
 
 from hushcut.pipeline._detect import Detection
 from hushcut.pipeline._hooks import Hooks, failures_named
+from hushcut.pipeline._plan import force_ranges
 from hushcut.pipeline._probe import MediaInfo, probe
 from hushcut.pipeline._registries import Detector, Registered, Renderer
 from hushcut.pipeline.errors import OptionsError, PluginError
@@ -312,5 +313,9 @@ def _run_plan(hooks: Hooks, detection: Detection, options: CutOptions) -> Timeli
     if timeline is None:
         raise PluginError("no plugin planned the timeline (is the built-in planner blocked?)")
     hooks.adjust_timeline(timeline, detection, options)
+    # The user's forced ranges come last: over the planner's and every plugin's choices.
+    force_ranges(
+        timeline, add_in=options.add_in, cut_out=options.cut_out, min_clip_s=options.min_clip_s
+    )
     timeline.check(detection.duration)
     return timeline
