@@ -79,7 +79,9 @@ class Gate:
     def open(self) -> None:
         self._open.set()
 
-    def cut(self, source: Path, target: Path, options: Any, progress: Any) -> Any:
+    def cut(
+        self, source: Path, target: Path, options: Any, progress: Any, timeline: Any = None
+    ) -> Any:
         def gated(stage: str, fraction: float) -> None:
             progress(stage, fraction)
             if stage != "render":
@@ -89,7 +91,7 @@ class Gate:
             while not self._open.wait(0.05):
                 progress(stage, fraction)
 
-        return pipeline_cut(source, target, options, progress=gated)
+        return pipeline_cut(source, target, options, progress=gated, timeline=timeline)
 
     @property
     def held(self) -> int:
@@ -228,6 +230,15 @@ class Platform:
     async def outputs(self, job_id: str) -> list[str]:
         """Keys under ``output/<jobId>/`` in storage."""
         return await list_keys(self.runtime, f"output/{job_id}/")
+
+    @staticmethod
+    def written_for(job: VideoJob) -> list[str]:
+        """What a completed job's run leaves under ``output/<jobId>/``: the output, the
+        waveform peaks and the timeline exports it records (nothing else)."""
+        keys = [job_service.peaks_key(job.id), *(job.exports or {}).values()]
+        if job.output_key:
+            keys.append(job.output_key)
+        return sorted(keys)
 
 
 async def list_keys(runtime: Runtime, prefix: str) -> list[str]:

@@ -25,7 +25,7 @@ async def assert_processed_once(platform: Platform, job_id: str, workspace: str)
     assert job.status is JobStatus.COMPLETED, job.error
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1}
     assert len(await platform.sent_emails(job_id, 1)) == 1
-    assert await platform.outputs(job_id) == [job.output_key]
+    assert await platform.outputs(job_id) == platform.written_for(job)
 
 
 async def test_two_workers_racing_for_one_job_process_it_once(

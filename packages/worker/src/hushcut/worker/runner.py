@@ -7,17 +7,19 @@ makes the database the truth: every few seconds an idle worker looks for jobs no
 holds that it can run — QUEUED jobs whose hint was lost (Redis restarted empty, enqueue
 failed, or the hint reached a worker without the job's plugins) and PROCESSING jobs
 whose lease expired (their worker was killed) — and sends hints for them, at most one
-per free slot, so hints never pile up while workers are busy.
+per free slot, so hints never pile up while workers are busy. Once a minute it also
+cancels and refunds jobs left in REVIEW past ``REVIEW_TTL_HOURS``
+(:func:`~hushcut.core.services.jobs.expire_reviews`, safe with every worker doing it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -26,6 +28,7 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from hushcut.core.capabilities import WorkerOffer
+from hushcut.core.events import JobEvent
 from hushcut.core.queue import DEFAULT_REDELIVERY_S, send_hint
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
@@ -33,8 +36,8 @@ from hushcut.core.services import workers as worker_registry
 from hushcut.core.settings import Settings
 from hushcut.worker import tasks  # noqa: F401  (registers the process_job task)
 from hushcut.worker.broker import make_broker
-from hushcut.worker.plugins import build_offer, load_available_plugins
-from hushcut.worker.processor import Cutter, JobProcessor, wait_event, wind_down
+from hushcut.worker.plugins import build_offer, build_pipeline, load_available_plugins
+from hushcut.worker.processor import Analyzer, Cutter, JobProcessor, wait_event, wind_down
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ DEFAULT_RECONCILE_S = 2.0
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 #: Longest time between two renewals of the worker's row in the database.
 HEARTBEAT_S = 5.0
+#: Seconds between two sweeps for expired reviews (each worker sweeps; one wins each job).
+REVIEW_SWEEP_S = 60.0
 
 
 def new_worker_id() -> str:
@@ -56,9 +61,10 @@ class WorkerRunner:
 
     ``source`` is a started core ``Runtime`` (shared with the API in ``hushcut up``) or
     :class:`~hushcut.core.settings.Settings`, in which case the runner starts and closes
-    its own runtime. ``cut`` replaces ``hushcut.pipeline.cut`` (same signature), for
-    embedders that wrap the pipeline; without it, cuts use the plugins that loaded at
-    start (a broken installed plugin is left out: see :mod:`hushcut.worker.plugins`).
+    its own runtime. ``cut`` and ``analyze`` replace ``hushcut.pipeline.cut`` and
+    ``analyze`` (same signatures), for embedders that wrap the pipeline; without them,
+    jobs use the plugins that loaded at start (a broken installed plugin is left out:
+    see :mod:`hushcut.worker.plugins`).
 
     A runner is also a :class:`~hushcut.core.ports.JobDispatcher`: :meth:`enqueue` puts a
     hint on its own broker, which is how the API of ``hushcut up`` reaches it.
@@ -74,9 +80,11 @@ class WorkerRunner:
         redelivery_s: float = DEFAULT_REDELIVERY_S,
         shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
         cut: Cutter | None = None,
+        analyze: Analyzer | None = None,
     ) -> None:
         self._source = source
         self._cut = cut
+        self._analyze = analyze
         self.settings: Settings = source if isinstance(source, Settings) else source.settings
         self.concurrency = concurrency or self.settings.worker_concurrency
         self.worker_id = worker_id or new_worker_id()
@@ -117,8 +125,6 @@ class WorkerRunner:
             raise
 
     async def _start_receiving(self) -> None:
-        from hushcut.pipeline import cut
-
         # Load (and check) every installed plugin before the first job, not during it. A
         # broken one is left out, not fatal: this worker just does not offer it.
         plugin_manager, unavailable = await asyncio.to_thread(load_available_plugins)
@@ -128,7 +134,7 @@ class WorkerRunner:
         self.processor = JobProcessor(
             self.runtime,
             worker_id=self.worker_id,
-            cut=self._cut or functools.partial(cut, plugin_manager=plugin_manager),
+            pipeline=build_pipeline(plugin_manager, cut=self._cut, analyze=self._analyze),
             concurrency=self.concurrency,
             offered=self.offer.capabilities,
         )
@@ -244,11 +250,18 @@ class WorkerRunner:
         assert self.processor is not None
         # At start, at once: jobs queued while no worker ran wait for nobody's hint.
         min_age = 0.0
+        next_sweep = 0.0
         while True:
             try:
                 await self.reconcile_once(min_queued_age_s=min_age)
             except Exception as exc:
                 logger.warning("worker %s: reconcile failed: %s", self.worker_id, exc)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + REVIEW_SWEEP_S
+                try:
+                    await self.expire_reviews()
+                except Exception as exc:
+                    logger.warning("worker %s: review sweep failed: %s", self.worker_id, exc)
             min_age = self.reconcile_s
             if await wait_event(self._finish, self.reconcile_s):
                 return
@@ -265,6 +278,18 @@ class WorkerRunner:
                     await self._advertise()
             except Exception as exc:
                 logger.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+
+    async def expire_reviews(self, now: datetime | None = None) -> int:
+        """Cancel and refund the jobs left in REVIEW past their deadline (``now``: the
+        clock to judge by), deleting their inputs; returns how many this call canceled."""
+        async with self.runtime.sessionmaker() as session:
+            expired = await job_service.expire_reviews(session, self.runtime.storage, now=now)
+        for job in expired:
+            try:
+                await self.runtime.events.publish(JobEvent.from_job(job))
+            except Exception as exc:
+                logger.warning("job %s: could not publish event: %s", job.id, exc)
+        return len(expired)
 
     async def reconcile_once(self, *, min_queued_age_s: float | None = None) -> int:
         """Send a hint for each job nobody holds that this worker can run, up to its free
