@@ -52,6 +52,8 @@ from hushcut.core.services.jobs._reading import (
 from hushcut.core.services.jobs._review import (
     EXPORT_FORMATS,
     MAX_SEGMENTS,
+    MAX_SPEED,
+    MIN_SPEED,
     AnalysisRecord,
     KeptSegment,
     analyses_by_job,
@@ -60,6 +62,7 @@ from hushcut.core.services.jobs._review import (
     load_timeline,
     record_analysis,
     render_job,
+    segments_from_json,
     timelines_by_job,
 )
 from hushcut.core.services.jobs._transitions import (
@@ -75,6 +78,8 @@ __all__ = [
     "MAX_FILENAME_LENGTH",
     "MAX_PAGE_SIZE",
     "MAX_SEGMENTS",
+    "MAX_SPEED",
+    "MIN_SPEED",
     "TRANSITIONS",
     "AnalysisRecord",
     "JobPage",
@@ -109,6 +114,7 @@ __all__ = [
     "renew_lease",
     "retry_job",
     "sanitise_filename",
+    "segments_from_json",
     "timelines_by_job",
     "transition",
     "update_progress",
