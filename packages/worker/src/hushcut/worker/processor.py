@@ -839,7 +839,7 @@ JSON_TYPE = "application/json"
 
 
 def kept_segments(timeline: Timeline) -> list[KeptSegment]:
-    return [KeptSegment(s.start, s.end, s.speed) for s in timeline.segments]
+    return [KeptSegment(float(s.start), float(s.end), float(s.speed)) for s in timeline.segments]
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
