@@ -145,8 +145,10 @@ class Platform:
         filename: str | None = None,
         options: dict[str, Any] | None = None,
         enqueue: bool = True,
+        review: bool = False,
     ) -> str:
-        """Create a job, upload ``path`` as its input, confirm it (charge) and enqueue it."""
+        """Create a job, upload ``path`` as its input, confirm it (charge; ``review``:
+        to be analyzed only) and enqueue it."""
         name = filename or path.name
         async with self.runtime.sessionmaker() as session:
             job = await job_service.create_job(
@@ -160,7 +162,9 @@ class Platform:
             )
         await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
         async with self.runtime.sessionmaker() as session:
-            await job_service.confirm_upload(session, actor, job.id, path.stat().st_size)
+            await job_service.confirm_upload(
+                session, actor, job.id, path.stat().st_size, review=review
+            )
         if enqueue:
             await self.queue.enqueue(job.id)
         return job.id

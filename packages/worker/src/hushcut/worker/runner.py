@@ -81,6 +81,7 @@ class WorkerRunner:
         shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
         cut: Cutter | None = None,
         analyze: Analyzer | None = None,
+        review_sweep_s: float = REVIEW_SWEEP_S,
     ) -> None:
         self._source = source
         self._cut = cut
@@ -91,6 +92,7 @@ class WorkerRunner:
         self.reconcile_s = reconcile_s
         self.redelivery_s = redelivery_s
         self.shutdown_grace_s = shutdown_grace_s
+        self.review_sweep_s = review_sweep_s
         #: How often the worker's row in the database is renewed (it lives job_lease_s).
         self.heartbeat_s = min(self.settings.job_lease_s / 3, HEARTBEAT_S)
         self._runtime: Runtime | None = None
@@ -257,7 +259,7 @@ class WorkerRunner:
             except Exception as exc:
                 logger.warning("worker %s: reconcile failed: %s", self.worker_id, exc)
             if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + REVIEW_SWEEP_S
+                next_sweep = time.monotonic() + self.review_sweep_s
                 try:
                     await self.expire_reviews()
                 except Exception as exc:

@@ -1,0 +1,117 @@
+"""The worker and reviews: every job keeps its analysis, a canceled render keeps it too,
+and the reconciler's sweep cancels and refunds a review nobody rendered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hushcut.core.models import JobAnalysis, JobStatus, LedgerReason
+from hushcut.core.services import jobs as job_service
+from hushcut.core.settings import Settings
+from tests.platform import wait_until
+from tests.worker.conftest import Gate, Platform
+from tests.worker.media import make_marker_talk
+
+FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+@pytest.fixture(scope="module")
+def marker_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_marker_talk(tmp_path_factory.mktemp("review") / "talk.mp4")
+
+
+@pytest.fixture
+def worker_settings(worker_settings: Settings) -> Settings:
+    # Reviews expire 1.8 s after the analysis, so the sweep is seen within a test.
+    return worker_settings.model_copy(update={"review_ttl_hours": 0.0005})
+
+
+async def analysis_of(platform: Platform, job_id: str) -> JobAnalysis | None:
+    async with platform.runtime.sessionmaker() as session:
+        row: JobAnalysis | None = await session.scalar(
+            select(JobAnalysis).where(JobAnalysis.job_id == job_id)
+        )
+        return row
+
+
+async def test_an_unrendered_review_expires_on_the_workers_sweep(
+    platform: Platform, marker_talk: Path
+) -> None:
+    await platform.worker(review_sweep_s=0.3)
+    actor, workspace_id = await platform.workspace(credits=2)
+    job_id = await platform.submit(actor, workspace_id, marker_talk, review=True)
+    reviewed = await platform.wait_for(job_id, {JobStatus.REVIEW, *FINAL})
+    assert reviewed.status is JobStatus.REVIEW, reviewed.error
+    assert reviewed.output_key is None
+    assert await platform.outputs(job_id) == platform.written_for(reviewed)
+    assert [email.idempotency_key for email in await platform.sent_emails(job_id, 1)] == [
+        f"job-{job_id}-run-1-review"
+    ]
+
+    expired = await platform.wait_for(job_id, FINAL, timeout=30)
+    assert expired.status is JobStatus.CANCELED
+    assert expired.error is not None
+    assert "review" in expired.error
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await platform.runtime.storage.head(expired.input_key) is None
+    # Another pass of every worker's sweep changes nothing more.
+    assert await platform.workers[0].expire_reviews() == 0
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+
+
+async def test_a_canceled_render_keeps_the_analysis_and_a_retry_renders_the_edit(
+    platform: Platform, marker_talk: Path, gate: Gate
+) -> None:
+    await platform.worker(cut=gate.cut)
+    actor, workspace_id = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace_id, marker_talk, review=True)
+    await platform.wait_for(job_id, {JobStatus.REVIEW})
+    peaks = job_service.peaks_key(job_id)
+    edit = [job_service.KeptSegment(0.0, 1.9), job_service.KeptSegment(3.6, 5.4)]
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.render_job(session, actor, job_id, edit, None, input_kept=True)
+    await platform.queue.enqueue(job_id)
+    await platform.wait_for(job_id, lambda job: job.stage == "render")
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.cancel_job(session, actor, job_id)
+    gate.open()
+    await platform.wait_for(job_id, {JobStatus.CANCELED})
+
+    # The render's files are gone, the analysis it rendered from is not.
+    async def only_peaks_left() -> bool:
+        return await platform.outputs(job_id) == [peaks]
+
+    await wait_until(only_peaks_left, 15, "the canceled render's files removed")
+    assert await analysis_of(platform, job_id) is not None
+
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.retry_job(session, actor, job_id)
+    await platform.queue.enqueue(job_id)
+    done = await platform.wait_for(job_id, FINAL)
+    assert done.status is JobStatus.COMPLETED, done.error
+    assert done.output_duration_s == pytest.approx(1.9 + 1.8, abs=1 / 30)
+    async with platform.runtime.sessionmaker() as session:
+        assert await job_service.load_timeline(session, job_id) == edit
+    assert await platform.outputs(job_id) == platform.written_for(done)
+
+
+async def test_a_job_without_review_keeps_its_analysis_for_a_re_edit(
+    platform: Platform, marker_talk: Path
+) -> None:
+    await platform.worker()
+    actor, workspace_id = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace_id, marker_talk)
+    done = await platform.wait_for(job_id, FINAL)
+    assert done.status is JobStatus.COMPLETED, done.error
+    analysis = await analysis_of(platform, job_id)
+    assert analysis is not None
+    async with platform.runtime.sessionmaker() as session:
+        rendered = await job_service.load_timeline(session, job_id)
+    assert rendered == job_service.segments_from_json(analysis.segments)
+    assert done.output_duration_s == pytest.approx(
+        sum(segment.end - segment.start for segment in rendered), abs=1 / 30
+    )
+    assert "json" in (done.exports or {})
