@@ -84,7 +84,7 @@ def test_margin_before_after_cut_out_and_add_in_shape_the_plan(talk: Path, pm) -
     assert rows == [(round(s.start, 3), round(s.end, 3), s.speed) for s in expected.segments]
     assert rows[0][0] == 5.0
     assert rows[-1][1] <= 50.0
-    assert any(start <= 20.5 and 22.0 <= end for start, end, _ in rows)
+    assert any(start <= 20.5 and end >= 22.0 for start, end, _ in rows)
     # The margins really are uneven: speech-before-pause keeps 0.4 s, pause-before-speech 0.05.
     plain = plan(detection, plugin_manager=pm)
     assert rows != [(round(s.start, 3), round(s.end, 3), s.speed) for s in plain.segments]
@@ -102,7 +102,7 @@ def test_margin_before_after_cut_out_and_add_in_shape_the_plan(talk: Path, pm) -
 def test_bad_ranges_and_margins_fail_before_any_work(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    code, out, err = cut(str(tmp_path / "never-read.mp4"), "--plan-only", *args)
+    code, _out, err = cut(str(tmp_path / "never-read.mp4"), "--plan-only", *args)
     assert code != 0
     assert message in err
     assert "no such file" not in err
@@ -133,7 +133,7 @@ def test_export_of_a_given_timeline_is_that_timeline(talk: Path, tmp_path: Path)
     edited.write(source)
     target = tmp_path / "out" / "plan.json"
     target.parent.mkdir()
-    code, out, err = cut(
+    code, _out, err = cut(
         str(talk), "--from-timeline", str(source), "--export", "json", "-o", str(target)
     )
     assert code == 0, err
@@ -145,7 +145,7 @@ def test_export_of_a_given_timeline_is_that_timeline(talk: Path, tmp_path: Path)
 
 
 def test_export_to_an_unknown_format_is_one_line_listing_the_installed_ones(talk: Path) -> None:
-    code, out, err = cut(str(talk), "--export", "premiere")
+    code, _out, err = cut(str(talk), "--export", "premiere")
     assert code == 1
     assert err.strip() == (
         "error: no installed exporter is called 'premiere' "

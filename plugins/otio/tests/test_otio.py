@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from hushcut.pipeline import (
+    MediaInfo,
     OptionsError,
     Segment,
     Timeline,
@@ -206,3 +207,21 @@ def test_cut_export_writes_the_file_beside_the_input_without_rendering(
     back = read_back(written.read_text(), "fcpxml", Fraction(25))
     assert len(list(back.find_clips())) == 6  # three segments, video and audio
     assert {c.media_reference.target_url for c in back.find_clips()} == {source.as_uri()}
+
+
+def test_a_stored_media_description_exports_by_file_name_without_the_file(clips, pm) -> None:
+    # The platform keeps the probe as JSON and the user's file name; the input may be gone.
+    analysis = analyze(clips["ntsc-mono"], plugin_manager=pm)
+    stored = {**analysis.media.to_dict(), "path": "Interview take 2.mp4"}
+    media = MediaInfo.from_dict(stored)
+    for fmt in READERS:
+        text = export_timeline(analysis.timeline, fmt, media, plugin_manager=pm).decode()
+        back = read_back(text, fmt, Fraction(30000, 1001))
+        assert len(list(back.find_clips())) >= len(analysis.timeline.segments)
+    fcp7 = export_timeline(analysis.timeline, "fcp7", media, plugin_manager=pm).decode()
+    assert "<pathurl>Interview%20take%202.mp4</pathurl>" in fcp7
+    assert "<name>Interview take 2 (hushcut)</name>" in fcp7
+    assert (
+        "* FROM CLIP NAME:  Interview take 2.mp4"
+        in export_timeline(analysis.timeline, "edl", media, plugin_manager=pm).decode()
+    )

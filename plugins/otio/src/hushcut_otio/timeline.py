@@ -70,7 +70,7 @@ def to_otio(timeline: Timeline, media: MediaInfo) -> otio.schema.Timeline:
     """
     rate = edit_rate(media)
     fps = float(rate)
-    name = Path(timeline.source or media.path.name).name
+    name = media.path.name
     url = media_url(media.path)
     available = otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, fps),
