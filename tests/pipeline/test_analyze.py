@@ -25,6 +25,7 @@ from hushcut.pipeline import (
     detect_silences,
     hookimpl,
     plan,
+    probe,
 )
 from hushcut.pipeline._peaks import PeakMeter
 from tests.pipeline.media import write_tone_wav
@@ -210,3 +211,14 @@ def test_meter_takes_blocks_in_any_order_rate_and_overlap() -> None:
     assert len(peaks) == 50
     assert peaks[25] == 0.5
     assert sum(peaks) == 0.5
+
+
+def test_media_info_survives_json_for_exports_after_the_file_is_gone(talk1: Path, pm) -> None:
+    analysis = analyze(talk1, plugin_manager=pm)
+    stored = json.loads(json.dumps(analysis.media.to_dict()))
+    assert MediaInfo.from_dict(stored) == analysis.media
+    assert stored["video"]["time_base"] == "1/15360"
+    with_keyframes = probe(talk1)
+    assert MediaInfo.from_dict(json.loads(json.dumps(with_keyframes.to_dict()))).keyframes == ()
+    restored = MediaInfo.from_dict(with_keyframes.to_dict(keyframes=True))
+    assert restored == with_keyframes
