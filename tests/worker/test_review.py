@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
 from sqlalchemy import select
 
 from hushcut.core.models import JobAnalysis, JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
 from hushcut.core.settings import Settings
+from hushcut.pipeline import Timeline
 from tests.platform import wait_until
 from tests.worker.conftest import Gate, Platform
 from tests.worker.media import make_marker_talk
@@ -98,12 +100,17 @@ async def test_a_canceled_render_keeps_the_analysis_and_a_retry_renders_the_edit
     assert await platform.outputs(job_id) == platform.written_for(done)
 
 
-async def test_a_job_without_review_keeps_its_analysis_for_a_re_edit(
-    platform: Platform, marker_talk: Path
+#: OTIO adapter that reads each editor format back.
+READERS = {"otio": "otio_json", "fcpxml": "fcpx_xml", "fcp7": "fcp_xml", "edl": "cmx_3600"}
+
+
+async def test_a_job_without_review_keeps_its_analysis_and_exports_what_it_rendered(
+    platform: Platform, marker_talk: Path, tmp_path: Path
 ) -> None:
+    # The worker loads the installed plugins, hushcut-otio among them.
     await platform.worker()
     actor, workspace_id = await platform.workspace(credits=3)
-    job_id = await platform.submit(actor, workspace_id, marker_talk)
+    job_id = await platform.submit(actor, workspace_id, marker_talk, filename="My talk.mp4")
     done = await platform.wait_for(job_id, FINAL)
     assert done.status is JobStatus.COMPLETED, done.error
     analysis = await analysis_of(platform, job_id)
@@ -114,4 +121,36 @@ async def test_a_job_without_review_keeps_its_analysis_for_a_re_edit(
     assert done.output_duration_s == pytest.approx(
         sum(segment.end - segment.start for segment in rendered), abs=1 / 30
     )
-    assert "json" in (done.exports or {})
+    # Every platform format, each read back by OpenTimelineIO: one clip per kept segment,
+    # to the frame (30 fps), naming the file as it was uploaded.
+    exports = done.exports or {}
+    assert sorted(exports) == sorted(job_service.EXPORT_FORMATS)
+    for name, key in exports.items():
+        assert key.startswith(f"output/{job_id}/exports/My_talk_hushcut.")
+        path = tmp_path / key.rsplit("/", 1)[-1]
+        await platform.runtime.storage.download_file(key, path)
+        if name == "json":
+            stored = Timeline.read(path)
+            assert stored.source == "My talk.mp4"
+            assert [(s.start, s.end) for s in stored.segments] == [
+                (pytest.approx(s.start), pytest.approx(s.end)) for s in rendered
+            ]
+            continue
+        text = path.read_text()
+        if name == "edl":
+            back = otio.adapters.read_from_string(text, READERS[name], rate=30.0)
+        else:
+            back = otio.adapters.read_from_string(text, READERS[name])
+        for track in back.tracks:
+            clips = list(track.find_clips())
+            assert len(clips) == len(rendered), (name, track.name)
+            for clip, segment in zip(clips, rendered, strict=True):
+                source_range = clip.source_range
+                assert source_range.start_time.to_seconds() == pytest.approx(
+                    segment.start, abs=1 / 30
+                ), name
+                assert source_range.end_time_exclusive().to_seconds() == pytest.approx(
+                    segment.end, abs=1 / 30
+                ), name
+                if name != "edl":
+                    assert "My%20talk.mp4" in clip.media_reference.target_url, name
