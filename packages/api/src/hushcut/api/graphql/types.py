@@ -265,6 +265,10 @@ class Job:
             input_duration_s=event.input_duration_s,
             output_duration_s=event.output_duration_s,
             finished_at=event.timestamp if event.is_final else None,
+            # Only a job in REVIEW has a deadline (REVIEW events come as the job itself).
+            review_expires_at=(
+                self.review_expires_at if event.status is JobStatus.REVIEW else None
+            ),
         )
 
 
