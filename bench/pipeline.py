@@ -690,6 +690,9 @@ class AnalyzeReport:
 
     source: str
     duration_s: float
+    detector: str = "loudness"
+    #: Whether analyze measured the peaks on the detector's own decode.
+    one_decode: bool = True
     rounds: list[dict[str, float]] = field(default_factory=list)
     detect_cpu_s: float = 0.0
     analyze_cpu_s: float = 0.0
@@ -749,21 +752,28 @@ def make_hour_audio(base: Path, copies: int = 6) -> Path:
     return target
 
 
-def bench_analyze(source: Path, hour: Path | None, rounds: int = 5) -> AnalyzeReport:
-    """``detect`` and ``analyze`` on ``source`` in this process, alternating, ``rounds``
-    times after one warm-up of each; the best (least disturbed) round of each counts."""
+def bench_analyze(
+    source: Path, hour: Path | None, detector: str = "loudness", rounds: int = 5
+) -> AnalyzeReport:
+    """``detect`` and ``analyze`` with ``detector`` on ``source`` in this process,
+    alternating, ``rounds`` times after one warm-up of each; the best (least disturbed)
+    round of each counts."""
     from hushcut.pipeline import analyze, detect, get_plugin_manager
 
-    pm = get_plugin_manager(autoload=False)
-    report = AnalyzeReport(source=str(source), duration_s=duration_of(source))
-    print(f"\nanalyze vs detect on {source.name} ({report.duration_s:.0f} s)", flush=True)
-    detect(source, plugin_manager=pm)
-    analyze(source, plugin_manager=pm)
+    pm = get_plugin_manager(autoload=detector != "loudness")
+    options = {"detector": detector}
+    report = AnalyzeReport(source=str(source), duration_s=duration_of(source), detector=detector)
+    print(
+        f"\nanalyze vs detect on {source.name} ({report.duration_s:.0f} s), {detector} detector",
+        flush=True,
+    )
+    detect(source, options, plugin_manager=pm)
+    report.one_decode = not analyze(source, options, plugin_manager=pm).peaks_decoded_again
     for number in range(1, rounds + 1):
         row: dict[str, float] = {}
         for name, call in (
-            ("detect", lambda: detect(source, plugin_manager=pm)),
-            ("analyze", lambda: analyze(source, plugin_manager=pm)),
+            ("detect", lambda: detect(source, options, plugin_manager=pm)),
+            ("analyze", lambda: analyze(source, options, plugin_manager=pm)),
         ):
             cpu, wall = time.process_time(), time.perf_counter()
             call()
@@ -780,7 +790,7 @@ def bench_analyze(source: Path, hour: Path | None, rounds: int = 5) -> AnalyzeRe
     for key in ("detect_cpu_s", "analyze_cpu_s", "detect_wall_s", "analyze_wall_s"):
         setattr(report, key, min(row[key] for row in report.rounds))
     if hour is not None:
-        peaks = analyze(hour, plugin_manager=pm).peaks
+        peaks = analyze(hour, options, plugin_manager=pm).peaks
         report.hour_source = str(hour)
         report.hour_duration_s = peaks.duration
         report.hour_peaks = len(peaks.peaks[0])
@@ -789,8 +799,23 @@ def bench_analyze(source: Path, hour: Path | None, rounds: int = 5) -> AnalyzeRe
     return report
 
 
+def analyze_reports(base: Path, hour: Path | None) -> list[AnalyzeReport]:
+    """The built-in detector (the target), then hushcut-vad's if it is installed."""
+    from hushcut.pipeline import default_plugin_manager
+    from hushcut.pipeline._hooks import Hooks
+
+    reports = [bench_analyze(base, hour)]
+    if "vad" in Hooks(default_plugin_manager()).register_detectors().names():
+        reports.append(bench_analyze(base, None, "vad", rounds=3))
+    return reports
+
+
 def print_analyze(report: AnalyzeReport) -> None:
-    print(f"\nanalyze / detect on {Path(report.source).name} ({report.duration_s:.0f} s):")
+    print(
+        f"\nanalyze / detect on {Path(report.source).name} ({report.duration_s:.0f} s),"
+        f" {report.detector} detector, peaks "
+        + ("from the detector's decode:" if report.one_decode else "decoded again:")
+    )
     print(
         f"  detect {report.detect_wall_s:.2f} s wall, {report.detect_cpu_s:.2f} cpu-s;"
         f" analyze {report.analyze_wall_s:.2f} s wall, {report.analyze_cpu_s:.2f} cpu-s"
@@ -866,17 +891,17 @@ def main(argv: list[str]) -> int:
     if args.clip:
         inputs = [(f"{n}-first{args.clip:g}s", excerpt(p, args.clip)) for n, p in inputs]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    analyze_report = None
+    analyzed: list[AnalyzeReport] = []
     if not args.skip_analyze and (not args.long_only or args.analyze_only):
         base = inputs[0][1] if inputs else make_talk("talk10", "--duration", "600", "--seed", "1")
         hour = None if args.input or args.clip else make_hour_audio(base)
-        analyze_report = bench_analyze(base, hour)
+        analyzed = analyze_reports(base, hour)
     if args.analyze_only:
-        assert analyze_report is not None
-        print_analyze(analyze_report)
+        for report in analyzed:
+            print_analyze(report)
         RESULTS.mkdir(parents=True, exist_ok=True)
         result_file = RESULTS / f"pipeline-analyze-{stamp}.json"
-        result_file.write_text(json.dumps(asdict(analyze_report), indent=1))
+        result_file.write_text(json.dumps([asdict(r) for r in analyzed], indent=1))
         print(f"\nresults: {result_file}")
         return 0
     ae = None if args.no_auto_editor or args.long_only else auto_editor()
@@ -889,13 +914,12 @@ def main(argv: list[str]) -> int:
         long_input = args.long_input.resolve() if args.long_input else make_long(talk10)
         reports.append(bench_long(long_input, work))
     print_table(reports)
-    if analyze_report is not None:
-        print_analyze(analyze_report)
+    for report in analyzed:
+        print_analyze(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_file = RESULTS / f"pipeline-{stamp}.json"
     results: list[dict[str, object]] = [asdict(r) for r in reports]
-    if analyze_report is not None:
-        results.append({"analyze": asdict(analyze_report)})
+    results.extend({"analyze": asdict(report)} for report in analyzed)
     result_file.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nresults: {result_file}")
     if not args.keep:
