@@ -681,6 +681,158 @@ def print_table(reports: list[InputReport]) -> None:
             print(f"  {mode}: {q}")
 
 
+# ---------------------------------------------------------------------------- analyze
+@dataclass
+class AnalyzeReport:
+    """``analyze`` (detect + plan + waveform peaks) against ``detect`` alone, in-process,
+    alternating rounds; and the size of an hour's peaks."""
+
+    source: str
+    duration_s: float
+    detector: str = "loudness"
+    #: Whether analyze measured the peaks on the detector's own decode.
+    one_decode: bool = True
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    detect_cpu_s: float = 0.0
+    analyze_cpu_s: float = 0.0
+    detect_wall_s: float = 0.0
+    analyze_wall_s: float = 0.0
+    hour_source: str = ""
+    hour_duration_s: float = 0.0
+    hour_peaks: int = 0
+    hour_bytes_compact: int = 0
+    hour_bytes_default_json: int = 0
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.analyze_cpu_s / self.detect_cpu_s if self.detect_cpu_s else 0.0
+
+    @property
+    def wall_ratio(self) -> float:
+        return self.analyze_wall_s / self.detect_wall_s if self.detect_wall_s else 0.0
+
+    @property
+    def median_cpu_ratio(self) -> float:
+        """The median over rounds of analyze / detect CPU time (each pair ran back to back)."""
+        ratios = [r["analyze_cpu_s"] / r["detect_cpu_s"] for r in self.rounds if r["detect_cpu_s"]]
+        return float(np.median(ratios)) if ratios else 0.0
+
+
+def make_hour_audio(base: Path, copies: int = 6) -> Path:
+    """An hour of talk audio: ``copies`` x talk10's audio joined by stream copy (the
+    waveform needs only the audio, and an hour of video would be 1.4 GB)."""
+    target = CACHE / f"talk{10 * copies}-audio.m4a"
+    if target.exists():
+        return target
+    listing = CACHE / f"{target.stem}.txt"
+    listing.write_text("".join(f"file '{base}'\n" for _ in range(copies)))
+    partial = CACHE / f"partial-{target.name}"
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-vn",
+            "-c:a",
+            "copy",
+            "-f",
+            "mp4",
+            str(partial),
+        ]
+    )
+    partial.replace(target)
+    return target
+
+
+def bench_analyze(
+    source: Path, hour: Path | None, detector: str = "loudness", rounds: int = 5
+) -> AnalyzeReport:
+    """``detect`` and ``analyze`` with ``detector`` on ``source`` in this process,
+    alternating, ``rounds`` times after one warm-up of each; the best (least disturbed)
+    round of each counts."""
+    from hushcut.pipeline import analyze, detect, get_plugin_manager
+
+    pm = get_plugin_manager(autoload=detector != "loudness")
+    options = {"detector": detector}
+    report = AnalyzeReport(source=str(source), duration_s=duration_of(source), detector=detector)
+    print(
+        f"\nanalyze vs detect on {source.name} ({report.duration_s:.0f} s), {detector} detector",
+        flush=True,
+    )
+    detect(source, options, plugin_manager=pm)
+    report.one_decode = not analyze(source, options, plugin_manager=pm).peaks_decoded_again
+    for number in range(1, rounds + 1):
+        row: dict[str, float] = {}
+        for name, call in (
+            ("detect", lambda: detect(source, options, plugin_manager=pm)),
+            ("analyze", lambda: analyze(source, options, plugin_manager=pm)),
+        ):
+            cpu, wall = time.process_time(), time.perf_counter()
+            call()
+            row[f"{name}_cpu_s"] = time.process_time() - cpu
+            row[f"{name}_wall_s"] = time.perf_counter() - wall
+        row["load"] = os.getloadavg()[0]
+        report.rounds.append(row)
+        print(
+            f"  round {number}: detect {row['detect_wall_s']:.2f} s ({row['detect_cpu_s']:.2f}"
+            f" cpu-s), analyze {row['analyze_wall_s']:.2f} s ({row['analyze_cpu_s']:.2f} cpu-s),"
+            f" load {row['load']:.1f}",
+            flush=True,
+        )
+    for key in ("detect_cpu_s", "analyze_cpu_s", "detect_wall_s", "analyze_wall_s"):
+        setattr(report, key, min(row[key] for row in report.rounds))
+    if hour is not None:
+        peaks = analyze(hour, options, plugin_manager=pm).peaks
+        report.hour_source = str(hour)
+        report.hour_duration_s = peaks.duration
+        report.hour_peaks = len(peaks.peaks[0])
+        report.hour_bytes_compact = len(peaks.to_bytes())
+        report.hour_bytes_default_json = len(json.dumps(peaks.to_json()).encode())
+    return report
+
+
+def analyze_reports(base: Path, hour: Path | None) -> list[AnalyzeReport]:
+    """The built-in detector (the target), then hushcut-vad's if it is installed."""
+    from hushcut.pipeline import default_plugin_manager
+    from hushcut.pipeline._hooks import Hooks
+
+    reports = [bench_analyze(base, hour)]
+    if "vad" in Hooks(default_plugin_manager()).register_detectors().names():
+        reports.append(bench_analyze(base, None, "vad", rounds=3))
+    return reports
+
+
+def print_analyze(report: AnalyzeReport) -> None:
+    print(
+        f"\nanalyze / detect on {Path(report.source).name} ({report.duration_s:.0f} s),"
+        f" {report.detector} detector, peaks "
+        + ("from the detector's decode:" if report.one_decode else "decoded again:")
+    )
+    print(
+        f"  detect {report.detect_wall_s:.2f} s wall, {report.detect_cpu_s:.2f} cpu-s;"
+        f" analyze {report.analyze_wall_s:.2f} s wall, {report.analyze_cpu_s:.2f} cpu-s"
+        f" (best of {len(report.rounds)})"
+    )
+    print(
+        f"  analyze / detect: {report.wall_ratio:.3f} wall, {report.cpu_ratio:.3f} cpu"
+        f" (best of each), {report.median_cpu_ratio:.3f} cpu (median of rounds)"
+        " (target <= 1.15)"
+    )
+    if report.hour_peaks:
+        print(
+            f"  peaks of {report.hour_duration_s / 60:.0f} min: {report.hour_peaks} values,"
+            f" {report.hour_bytes_compact / 1e6:.3f} MB as Peaks.to_bytes() (target < 1 MB),"
+            f" {report.hour_bytes_default_json / 1e6:.3f} MB as json.dumps(to_json())"
+        )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench pipeline",
@@ -696,6 +848,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-long", action="store_true", help="skip the 30-minute input")
     parser.add_argument("--skip-gop2", action="store_true", help="skip the 2 s-GOP variant")
     parser.add_argument("--long-only", action="store_true", help="only the 30-minute input")
+    parser.add_argument(
+        "--analyze-only",
+        action="store_true",
+        help="only analyze vs detect on talk10 and the size of an hour's peaks",
+    )
+    parser.add_argument("--skip-analyze", action="store_true", help="skip analyze vs detect")
     parser.add_argument(
         "--long-input", type=Path, help="use this file as the long input (default: talk30)"
     )
@@ -713,6 +871,8 @@ def main(argv: list[str]) -> int:
         help="use the x264-medium stand-in instead of auto-editor",
     )
     args = parser.parse_args(argv)
+    if args.analyze_only:
+        args.skip_gop2 = args.skip_long = True
     need_tools()
     if args.input:
         inputs = [(p.stem, p.resolve()) for p in args.input]
@@ -729,8 +889,21 @@ def main(argv: list[str]) -> int:
         )
     if args.clip:
         inputs = [(f"{n}-first{args.clip:g}s", excerpt(p, args.clip)) for n, p in inputs]
-    ae = None if args.no_auto_editor or args.long_only else auto_editor()
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    analyzed: list[AnalyzeReport] = []
+    if not args.skip_analyze and (not args.long_only or args.analyze_only):
+        base = inputs[0][1] if inputs else make_talk("talk10", "--duration", "600", "--seed", "1")
+        hour = None if args.input or args.clip else make_hour_audio(base)
+        analyzed = analyze_reports(base, hour)
+    if args.analyze_only:
+        for report in analyzed:
+            print_analyze(report)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        result_file = RESULTS / f"pipeline-analyze-{stamp}.json"
+        result_file.write_text(json.dumps([asdict(r) for r in analyzed], indent=1))
+        print(f"\nresults: {result_file}")
+        return 0
+    ae = None if args.no_auto_editor or args.long_only else auto_editor()
     work = CACHE / f"run-{stamp}"
     if args.long_only:
         inputs = []
@@ -740,9 +913,13 @@ def main(argv: list[str]) -> int:
         long_input = args.long_input.resolve() if args.long_input else make_long(talk10)
         reports.append(bench_long(long_input, work))
     print_table(reports)
+    for report in analyzed:
+        print_analyze(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_file = RESULTS / f"pipeline-{stamp}.json"
-    result_file.write_text(json.dumps([asdict(r) for r in reports], indent=1, default=str))
+    results: list[dict[str, object]] = [asdict(r) for r in reports]
+    results.extend({"analyze": asdict(report)} for report in analyzed)
+    result_file.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nresults: {result_file}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

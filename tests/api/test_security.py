@@ -41,6 +41,19 @@ QUERIES = {
     "createWorkspace": ('mutation { createWorkspace(name: "x") { id } }', {}),
     "requestUpload": (REQUEST_UPLOAD, {"name": "a.mp4", "size": 10, "type": "video/mp4"}),
     "confirmUpload": (CONFIRM, {}),
+    "confirmUploadForReview": (
+        "mutation($job: ID!) { confirmUpload(jobId: $job, review: true) { id } }",
+        {},
+    ),
+    "renderJob": (
+        "mutation($job: ID!) { renderJob(jobId: $job, segments: [{start: 0, end: 1}]) { id } }",
+        {},
+    ),
+    "jobReview": (
+        "query($job: ID!) { job(id: $job) { analysis { peaksUrl } timeline { start } "
+        "inputUrl exportUrl(format: FCPXML) } }",
+        {},
+    ),
     "cancelJob": ("mutation($job: ID!) { cancelJob(jobId: $job) { id } }", {}),
     "retryJob": ("mutation($job: ID!) { retryJob(jobId: $job) { id } }", {}),
     "createCheckoutSession": (

@@ -227,7 +227,9 @@ async def test_invalid_transitions_are_refused(runtime: Runtime) -> None:
         with pytest.raises(Conflict):
             await jobs.confirm_upload(session, actor, job.id, SIZE)
         assert (await jobs.get_job(session, actor, job.id)).status is JobStatus.CANCELED
-    assert not jobs.can_transition(JobStatus.COMPLETED, JobStatus.QUEUED)
+    assert not jobs.can_transition(JobStatus.COMPLETED, JobStatus.CANCELED)
+    # A review is rendered (queued again) or canceled; nothing else.
+    assert jobs.TRANSITIONS[JobStatus.REVIEW] == {JobStatus.QUEUED, JobStatus.CANCELED}
     async with runtime.session() as session:
         # Outside the table nothing moves a job, whatever the caller asks.
         with pytest.raises(ValueError, match="Move"):

@@ -71,7 +71,9 @@ class Gate:
     def open(self) -> None:
         self._open.set()
 
-    def cut(self, source: Path, target: Path, options: Any, progress: Any) -> Any:
+    def cut(
+        self, source: Path, target: Path, options: Any, progress: Any, timeline: Any = None
+    ) -> Any:
         def gated(stage: str, fraction: float) -> None:
             progress(stage, fraction)
             if stage != "render":
@@ -81,7 +83,7 @@ class Gate:
             while not self._open.wait(0.05):
                 progress(stage, fraction)
 
-        return pipeline_cut(source, target, options, progress=gated)
+        return pipeline_cut(source, target, options, progress=gated, timeline=timeline)
 
     @property
     def held(self) -> int:
@@ -135,8 +137,10 @@ class Platform:
         filename: str | None = None,
         options: dict[str, Any] | None = None,
         enqueue: bool = True,
+        review: bool = False,
     ) -> str:
-        """Create a job, upload ``path`` as its input, confirm it (charge) and enqueue it."""
+        """Create a job, upload ``path`` as its input, confirm it (charge; ``review``:
+        to be analyzed only) and enqueue it."""
         name = filename or path.name
         async with self.runtime.sessionmaker() as session:
             job = await job_service.create_job(
@@ -150,7 +154,9 @@ class Platform:
             )
         await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
         async with self.runtime.sessionmaker() as session:
-            await job_service.confirm_upload(session, actor, job.id, path.stat().st_size)
+            await job_service.confirm_upload(
+                session, actor, job.id, path.stat().st_size, review=review
+            )
         if enqueue:
             await self.queue.enqueue(job.id)
         return job.id
@@ -220,6 +226,15 @@ class Platform:
     async def outputs(self, job_id: str) -> list[str]:
         """Keys under ``output/<jobId>/`` in storage."""
         return await list_keys(self.runtime, f"output/{job_id}/")
+
+    @staticmethod
+    def written_for(job: VideoJob) -> list[str]:
+        """What a completed job's run leaves under ``output/<jobId>/``: the output, the
+        waveform peaks and the timeline exports it records (nothing else)."""
+        keys = [job_service.peaks_key(job.id), *(job.exports or {}).values()]
+        if job.output_key:
+            keys.append(job.output_key)
+        return sorted(keys)
 
 
 async def list_keys(runtime: Runtime, prefix: str) -> list[str]:

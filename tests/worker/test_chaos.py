@@ -139,7 +139,7 @@ async def test_storage_outage_fails_the_job_cleanly_and_retry_succeeds(
     }
     assert await balance(platform.runtime, workspace) == 2
     assert len(await platform.sent_emails(job_id, 2)) == 2, "one email per run: failed, then ready"
-    assert await platform.outputs(job_id) == [job.output_key]
+    assert await platform.outputs(job_id) == platform.written_for(job)
 
 
 async def test_a_short_storage_outage_is_retried_and_the_job_completes(
@@ -166,7 +166,9 @@ async def test_a_short_storage_outage_is_retried_and_the_job_completes(
     job = await platform.wait_for(job_id, FINAL, timeout=90)
     assert job.status is JobStatus.COMPLETED, job.error
     assert job.attempts == 1, "retried within the attempt, not requeued"
-    await assert_processed_once(platform, job_id, workspace)
+    # moto came back empty: the peaks, stored before the outage, went with it.
+    lost = frozenset({job_service.peaks_key(job_id)})
+    await assert_processed_once(platform, job_id, workspace, lost=lost)
 
 
 # --- real worker processes ------------------------------------------------------------
@@ -200,7 +202,7 @@ async def test_a_killed_worker_s_job_completes_on_the_other_exactly_once(
     job_id = await platform.submit(actor, workspace, long_clip, options={"mode": "smart"})
 
     job = await platform.wait_for(
-        job_id, lambda job: job.stage in {"detect", "plan", "render"}, timeout=60
+        job_id, lambda job: job.stage in {"analyze", "plan", "render"}, timeout=60
     )
     assert job.lease_owner is not None
     holder_pid = int(job.lease_owner.split(":")[1])

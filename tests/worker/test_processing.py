@@ -47,7 +47,7 @@ async def test_job_is_processed_end_to_end(
     assert job.output_duration_s < job.input_duration_s - 1.5  # the 2.4 s pause is gone
     assert (job.stage, job.progress, job.attempts) == ("done", 1.0, 1)
 
-    assert await platform.outputs(job_id) == [job.output_key]
+    assert await platform.outputs(job_id) == platform.written_for(job)
     downloaded = tmp_path / "result.mp4"
     await platform.runtime.storage.download_file(job.output_key, downloaded)
     assert media_duration(downloaded) == pytest.approx(job.output_duration_s, abs=0.1)

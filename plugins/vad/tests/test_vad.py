@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import CutOptions, OptionsError, detect, get_plugin_manager
+from hushcut.pipeline import CutOptions, OptionsError, analyze, detect, get_plugin_manager
 from hushcut.pipeline.cli import main
 from hushcut.pipeline.plugins import option_specs
 from hushcut.pipeline.testing import score_against_truth
@@ -32,6 +32,17 @@ def test_vad_on_a_clean_talk_finds_the_pauses(sample_talk: Path) -> None:
     assert detection.detector == "vad"
     # Levels are reported for information: quiet noise floor, speech well above it.
     assert detection.noise_floor_db < -40 < detection.speech_db
+
+
+def test_analysis_with_vad_draws_the_waveform_from_the_vad_decode(sample_talk: Path) -> None:
+    by_voice = analyze(sample_talk, {"detector": "vad"})
+    assert by_voice.detection.detector == "vad"
+    # The frames vad read (through the pipeline's audio_frames) fed the peaks: no decode
+    # of their own, and the same waveform as the loudness detector's analysis draws.
+    assert by_voice.peaks_decoded_again is False
+    by_loudness = analyze(sample_talk)
+    assert by_voice.peaks.peaks[0] == pytest.approx(by_loudness.peaks.peaks[0], abs=0.011)
+    assert by_voice.timeline.segments != by_loudness.timeline.segments
 
 
 def test_installed_but_not_selected_it_changes_nothing(sample_talk: Path) -> None:

@@ -5,7 +5,7 @@ GraphQL resolvers map those to the schema's types."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from hushcut.api.graphql.context import Context
@@ -22,6 +22,9 @@ from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import PresignedRequest
 
 logger = logging.getLogger("hushcut.api")
+
+#: Statuses whose events a subscriber sees as the job read again.
+RELOADED = frozenset({models.JobStatus.COMPLETED, models.JobStatus.REVIEW})
 
 
 async def validated_options(ctx: Context, options: Mapping[str, object]) -> dict[str, object]:
@@ -58,8 +61,9 @@ async def request_upload(
     return row, upload
 
 
-async def confirm_upload(ctx: Context, job_id: str) -> models.VideoJob:
-    """Charge and queue a job whose input landed in storage with the promised size."""
+async def confirm_upload(ctx: Context, job_id: str, review: bool = False) -> models.VideoJob:
+    """Charge and queue a job whose input landed in storage with the promised size
+    (``review``: to be analyzed only, then wait in REVIEW)."""
     actor = ctx.mutating_actor()
     row = await ctx.call(job_service.get_job, actor, job_id)
     if row.status is not models.JobStatus.PENDING:
@@ -67,11 +71,43 @@ async def confirm_upload(ctx: Context, job_id: str) -> models.VideoJob:
         raise Conflict(f"job is {row.status.value}: its upload was already confirmed")
     stored = await ctx.api.runtime.storage.head(row.input_key)
     confirmed = await ctx.call(
-        job_service.confirm_upload, actor, job_id, None if stored is None else stored.size
+        job_service.confirm_upload,
+        actor,
+        job_id,
+        None if stored is None else stored.size,
+        review=review,
     )
     await publish(ctx, confirmed)
     await ctx.api.queue.enqueue(confirmed.id)
     return confirmed
+
+
+async def render_job(
+    ctx: Context,
+    job_id: str,
+    segments: Sequence[job_service.KeptSegment] | None,
+    options: Mapping[str, object] | None,
+) -> models.VideoJob:
+    """Queue a REVIEW job's render (free) or a COMPLETED job's re-edit (one credit).
+
+    ``options`` change the job's options field by field (``plugins`` as a whole); the
+    result is checked against what the workers offer, like a new job's.
+    """
+    actor = ctx.mutating_actor()
+    row = await ctx.call(job_service.get_job, actor, job_id)
+    if not job_service.Move.RENDER.allows(row.status):
+        # Said before touching storage, which may be slow or down.
+        raise Conflict(f"job is {row.status.value}: only REVIEW and COMPLETED jobs can be rendered")
+    merged = None
+    if options is not None:
+        merged = await validated_options(ctx, {**(row.options or {}), **options})
+    stored = await ctx.api.runtime.storage.head(row.input_key)
+    queued = await ctx.call(
+        job_service.render_job, actor, job_id, segments, merged, input_kept=stored is not None
+    )
+    await publish(ctx, queued)
+    await ctx.api.queue.enqueue(queued.id)
+    return queued
 
 
 async def cancel_job(ctx: Context, job_id: str) -> models.VideoJob:
@@ -183,7 +219,8 @@ async def job_updates(
     """The job now, then every event of it; ends after a final state.
 
     Subscribing before reading the current state means no event can fall between the
-    two. A completed job is read again (the output key is not in the event). Leaving
+    two. A job that completed or awaits review is read again (its output, exports and
+    review deadline are not in the event). Leaving
     the loop for any reason, a client that went away included, frees the event-bus
     subscription and the count of live subscriptions.
     """
@@ -197,7 +234,7 @@ async def job_updates(
             if row.status.is_final:
                 return
             async for event in events:
-                if event.status is models.JobStatus.COMPLETED:
+                if event.status in RELOADED:
                     yield await ctx.call(job_service.load_job, job_id)
                 else:
                     yield event

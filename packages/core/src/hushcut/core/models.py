@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -101,6 +103,8 @@ class JobStatus(enum.StrEnum):
     PENDING = "PENDING"
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
+    #: Analyzed and waiting for ``renderJob`` (confirmed with review); not final.
+    REVIEW = "REVIEW"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
@@ -243,6 +247,14 @@ class VideoJob(Base):
     charges: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Confirmed with review: the worker analyzes only and the job waits in REVIEW.
+    review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: When a job waiting in REVIEW is canceled and refunded (None outside REVIEW).
+    review_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Timeline exports in storage, by exporter name (``"fcpxml"`` -> key), written with
+    #: the analysis (REVIEW) or the output (COMPLETED) they describe; None for jobs
+    #: older than exports.
+    exports: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -272,6 +284,43 @@ class JobRequirement(Base):
         ForeignKey("video_jobs.id", ondelete="CASCADE"), primary_key=True
     )
     capability: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class JobAnalysis(Base):
+    """What the worker found in a job's input: levels, silences, the planned keep list
+    and where its waveform peaks are stored. One per job (a new analysis replaces it)."""
+
+    __tablename__ = "job_analyses"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("video_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    duration_s: Mapped[float] = mapped_column(Float)
+    detector: Mapped[str] = mapped_column(String(200))
+    #: Levels in dBFS; None when the detector does not measure them.
+    threshold_db: Mapped[float | None] = mapped_column(Float, default=None)
+    noise_floor_db: Mapped[float | None] = mapped_column(Float, default=None)
+    speech_db: Mapped[float | None] = mapped_column(Float, default=None)
+    #: ``[[start, end], ...]`` seconds.
+    silences: Mapped[list[list[float]]] = mapped_column(JSON)
+    #: The planned keep list, ``[[start, end, speed], ...]``.
+    segments: Mapped[list[list[float]]] = mapped_column(JSON)
+    #: Storage key of the waveform peaks JSON (wavesurfer.js's ``peaks``).
+    peaks_key: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobTimeline(Base):
+    """The segments a job renders (queued by ``renderJob`` or planned) and, once it is
+    COMPLETED, what its output was rendered from: ``[[start, end, speed], ...]``."""
+
+    __tablename__ = "job_timelines"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("video_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    segments: Mapped[list[list[float]]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class WorkerRecord(Base):

@@ -25,8 +25,10 @@ from taskiq.cli.scheduler.run import SchedulerLoop
 from taskiq.scheduler.scheduled_task import ScheduledTask
 
 from hushcut.core.clock import Clock, SystemClock
+from hushcut.core.events import JobEvent
 from hushcut.core.metrics import SWEEP_LAST_SUCCESS, SWEEPS
 from hushcut.core.runtime import Runtime
+from hushcut.core.services import jobs as job_service
 from hushcut.core.services import retention
 from hushcut.core.services.retention import RetentionPolicy, SweepReport
 
@@ -62,9 +64,22 @@ async def _purges(runtime: Runtime, policy: RetentionPolicy, now: datetime) -> S
         return await retention.run_purges(session, runtime.storage, now)
 
 
+async def _reviews(runtime: Runtime, policy: RetentionPolicy, now: datetime) -> SweepReport:
+    """Jobs left in REVIEW past REVIEW_TTL_HOURS: canceled, refunded, input deleted."""
+    async with runtime.session() as session:
+        expired = await job_service.expire_reviews(session, runtime.storage, now=now)
+    for job in expired:
+        try:
+            await runtime.events.publish(JobEvent.from_job(job))
+        except Exception as exc:
+            log.warning("job %s: could not publish its expiry: %s", job.id, exc)
+    return SweepReport("reviews", handled=len(expired), canceled=[job.id for job in expired])
+
+
 #: Every scheduled sweep by name; adding one is one line here.
 SWEEPS_BY_NAME: dict[str, Sweep] = {
     "abandoned_uploads": _abandoned_uploads,
+    "reviews": _reviews,
     "inputs": _inputs,
     "outputs": _outputs,
     "purges": _purges,

@@ -204,6 +204,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Attempts before a job that keeps failing is marked FAILED.",
     )
+    review_ttl_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="Hours a job waits in REVIEW before it is canceled and refunded.",
+    )
 
     # --- operations ---------------------------------------------------------------------
     log_level: str = Field(default="INFO")

@@ -1,7 +1,8 @@
 """Hushcut pipeline: find the silences in a recording and cut them out.
 
 ``probe`` describes a file, ``detect`` finds its silences, ``plan`` turns them into a
-timeline of kept segments, and ``cut`` does it all and renders the output. Plugins
+timeline of kept segments, ``analyze`` does both and measures the waveform (a preview
+before rendering), and ``cut`` does it all and renders the output. Plugins
 extend every step through the hooks in :mod:`hushcut.pipeline.hookspecs`.
 
 The implementation lives in private modules (``_detect``, ``_plan``, ``_probe``...); the
@@ -10,8 +11,11 @@ names below are the public API, so a module never shares its name with a functio
 
 from __future__ import annotations
 
+from hushcut.pipeline._analyze import Analysis, analyze
+from hushcut.pipeline._audio import audio_frames
 from hushcut.pipeline._capabilities import Capabilities, capabilities
 from hushcut.pipeline._detect import Detection, detect_silences
+from hushcut.pipeline._peaks import Peaks
 from hushcut.pipeline._plan import plan_timeline
 from hushcut.pipeline._probe import MediaInfo, StreamInfo, probe
 from hushcut.pipeline._registries import Detector, Exporter, Renderer
@@ -45,6 +49,7 @@ from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettin
 from hushcut.pipeline.timeline import Segment, Timeline
 
 __all__ = [
+    "Analysis",
     "CanceledError",
     "Capabilities",
     "CutOptions",
@@ -58,6 +63,7 @@ __all__ = [
     "NoAudioError",
     "OptionSpec",
     "OptionsError",
+    "Peaks",
     "PipelineError",
     "PluginError",
     "PluginOrigin",
@@ -70,6 +76,8 @@ __all__ = [
     "StreamInfo",
     "Timeline",
     "TimelineError",
+    "analyze",
+    "audio_frames",
     "capabilities",
     "cut",
     "default_plugin_manager",

@@ -13,6 +13,7 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from hushcut.pipeline._peaks import active_meter
 from hushcut.pipeline._probe import MediaInfo, check_complete, open_media, probe
 from hushcut.pipeline.errors import MediaError
 
@@ -98,7 +99,10 @@ def loudness_envelope(
     first_time: float | None = None
     report_every = max(media.duration / 50, 1.0)
     next_report = report_every
+    meter = active_meter()  # an analysis wants the waveform too: same samples, no 2nd decode
     for samples, time in _power_blocks(path, media, rate):
+        if meter is not None:
+            meter.add(samples, time, rate)
         if first_time is None:
             first_time = time
         block = np.concatenate((carry, samples)) if carry.size else samples

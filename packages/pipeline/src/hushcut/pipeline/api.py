@@ -12,6 +12,7 @@ from typing import Any
 
 from hushcut.pipeline._detect import Detection
 from hushcut.pipeline._hooks import Hooks, failures_named
+from hushcut.pipeline._plan import force_ranges
 from hushcut.pipeline._probe import MediaInfo, probe
 from hushcut.pipeline._registries import Detector, Registered, Renderer
 from hushcut.pipeline.errors import OptionsError, PluginError
@@ -61,20 +62,23 @@ class StageProgress:
     progress bar or a job's ``progress`` field can show it as is.
     """
 
-    def __init__(self, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, callback: ProgressCallback | None, stages: dict[str, float] | None = None
+    ) -> None:
         self._callback = callback
+        self._stages = STAGES if stages is None else stages
         self._last = 0.0
 
     def report(self, stage: str, fraction: float) -> None:
         if self._callback is None:
             return
         start = 0.0
-        for name, share in STAGES.items():
+        for name, share in self._stages.items():
             if name == stage:
                 break
             start += share
         fraction = min(max(float(fraction), 0.0), 1.0)
-        overall = min(start + STAGES.get(stage, 0.0) * fraction, 1.0)
+        overall = min(start + self._stages.get(stage, 0.0) * fraction, 1.0)
         self._last = max(self._last, overall)
         self._callback(stage, self._last)
 
@@ -309,5 +313,9 @@ def _run_plan(hooks: Hooks, detection: Detection, options: CutOptions) -> Timeli
     if timeline is None:
         raise PluginError("no plugin planned the timeline (is the built-in planner blocked?)")
     hooks.adjust_timeline(timeline, detection, options)
+    # The user's forced ranges come last: over the planner's and every plugin's choices.
+    force_ranges(
+        timeline, add_in=options.add_in, cut_out=options.cut_out, min_clip_s=options.min_clip_s
+    )
     timeline.check(detection.duration)
     return timeline

@@ -13,6 +13,13 @@ from typing import Any
 import click
 
 from hushcut.pipeline._capabilities import capabilities
+from hushcut.pipeline._cli_plan import (
+    edit_flags,
+    export_plan,
+    export_summary,
+    plan_table,
+    with_edit_options,
+)
 from hushcut.pipeline._hooks import Hooks
 from hushcut.pipeline.api import (
     CutResult,
@@ -162,12 +169,7 @@ def with_detection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     "chosen renderer).",
 )
 @with_detection_options
-@click.option(
-    "--margin",
-    "margin_s",
-    type=float,
-    help="Seconds kept around speech at each cut (default 0.15).",
-)
+@with_edit_options
 @click.option(
     "--mode",
     type=click.Choice(["smart", "reencode"], case_sensitive=False),
@@ -202,8 +204,21 @@ def cut_command(
         pm = default_plugin_manager()
         if flags.get("mode"):
             flags["mode"] = flags["mode"].lower()
+        export_format = flags.pop("export_format")
+        flags.update(edit_flags(flags.pop("margin_s"), flags.pop("cut_out"), flags.pop("add_in")))
         options = _options(assignments, pm, **flags)
         timeline = Timeline.read(timeline_in) if timeline_in else None
+        if export_format:
+            exporter = Hooks(pm).register_exporters().get(export_format)
+            target = output or default_output(source, exporter.implementation.extension)
+            with progress_display(not quiet) as progress:
+                timeline = export_plan(source, target, exporter, options, timeline, pm, progress)
+            _write_timeline(timeline, timeline_out, source)
+            if not quiet:
+                if plan_only:
+                    click.echo(plan_table(timeline))
+                click.echo(export_summary(source, target, exporter, timeline))
+            return
         if plan_only:
             if timeline is None:
                 with progress_display(not quiet) as progress:
@@ -216,6 +231,7 @@ def cut_command(
             if not quiet:
                 if timeline.meta.get("note"):
                     click.echo(f"note: {one_line(timeline.meta['note'])}", err=True)
+                click.echo(plan_table(timeline))
                 click.echo(_plan_summary(source, timeline))
             return
         renderer = Hooks(pm).register_renderers().get(options.renderer)

@@ -8,16 +8,21 @@ it: they run on a worker that has it, or wait QUEUED for one; the API refuses ne
 selecting a plugin no worker offers, with the reason.
 
 :func:`build_offer` is the one place that turns the pipeline's plugin manager into a
-:class:`~hushcut.core.capabilities.WorkerOffer`.
+:class:`~hushcut.core.capabilities.WorkerOffer`, and :func:`build_pipeline` into the
+steps the worker runs for jobs.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import hushcut.pipeline as pipeline
 from hushcut.core.capabilities import OptionOffer, PluginOffer, WorkerOffer
+from hushcut.core.services.jobs import EXPORT_FORMATS
 from hushcut.pipeline import Capabilities, PluginError, capabilities
 from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
+from hushcut.worker.processor import Analyzer, Cutter, ExportFormat, JobPipeline
 
 
 def load_available_plugins() -> tuple[HushcutPluginManager, dict[str, str]]:
@@ -67,6 +72,26 @@ def build_offer(pm: HushcutPluginManager, unavailable: dict[str, str]) -> Worker
             for option in offered["options"]
         ),
         options_schema=options_schema(offered),
+    )
+
+
+def build_pipeline(
+    pm: HushcutPluginManager, *, cut: Cutter | None = None, analyze: Analyzer | None = None
+) -> JobPipeline:
+    """The pipeline steps a worker runs, with ``pm``'s plugins (``cut`` and ``analyze``
+    replace the pipeline's own, for embedders that wrap them). Jobs get an export in
+    each platform format (``EXPORT_FORMATS``) that one of ``pm``'s exporters writes."""
+    offered = {entry["name"]: entry for entry in capabilities(pm)["exporters"]}
+    return JobPipeline(
+        cut=cut or functools.partial(pipeline.cut, plugin_manager=pm),
+        analyze=analyze or functools.partial(pipeline.analyze, plugin_manager=pm),
+        export=functools.partial(pipeline.export_timeline, plugin_manager=pm),
+        probe=pipeline.probe,
+        exports=tuple(
+            ExportFormat(name, offered[name]["extension"], offered[name]["media_type"])
+            for name in EXPORT_FORMATS
+            if name in offered
+        ),
     )
 
 

@@ -7,14 +7,15 @@ makes the database the truth: every few seconds an idle worker looks for jobs no
 holds that it can run — QUEUED jobs whose hint was lost (Redis restarted empty, enqueue
 failed, or the hint reached a worker without the job's plugins) and PROCESSING jobs
 whose lease expired (their worker was killed) — and sends hints for them, at most one
-per free slot, so hints never pile up while workers are busy.
+per free slot, so hints never pile up while workers are busy. Once a minute it also
+cancels and refunds jobs left in REVIEW past ``REVIEW_TTL_HOURS``
+(:func:`~hushcut.core.services.jobs.expire_reviews`, safe with every worker doing it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -33,8 +34,8 @@ from hushcut.core.services import workers as worker_registry
 from hushcut.core.settings import Settings
 from hushcut.worker import tasks  # noqa: F401  (registers the process_job task)
 from hushcut.worker.broker import make_broker
-from hushcut.worker.plugins import build_offer, load_available_plugins
-from hushcut.worker.processor import Cutter, JobProcessor, wait_event, wind_down
+from hushcut.worker.plugins import build_offer, build_pipeline, load_available_plugins
+from hushcut.worker.processor import Analyzer, Cutter, JobProcessor, wait_event, wind_down
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ class WorkerRunner:
 
     ``source`` is a started core ``Runtime`` (shared with the API in ``hushcut up``) or
     :class:`~hushcut.core.settings.Settings`, in which case the runner starts and closes
-    its own runtime. ``cut`` replaces ``hushcut.pipeline.cut`` (same signature), for
-    embedders that wrap the pipeline; without it, cuts use the plugins that loaded at
-    start (a broken installed plugin is left out: see :mod:`hushcut.worker.plugins`).
+    its own runtime. ``cut`` and ``analyze`` replace ``hushcut.pipeline.cut`` and
+    ``analyze`` (same signatures), for embedders that wrap the pipeline; without them,
+    jobs use the plugins that loaded at start (a broken installed plugin is left out:
+    see :mod:`hushcut.worker.plugins`).
 
     A runner is also a :class:`~hushcut.core.ports.JobDispatcher`: :meth:`enqueue` puts a
     hint on its own broker, which is how the API of ``hushcut up`` reaches it.
@@ -74,9 +76,11 @@ class WorkerRunner:
         redelivery_s: float = DEFAULT_REDELIVERY_S,
         shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S,
         cut: Cutter | None = None,
+        analyze: Analyzer | None = None,
     ) -> None:
         self._source = source
         self._cut = cut
+        self._analyze = analyze
         self.settings: Settings = source if isinstance(source, Settings) else source.settings
         self.concurrency = concurrency or self.settings.worker_concurrency
         self.worker_id = worker_id or new_worker_id()
@@ -117,8 +121,6 @@ class WorkerRunner:
             raise
 
     async def _start_receiving(self) -> None:
-        from hushcut.pipeline import cut
-
         # Load (and check) every installed plugin before the first job, not during it. A
         # broken one is left out, not fatal: this worker just does not offer it.
         plugin_manager, unavailable = await asyncio.to_thread(load_available_plugins)
@@ -128,7 +130,7 @@ class WorkerRunner:
         self.processor = JobProcessor(
             self.runtime,
             worker_id=self.worker_id,
-            cut=self._cut or functools.partial(cut, plugin_manager=plugin_manager),
+            pipeline=build_pipeline(plugin_manager, cut=self._cut, analyze=self._analyze),
             concurrency=self.concurrency,
             offered=self.offer.capabilities,
         )

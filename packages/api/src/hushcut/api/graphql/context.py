@@ -14,9 +14,10 @@ from strawberry.litestar import BaseContext
 from hushcut.api.auth import Principal
 from hushcut.api.state import ApiState
 from hushcut.core.errors import Forbidden, NotFound, ServiceError, Unauthenticated
-from hushcut.core.models import ApiToken, Invitation, Membership, Payment, Role, User
+from hushcut.core.models import ApiToken, Invitation, JobAnalysis, Membership, Payment, Role, User
 from hushcut.core.services.auth import Actor, roles_by_workspace
 from hushcut.core.services.invitations import invitations_by_workspace
+from hushcut.core.services.jobs import KeptSegment, analyses_by_job, timelines_by_job
 from hushcut.core.services.payments import payments_by_workspace
 from hushcut.core.services.tokens import api_tokens_by_workspace
 from hushcut.core.services.workspaces import members_by_workspace
@@ -25,9 +26,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 V = TypeVar("V")
 
-#: A core batch read: what each of many workspaces holds, for the workspaces the actor
+#: A core batch read: what each of many workspaces (or jobs) holds, for those the actor
 #: reaches (the others are left out of the answer).
-WorkspaceRead = Callable[[AsyncSession, Actor, Iterable[str]], Awaitable[Mapping[str, V]]]
+BatchRead = Callable[[AsyncSession, Actor, Iterable[str]], Awaitable[Mapping[str, V]]]
 
 
 class Context(BaseContext, kw_only=True):
@@ -115,7 +116,7 @@ class Context(BaseContext, kw_only=True):
 
 
 class Loaders:
-    """The DataLoaders of one operation, keyed by workspace id.
+    """The DataLoaders of one operation, keyed by workspace id (or job id).
 
     However many workspaces a query names (``me { workspaces { members { ... } } }``),
     each loader reads them in one batch: one ``IN (...)`` query through a core service
@@ -138,9 +139,14 @@ class Loaders:
         self.invitations: DataLoader[str, list[Invitation]] = _per_workspace(
             context, invitations_by_workspace
         )
+        #: By job id; a job without one (or out of reach) gets None.
+        self.analyses: DataLoader[str, JobAnalysis | None] = _per_job(context, analyses_by_job)
+        self.timelines: DataLoader[str, list[KeptSegment] | None] = _per_job(
+            context, timelines_by_job
+        )
 
 
-def _per_workspace(context: Context, read: WorkspaceRead[V]) -> DataLoader[str, V]:
+def _per_workspace(context: Context, read: BatchRead[V]) -> DataLoader[str, V]:
     async def load(workspace_ids: list[str]) -> list[V | BaseException]:
         found = await context.call(read, context.actor, workspace_ids)
         # Another workspace's id and an unknown one look the same: nothing leaks.
@@ -149,6 +155,16 @@ def _per_workspace(context: Context, read: WorkspaceRead[V]) -> DataLoader[str, 
         ]
 
     return DataLoader(load_fn=load)
+
+
+def _per_job(context: Context, read: BatchRead[V]) -> DataLoader[str, V | None]:
+    async def load(job_ids: list[str]) -> list[V | BaseException | None]:
+        found = await context.call(read, context.actor, job_ids)
+        return [found.get(key) for key in job_ids]
+
+    # Batched but not cached: a subscription's operation lives while the job changes,
+    # and each of its results must show the job's analysis and timeline as they are now.
+    return DataLoader(load_fn=load, cache=False)
 
 
 #: What every resolver receives as ``info``.

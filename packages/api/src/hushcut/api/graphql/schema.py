@@ -24,6 +24,7 @@ from hushcut.api.graphql.types import (
     Job,
     Member,
     NewApiToken,
+    SegmentInput,
     UploadTicket,
     User,
     Workspace,
@@ -96,10 +97,33 @@ class Mutation:
 
     @mutation(
         description="Check the upload landed with the promised size, charge one credit and "
-        "queue the job. A second call for the same job is a CONFLICT and charges nothing."
+        "queue the job. A second call for the same job is a CONFLICT and charges nothing. "
+        "With review: true the worker only analyzes the input and the job waits in REVIEW "
+        "for renderJob (which costs nothing more)."
     )
-    async def confirm_upload(self, info: Info, job_id: strawberry.ID) -> Job:
-        return Job.from_model(await operations.confirm_upload(info.context, job_id))
+    async def confirm_upload(
+        self, info: Info, job_id: strawberry.ID, review: bool | None = False
+    ) -> Job:
+        row = await operations.confirm_upload(info.context, job_id, bool(review))
+        return Job.from_model(row)
+
+    @mutation(
+        description="Render a job in REVIEW (free) or re-edit a COMPLETED one (one credit) "
+        "from its analysis, with no second detection: segments null renders the plan as "
+        "analyzed, otherwise exactly the given segments (in order, not overlapping, inside "
+        "the input, at most 10000). Options change the job's options field by field."
+    )
+    async def render_job(
+        self,
+        info: Info,
+        job_id: strawberry.ID,
+        segments: list[SegmentInput] | None = None,
+        options: CutOptionsInput | None = None,
+    ) -> Job:
+        kept = None if segments is None else [segment.to_kept() for segment in segments]
+        mapping = None if options is None else options.to_mapping()
+        row = await operations.render_job(info.context, job_id, kept, mapping)
+        return Job.from_model(row)
 
     @mutation(description="Cancel a job that has not finished; its credit is refunded.")
     async def cancel_job(self, info: Info, job_id: strawberry.ID) -> Job:
@@ -239,8 +263,8 @@ class Mutation:
 @strawberry.type
 class Subscription:
     @subscription(
-        description="The job's current state at once, then every change; "
-        "ends after a final state (COMPLETED, FAILED, CANCELED)."
+        description="The job's current state at once, then every change (REVIEW "
+        "included); ends after a final state (COMPLETED, FAILED, CANCELED)."
     )
     async def job_updates(self, info: Info, job_id: strawberry.ID) -> AsyncGenerator[Job, None]:
         current: Job | None = None

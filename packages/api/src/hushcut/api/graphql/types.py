@@ -34,7 +34,8 @@ from hushcut.core.storage import PresignedRequest
 strawberry.enum(
     JobStatus,
     name="JobStatus",
-    description="Where a job is in its life; COMPLETED, FAILED, CANCELED are final.",
+    description="Where a job is in its life; COMPLETED, FAILED, CANCELED are final. "
+    "REVIEW (not final): analyzed, waiting for renderJob.",
 )
 strawberry.enum(
     Role,
@@ -55,6 +56,104 @@ class CutMode(enum.Enum):
     REENCODE = "reencode"
 
 
+@strawberry.enum(description="A file format for a job's timeline, for another video editor.")
+class ExportFormat(enum.Enum):
+    JSON = strawberry.enum_value(
+        "json", description="Hushcut's timeline JSON (what `hushcut cut --timeline` reads)."
+    )
+    FCPXML = strawberry.enum_value("fcpxml", description="Final Cut Pro X (FCPXML).")
+    FCP7_XML = strawberry.enum_value(
+        "fcp7", description="Final Cut Pro 7 XML: Premiere Pro and DaVinci Resolve import it."
+    )
+    EDL = strawberry.enum_value("edl", description="CMX 3600 edit decision list.")
+    OTIO = strawberry.enum_value("otio", description="OpenTimelineIO.")
+
+    @property
+    def exporter(self) -> str:
+        """The name of the pipeline exporter that writes this format."""
+        return str(self.value)
+
+
+@strawberry.type(description="A stretch of the input, in seconds.")
+class Interval:
+    start: float
+    end: float
+
+
+@strawberry.type(
+    description="A stretch of the input kept in the output, in seconds, "
+    "played at speed (1 = unchanged)."
+)
+class Segment:
+    start: float
+    end: float
+    speed: float
+
+    @classmethod
+    def from_kept(cls, kept: job_service.KeptSegment) -> Segment:
+        return cls(start=kept.start, end=kept.end, speed=kept.speed)
+
+
+@strawberry.input(description="A stretch of the input to keep, in seconds.")
+class SegmentInput:
+    start: float
+    end: float
+    speed: float = strawberry.field(
+        default=1.0,
+        description=f"Playback speed, {job_service.MIN_SPEED:g} to {job_service.MAX_SPEED:g}.",
+    )
+
+    def to_kept(self) -> job_service.KeptSegment:
+        return job_service.KeptSegment(self.start, self.end, self.speed)
+
+
+@strawberry.type(description="What the worker found in a job's input, before rendering.")
+class Analysis:
+    duration_s: float = strawberry.field(description="Duration of the input (seconds).")
+    detector: str = strawberry.field(description="The detector that found the silences.")
+    threshold_db: float | None = strawberry.field(
+        description="Silence threshold used, dBFS (null if the detector measures no levels)."
+    )
+    noise_floor_db: float | None = strawberry.field(description="Measured noise floor, dBFS.")
+    speech_db: float | None = strawberry.field(description="Measured speech level, dBFS.")
+    silences: list[Interval]
+    segments: list[Segment] = strawberry.field(
+        description="The planned keep list: what renderJob renders with segments null."
+    )
+    peaks_key: strawberry.Private[str]
+
+    @field(
+        description="Presigned GET of the waveform peaks JSON, {duration, peaksPerSecond, "
+        "peaks: [[0..1, ...]]} (wavesurfer.js's peaks); valid for a limited time."
+    )
+    async def peaks_url(self, info: Info) -> str:
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            self.peaks_key, api.settings.download_url_ttl_s
+        )
+        return presigned.url
+
+    @classmethod
+    def from_model(cls, analysis: models.JobAnalysis) -> Analysis:
+        return cls(
+            duration_s=analysis.duration_s,
+            detector=analysis.detector,
+            threshold_db=analysis.threshold_db,
+            noise_floor_db=analysis.noise_floor_db,
+            speech_db=analysis.speech_db,
+            silences=[Interval(start=start, end=end) for start, end in analysis.silences],
+            segments=[
+                Segment.from_kept(kept)
+                for kept in job_service.segments_from_json(analysis.segments)
+            ],
+            peaks_key=analysis.peaks_key,
+        )
+
+
+#: The statuses in which a job's timeline can be exported and its input fetched.
+REVIEWABLE = frozenset({JobStatus.REVIEW, JobStatus.COMPLETED})
+
+
 @strawberry.type(description="A video processing job of one workspace.")
 class Job:
     id: strawberry.ID
@@ -70,9 +169,17 @@ class Job:
     output_duration_s: float | None
     created_at: datetime
     finished_at: datetime | None
+    review: bool = strawberry.field(
+        description="Confirmed with review: the job stops in REVIEW after its analysis."
+    )
+    review_expires_at: datetime | None = strawberry.field(
+        description="When a job in REVIEW is canceled (and refunded) unless rendered."
+    )
     output_key: strawberry.Private[str | None]
     input_deleted_at: strawberry.Private[datetime | None] = None
     output_deleted_at: strawberry.Private[datetime | None] = None
+    input_key: strawberry.Private[str]
+    exports: strawberry.Private[dict[str, str]]
 
     @field(
         description="Presigned URL of the output, valid for a limited time; null unless "
@@ -118,6 +225,58 @@ class Job:
     def input_expired(self, info: Info) -> bool:
         return retention(info).input_expired(self, utcnow())
 
+    @field(
+        description="Presigned GET of the uploaded input (REVIEW and COMPLETED), to play it "
+        "under the waveform while editing; valid for a limited time."
+    )
+    async def input_url(self, info: Info) -> str | None:
+        if self.status not in REVIEWABLE or self.input_deleted_at is not None:
+            return None
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            self.input_key, api.settings.download_url_ttl_s
+        )
+        return presigned.url
+
+    @field(description="What the worker found in the input; null until analyzed.")
+    async def analysis(self, info: Info) -> Analysis | None:
+        row = await info.context.loaders.analyses.load(self.id)
+        return None if row is None else Analysis.from_model(row)
+
+    @field(
+        description="The segments the output is rendered from (COMPLETED), or will be "
+        "(a render queued or running); null before a render was planned."
+    )
+    async def timeline(self, info: Info) -> list[Segment] | None:
+        kept = await info.context.loaders.timelines.load(self.id)
+        return None if kept is None else [Segment.from_kept(segment) for segment in kept]
+
+    @field(description="The formats exportUrl can produce for this job (REVIEW, COMPLETED).")
+    def export_formats(self) -> list[ExportFormat]:
+        if self.status not in REVIEWABLE:
+            return []
+        return [format for format in ExportFormat if format.exporter in self.exports]
+
+    @field(
+        description="Presigned GET of the timeline in an editor's format (REVIEW: the plan; "
+        "COMPLETED: what the output holds), referencing the uploaded file by its name; "
+        "null in other states."
+    )
+    async def export_url(self, info: Info, format: ExportFormat) -> str | None:
+        if self.status not in REVIEWABLE or self.output_deleted_at is not None:
+            return None
+        key = self.exports.get(format.exporter)
+        if key is None:
+            raise BadUserInput(
+                f"no {format.name} export for this job: the worker that ran it has no "
+                f"{format.exporter!r} exporter"
+            )
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            key, api.settings.download_url_ttl_s, filename=key.rsplit("/", 1)[-1]
+        )
+        return presigned.url
+
     @classmethod
     def from_model(cls, job: models.VideoJob) -> Job:
         return cls(
@@ -134,9 +293,13 @@ class Job:
             output_duration_s=job.output_duration_s,
             created_at=job.created_at,
             finished_at=job.finished_at,
+            review=job.review,
+            review_expires_at=job.review_expires_at,
             output_key=job.output_key,
             input_deleted_at=job.input_deleted_at,
             output_deleted_at=job.output_deleted_at,
+            input_key=job.input_key,
+            exports=dict(job.exports or {}),
         )
 
     def updated_by(self, event: JobEvent) -> Job:
@@ -150,6 +313,10 @@ class Job:
             input_duration_s=event.input_duration_s,
             output_duration_s=event.output_duration_s,
             finished_at=event.timestamp if event.is_final else None,
+            # Only a job in REVIEW has a deadline (REVIEW events come as the job itself).
+            review_expires_at=(
+                self.review_expires_at if event.status is JobStatus.REVIEW else None
+            ),
         )
 
 

@@ -18,6 +18,8 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline:
         margin_s=options.margin_s,
         min_cut_s=options.min_cut_s,
         min_clip_s=options.min_clip_s,
+        margin_before_s=options.margin_before_s,
+        margin_after_s=options.margin_after_s,
     )
     timeline.meta.update(
         {
@@ -30,4 +32,6 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline:
             "min_silence_s": options.min_silence_s,
         }
     )
+    if options.margins != (options.margin_s, options.margin_s):
+        timeline.meta["margin_before_s"], timeline.meta["margin_after_s"] = options.margins
     return timeline

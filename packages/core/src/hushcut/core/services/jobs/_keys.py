@@ -60,3 +60,19 @@ def job_prefixes(job_id: str) -> tuple[str, ...]:
     A new kind of object a job writes must live under one of them, or be added here.
     """
     return (input_prefix(job_id), output_prefix(job_id), derived_prefix(job_id))
+
+
+def peaks_key(job_id: str) -> str:
+    """The waveform peaks of the job's input: ``derived/<jobId>/peaks.json``."""
+    return f"{derived_prefix(job_id)}peaks.json"
+
+
+def export_key(job_id: str, filename: str, extension: str) -> str:
+    """A timeline export: ``derived/<jobId>/exports/<stem>_hushcut<extension>``.
+
+    ``extension`` is the exporter's, with its dot (``.fcpxml``); exporters write
+    different extensions, so a job's exports never share a key.
+    """
+    stem = sanitise_filename(filename).rsplit(".", 1)[0] or "upload"
+    suffix = sanitise_filename(extension.lstrip("."))
+    return f"{derived_prefix(job_id)}exports/{stem}_hushcut.{suffix}"

@@ -17,10 +17,17 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import transaction
-from hushcut.core.errors import NotFound
+from hushcut.core.errors import Conflict, NotFound
 from hushcut.core.models import JobRequirement, JobStatus, VideoJob, Workspace, utcnow
 from hushcut.core.services.jobs._charges import refund
-from hushcut.core.services.jobs._transitions import Move, lock_job, transition, update_job
+from hushcut.core.services.jobs._reading import load_job
+from hushcut.core.services.jobs._transitions import (
+    Move,
+    lock_job,
+    refusal,
+    transition,
+    update_job,
+)
 
 #: How far back "when was this workspace last served" looks (older starts are ties).
 SERVED_WINDOW_S = 3600
@@ -251,3 +258,26 @@ async def release_job(session: AsyncSession, job_id: str, worker_id: str) -> boo
             },
         )
         return released is not None
+
+
+async def end_run(
+    session: AsyncSession, job_id: str, worker_id: str, move: Move, values: dict[str, Any]
+) -> VideoJob:
+    """The worker holding the job's lease ends its run with ``move`` (COMPLETE,
+    ANALYZED), writing ``values`` and clearing the lease, in the caller's transaction.
+
+    Conflict if the job was canceled meanwhile or the worker lost its lease.
+    """
+    ended = await transition(
+        session,
+        job_id,
+        move,
+        when=[VideoJob.lease_owner == worker_id],
+        values={**values, "lease_owner": None, "lease_expires_at": None},
+    )
+    if ended is None:
+        job = await load_job(session, job_id)
+        if not move.allows(job.status):
+            raise refusal(job, move)
+        raise Conflict("this worker no longer holds the job's lease")
+    return ended

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -17,7 +17,14 @@ from hushcut.core.models import JobRequirement, JobStatus, Membership, VideoJob,
 from hushcut.core.services.auth import Actor, require_member
 from hushcut.core.services.jobs._charges import charge, refund
 from hushcut.core.services.jobs._keys import input_key
-from hushcut.core.services.jobs._reading import get_job, load_job
+from hushcut.core.services.jobs._leases import end_run
+from hushcut.core.services.jobs._reading import get_job
+from hushcut.core.services.jobs._review import (
+    AnalysisRecord,
+    KeptSegment,
+    store_analysis,
+    store_timeline,
+)
 from hushcut.core.services.jobs._transitions import Move, lock_job, refusal, transition
 
 CONTENT_TYPE_PATTERN = re.compile(r"^(video|audio)/[A-Za-z0-9][\w.+-]{0,100}$")
@@ -89,13 +96,20 @@ async def create_job(
 
 
 async def confirm_upload(
-    session: AsyncSession, actor: Actor, job_id: str, stored_size: int | None
+    session: AsyncSession,
+    actor: Actor,
+    job_id: str,
+    stored_size: int | None,
+    *,
+    review: bool = False,
 ) -> VideoJob:
     """The upload arrived: charge one credit and queue the job, atomically and once.
 
     ``stored_size`` is the size storage reports for the job's input (None if there is
     no object). A second confirmation is a Conflict and charges nothing; an empty
-    balance raises InsufficientCredits and the job stays PENDING.
+    balance raises InsufficientCredits and the job stays PENDING. With ``review`` the
+    worker only analyzes the input and the job waits in REVIEW for ``render_job``
+    (which the charge taken here pays for).
     """
     job = await get_job(session, actor, job_id)
     if not Move.CONFIRM.allows(job.status):
@@ -111,7 +125,7 @@ async def confirm_upload(
             session,
             job_id,
             Move.CONFIRM,
-            values={"charges": VideoJob.charges + 1, "queued_at": utcnow()},
+            values={"charges": VideoJob.charges + 1, "queued_at": utcnow(), "review": review},
         )
         if queued is None:
             raise Conflict("job upload was already confirmed")
@@ -120,7 +134,12 @@ async def confirm_upload(
 
 
 async def retry_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJob:
-    """Queue a FAILED or CANCELED job again, charging one credit for the new run."""
+    """Queue a FAILED or CANCELED job again, charging one credit for the new run.
+
+    The run repeats what failed: a job with a timeline (an edit queued by
+    ``render_job``) renders it again; otherwise the input is analyzed again (and, for a
+    job confirmed with review, it waits in REVIEW once more).
+    """
     await get_job(session, actor, job_id)
     async with transaction(session):
         job = await lock_job(session, job_id)
@@ -147,6 +166,7 @@ async def retry_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJo
                 "error": None,
                 "output_key": None,
                 "output_duration_s": None,
+                "exports": {},
                 "lease_owner": None,
                 "lease_expires_at": None,
                 "queued_at": utcnow(),
@@ -161,18 +181,24 @@ async def retry_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJo
 
 
 async def cancel_job(session: AsyncSession, actor: Actor, job_id: str) -> VideoJob:
-    """Cancel a job that has not finished; a charged job gets its credit back."""
+    """Cancel a job that has not finished (REVIEW included); a charged job gets its
+    credit back."""
     await get_job(session, actor, job_id)
     async with transaction(session):
         job = await lock_job(session, job_id)
         if not Move.CANCEL.allows(job.status):
             raise refusal(job, Move.CANCEL)
-        was_charged = job.status in {JobStatus.QUEUED, JobStatus.PROCESSING}
+        was_charged = job.status is not JobStatus.PENDING
         canceled = await transition(
             session,
             job_id,
             Move.CANCEL,
-            values={"lease_owner": None, "lease_expires_at": None, "finished_at": utcnow()},
+            values={
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "review_expires_at": None,
+                "finished_at": utcnow(),
+            },
         )
         if canceled is None:
             raise refusal(job, Move.CANCEL)
@@ -223,29 +249,36 @@ async def complete_job(
     output_key: str,
     input_duration_s: float,
     output_duration_s: float,
+    *,
+    timeline: Sequence[KeptSegment] | None = None,
+    analysis: AnalysisRecord | None = None,
+    exports: Mapping[str, str] | None = None,
 ) -> VideoJob:
-    """Mark the job COMPLETED; Conflict if the worker lost its lease or it was canceled."""
+    """Mark the job COMPLETED; Conflict if the worker lost its lease or it was canceled.
+
+    ``timeline`` is what the output was rendered from, ``analysis`` what this run found
+    in the input (None when it rendered a given timeline), ``exports`` the timeline
+    exports it stored; each is recorded with the completion.
+    """
     async with transaction(session):
-        done = await transition(
+        done = await end_run(
             session,
             job_id,
+            worker_id,
             Move.COMPLETE,
-            when=[VideoJob.lease_owner == worker_id],
-            values={
+            {
                 "stage": "done",
                 "progress": 1.0,
                 "output_key": output_key,
                 "input_duration_s": input_duration_s,
                 "output_duration_s": output_duration_s,
+                "exports": dict(exports or {}),
                 "error": None,
-                "lease_owner": None,
-                "lease_expires_at": None,
                 "finished_at": utcnow(),
             },
         )
-        if done is None:
-            job = await load_job(session, job_id)
-            if not Move.COMPLETE.allows(job.status):
-                raise refusal(job, Move.COMPLETE)
-            raise Conflict("this worker no longer holds the job's lease")
+        if analysis is not None:
+            await store_analysis(session, job_id, analysis)
+        if timeline is not None:
+            await store_timeline(session, job_id, timeline)
         return done

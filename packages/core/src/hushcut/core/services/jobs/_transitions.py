@@ -15,6 +15,7 @@ from hushcut.core.models import JobStatus, VideoJob, utcnow
 PENDING = JobStatus.PENDING
 QUEUED = JobStatus.QUEUED
 PROCESSING = JobStatus.PROCESSING
+REVIEW = JobStatus.REVIEW
 COMPLETED = JobStatus.COMPLETED
 FAILED = JobStatus.FAILED
 CANCELED = JobStatus.CANCELED
@@ -35,9 +36,15 @@ class Move(Enum):
     #: A stopping worker gives the job back; the attempt does not count.
     RELEASE = (frozenset({PROCESSING}), QUEUED)
     COMPLETE = (frozenset({PROCESSING}), COMPLETED)
+    #: A job confirmed with review was analyzed; it waits for ``render_job``.
+    ANALYZED = (frozenset({PROCESSING}), REVIEW)
+    #: A person renders the reviewed plan or their edit of it (free), or re-edits a
+    #: completed job (one more credit).
+    RENDER = (frozenset({REVIEW, COMPLETED}), QUEUED)
     #: Processing failed (QUEUED: a system decision before any worker ran it).
     FAIL = (frozenset({QUEUED, PROCESSING}), FAILED)
-    CANCEL = (frozenset({PENDING, QUEUED, PROCESSING}), CANCELED)
+    #: By a person, or by the system when a review waited too long.
+    CANCEL = (frozenset({PENDING, QUEUED, PROCESSING, REVIEW}), CANCELED)
     #: A person runs a finished-unsuccessfully job again, for a new charge.
     RETRY = (frozenset({FAILED, CANCELED}), QUEUED)
 
