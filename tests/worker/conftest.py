@@ -224,12 +224,14 @@ class Platform:
             return list(rows.all())
 
     async def outputs(self, job_id: str) -> list[str]:
-        """Keys under ``output/<jobId>/`` in storage."""
-        return await list_keys(self.runtime, f"output/{job_id}/")
+        """Keys under ``output/<jobId>/`` and ``derived/<jobId>/`` in storage."""
+        found = await list_keys(self.runtime, job_service.output_prefix(job_id))
+        found += await list_keys(self.runtime, job_service.derived_prefix(job_id))
+        return sorted(found)
 
     @staticmethod
     def written_for(job: VideoJob) -> list[str]:
-        """What a completed job's run leaves under ``output/<jobId>/``: the output, the
+        """What a completed job's run leaves in storage besides its input: the output, the
         waveform peaks and the timeline exports it records (nothing else)."""
         keys = [job_service.peaks_key(job.id), *(job.exports or {}).values()]
         if job.output_key:

@@ -137,7 +137,7 @@ async def test_a_job_without_review_keeps_its_analysis_and_exports_what_it_rende
     exports = done.exports or {}
     assert sorted(exports) == sorted(job_service.EXPORT_FORMATS)
     for name, key in exports.items():
-        assert key.startswith(f"output/{job_id}/exports/My_talk_hushcut.")
+        assert key.startswith(f"derived/{job_id}/exports/My_talk_hushcut.")
         path = tmp_path / key.rsplit("/", 1)[-1]
         await platform.runtime.storage.download_file(key, path)
         if name == "json":
