@@ -87,6 +87,7 @@ def test_scheduler_once(settings: Settings) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "abandoned_uploads: 1 handled, 1 objects deleted",
+        "reviews: 0 handled, 0 objects deleted",
         "inputs: 0 handled, 0 objects deleted",
         "outputs: 0 handled, 0 objects deleted",
         "purges: 0 handled, 0 objects deleted",

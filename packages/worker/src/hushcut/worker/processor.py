@@ -590,24 +590,19 @@ class JobProcessor:
         current = await self._load(job.id)
         if current is None:
             # Deleted with its workspace while it ran: nothing may stay of this attempt.
-            with contextlib.suppress(ServiceError):
-                for prefix in (
-                    job_service.output_prefix(job.id),
-                    job_service.derived_prefix(job.id),
-                ):
-                    await self.runtime.storage.delete_prefix(prefix)
+            await self._remove_made_for(job.id)
             logger.info("job %s deleted while it ran; its output removed", job.id)
             return "canceled"
         if current.status == JobStatus.CANCELED:
             # Canceled by its owner: remove whatever this attempt put in storage (a
             # render keeps the analysis it was rendering from, for a retry).
             running = self._running.get(job.id)
-            with contextlib.suppress(ServiceError):
-                if running is not None and running.writes is not None:
+            if running is not None and running.writes is not None:
+                with contextlib.suppress(ServiceError):
                     for key in running.writes:
                         await self.runtime.storage.delete(key)
-                else:
-                    await self.runtime.storage.delete_prefix(job_service.output_prefix(job.id))
+            else:
+                await self._remove_made_for(job.id)
             logger.info("job %s canceled; partial output removed", job.id)
             return "canceled"
         if current.lease_owner == self.worker_id and current.status == JobStatus.PROCESSING:
@@ -617,6 +612,13 @@ class JobProcessor:
         # leave storage alone; the other worker owns the job now.
         logger.warning("job %s: lease lost (%s); leaving it to its new owner", job.id, reason)
         return "lease_lost"
+
+    async def _remove_made_for(self, job_id: str) -> None:
+        """Delete everything a run made for the job (output and derived objects; not the
+        input); a storage failure leaves it to the retention sweeps."""
+        with contextlib.suppress(ServiceError):
+            for prefix in (job_service.output_prefix(job_id), job_service.derived_prefix(job_id)):
+                await self.runtime.storage.delete_prefix(prefix)
 
     async def _fail(self, job: VideoJob, message: str, *, kind: str) -> str:
         async with self.runtime.sessionmaker() as session:
