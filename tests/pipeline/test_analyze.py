@@ -21,6 +21,7 @@ from hushcut.pipeline import (
     ProgressCallback,
     analyze,
     audio_frames,
+    audio_samples,
     detect,
     detect_silences,
     hookimpl,
@@ -33,11 +34,11 @@ from tests.pipeline.media import write_tone_wav
 
 class DecodingDetector:
     """A plugin detector that reads the audio itself: through the pipeline's
-    ``audio_frames`` (``shared=True``) or with its own PyAV decode."""
+    ``audio_frames`` or ``audio_samples``, or with its own PyAV decode (``"own"``)."""
 
-    def __init__(self, name: str, *, shared: bool) -> None:
+    def __init__(self, name: str, *, reads: str) -> None:
         self.name = name
-        self.shared = shared
+        self.reads = reads
 
     @hookimpl
     def hushcut_register_detectors(self, register: Callable[[Detector], None]) -> None:
@@ -46,8 +47,10 @@ class DecodingDetector:
     def detect(
         self, source: Path, media: MediaInfo, options: CutOptions, progress: ProgressCallback
     ) -> Detection:
-        if self.shared:
+        if self.reads == "audio_frames":
             samples = sum(frame.samples for frame in audio_frames(source, media))
+        elif self.reads == "audio_samples":
+            samples = sum(block.size for block, _ in audio_samples(source, media))
         else:
             with av.open(str(source)) as container:
                 samples = sum(f.samples for f in container.decode(audio=0))
@@ -137,11 +140,12 @@ def test_peaks_land_in_the_bins_of_their_time(tmp_path: Path, pm, rate: int) -> 
     assert max(peaks[100:]) < 0.01
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["audio_frames", "own-decode"])
+@pytest.mark.parametrize("reads", ["audio_frames", "audio_samples", "own"])
 def test_plugin_detectors_get_peaks_too(
-    talk1: Path, pm, monkeypatch: pytest.MonkeyPatch, shared: bool
+    talk1: Path, pm, monkeypatch: pytest.MonkeyPatch, reads: str
 ) -> None:
-    pm.register(DecodingDetector("reader", shared=shared), name="reader")
+    shared = reads != "own"
+    pm.register(DecodingDetector("reader", reads=reads), name="reader")
     reference = analyze(talk1, plugin_manager=pm).peaks
     opened = count_opens(monkeypatch)
     analysis = analyze(talk1, {"detector": "reader"}, plugin_manager=pm)
@@ -222,3 +226,16 @@ def test_media_info_survives_json_for_exports_after_the_file_is_gone(talk1: Path
     assert MediaInfo.from_dict(json.loads(json.dumps(with_keyframes.to_dict()))).keyframes == ()
     restored = MediaInfo.from_dict(with_keyframes.to_dict(keyframes=True))
     assert restored == with_keyframes
+
+
+def test_audio_samples_are_contiguous_blocks_at_the_asked_rate(talk1: Path) -> None:
+    media = probe(talk1, keyframes=False)
+    blocks = list(audio_samples(talk1, media, rate=16_000, layout="stereo", sample_format="flt"))
+    assert all(block.dtype == np.float32 for block, _ in blocks)
+    position = 0.0
+    for block, time in blocks:
+        assert time == pytest.approx(position, abs=1e-9)
+        position += block.size / 2 / 16_000
+    assert position == pytest.approx(media.duration, abs=0.05)
+    with pytest.raises(ValueError, match="packed"):
+        next(audio_samples(talk1, media, sample_format="fltp"))

@@ -103,6 +103,15 @@ def test_exports_reference_the_source_file(clips, pm, fmt: str) -> None:
     assert "%20" in source.resolve().as_uri()
 
 
+def test_fcp7_sequence_has_the_size_of_the_video(clips, pm) -> None:
+    text = exported(clips["pal-stereo"], "fcp7", pm)
+    document = ET.fromstring(text)  # noqa: S314 (our own export)
+    sizes = document.findall(".//sequence/media/video/format/samplecharacteristics")
+    assert [(e.findtext("width"), e.findtext("height")) for e in sizes] == [("160", "96")]
+    sequence = document.find(".//sequence")
+    assert [child.tag for child in sequence] == ["name", "duration", "rate", "media", "timecode"]
+
+
 def test_fcpxml_times_are_exact_rational_frames_at_ntsc(clips, pm) -> None:
     source = clips["ntsc-mono"]
     timeline = analyze(source, plugin_manager=pm).timeline

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -37,11 +38,14 @@ def test_vad_on_a_clean_talk_finds_the_pauses(sample_talk: Path) -> None:
 def test_analysis_with_vad_draws_the_waveform_from_the_vad_decode(sample_talk: Path) -> None:
     by_voice = analyze(sample_talk, {"detector": "vad"})
     assert by_voice.detection.detector == "vad"
-    # The frames vad read (through the pipeline's audio_frames) fed the peaks: no decode
-    # of their own, and the same waveform as the loudness detector's analysis draws.
+    # The audio vad read (16 kHz mono, through the pipeline's audio_samples) fed the
+    # peaks: no decode of their own, and the waveform the loudness detector's analysis
+    # draws from the original 48 kHz, within a few percent (16 kHz rounds peaks off).
     assert by_voice.peaks_decoded_again is False
     by_loudness = analyze(sample_talk)
-    assert by_voice.peaks.peaks[0] == pytest.approx(by_loudness.peaks.peaks[0], abs=0.011)
+    difference = np.abs(np.array(by_voice.peaks.peaks[0]) - by_loudness.peaks.peaks[0])
+    assert difference.max() <= 0.06
+    assert difference.mean() <= 0.005
     assert by_voice.timeline.segments != by_loudness.timeline.segments
 
 

@@ -7,7 +7,7 @@
   the float 29.97), the format sized from the source instead of by calling ``ffprobe``,
   no empty format name, and the source listed once in the event, not once per clip.
 - ``fcp7``: Final Cut Pro 7 XML (``otio-fcp-adapter``), what Premiere Pro and DaVinci
-  Resolve import as "XML".
+  Resolve import as "XML"; the sequence gets the video's frame size.
 - ``edl``: CMX 3600 EDL (``otio-cmx3600-adapter``); events carry the audio channels
   (``B``, ``AA/V``), an ``FCM`` line says whether timecode drops frames, and clip names
   are file names, not percent-encoded URL parts: three things the adapter gets wrong.
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from fractions import Fraction
 from typing import Any
 from urllib.parse import unquote
@@ -40,7 +41,33 @@ def export_otio(timeline: Timeline, media: MediaInfo) -> str:
 
 def export_fcp7(timeline: Timeline, media: MediaInfo) -> str:
     _refuse_speed_changes(timeline, "FCP 7 XML")
-    return str(otio.adapters.write_to_string(to_otio(timeline, media), "fcp_xml"))
+    converted = to_otio(timeline, media)
+    video = media.video
+    if video is not None and video.width and video.height:
+        # The adapter builds the sequence from this metadata: with the frame size in it,
+        # Premiere makes the sequence the size of the video instead of its default.
+        characteristics = {"width": str(video.width), "height": str(video.height)}
+        converted.metadata["fcp_xml"] = {
+            "media": {"video": {"format": {"samplecharacteristics": characteristics}}}
+        }
+    return _sequence_in_order(str(otio.adapters.write_to_string(converted, "fcp_xml")))
+
+
+#: The order FCP 7 and Premiere write a sequence's elements in.
+SEQUENCE_ORDER = ("name", "duration", "rate", "media", "timecode")
+
+
+def _sequence_in_order(document: str) -> str:
+    """``document`` with each sequence's elements in FCP 7's order: the adapter puts the
+    elements it built from metadata (the frame size above) before the others."""
+    root = ET.fromstring(document)  # noqa: S314 (the adapter's output, not untrusted input)
+    for sequence in root.iter("sequence"):
+        children = list(sequence)
+        rank = {tag: number for number, tag in enumerate(SEQUENCE_ORDER)}
+        children.sort(key=lambda child: rank.get(child.tag, len(rank)))
+        sequence[:] = children
+    ET.indent(root, space="    ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def export_fcpxml(timeline: Timeline, media: MediaInfo) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import webrtcvad
 
-from hushcut.pipeline import Detection, MediaError, MediaInfo, audio_frames
+from hushcut.pipeline import Detection, MediaError, MediaInfo, audio_samples
 
 #: WebRTC VAD accepts 8, 16, 32 or 48 kHz; 16 kHz covers the speech band at a third of
 #: the work of 48 kHz.
@@ -64,24 +64,12 @@ def pcm_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.in
     """The probed audio stream as 16 kHz mono s16, block by block, with each block's start
     time in seconds from the start of the file. Memory stays flat whatever the length.
 
-    Frames come from the pipeline's :func:`~hushcut.pipeline.audio_frames`, so when the
-    pipeline analyses a recording (``analyze``) the waveform is measured on this decode.
+    The pipeline decodes and converts it (:func:`~hushcut.pipeline.audio_samples`), so
+    when it analyses a recording (``analyze``) the waveform is measured on this decode.
     """
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
-    emitted = 0
-    first: float | None = None
     try:
-        for frame in audio_frames(path, media):
-            if first is None and frame.time is not None:
-                first = max(frame.time - media.start_time, 0.0)
-            for out in resampler.resample(frame):
-                samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-                yield samples, (first or 0.0) + emitted / VAD_RATE
-                emitted += samples.size
-        for out in resampler.resample(None):
-            samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-            yield samples, (first or 0.0) + emitted / VAD_RATE
-            emitted += samples.size
+        for block, time in audio_samples(path, media, rate=VAD_RATE, layout="mono"):
+            yield block.astype(np.int16, copy=False), time
     except av.error.FFmpegError as exc:
         raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
 

@@ -12,7 +12,7 @@ names below are the public API, so a module never shares its name with a functio
 from __future__ import annotations
 
 from hushcut.pipeline._analyze import Analysis, analyze
-from hushcut.pipeline._audio import audio_frames
+from hushcut.pipeline._audio import audio_frames, audio_samples
 from hushcut.pipeline._capabilities import Capabilities, capabilities
 from hushcut.pipeline._detect import Detection, detect_silences
 from hushcut.pipeline._peaks import Peaks
@@ -78,6 +78,7 @@ __all__ = [
     "TimelineError",
     "analyze",
     "audio_frames",
+    "audio_samples",
     "capabilities",
     "cut",
     "default_plugin_manager",

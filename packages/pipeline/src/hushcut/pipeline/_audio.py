@@ -1,9 +1,10 @@
 """Decoding the analysed audio stream for detectors, with the waveform measured on the way.
 
-A plugin detector that reads its audio through :func:`audio_frames` gets the frames of
-the stream the pipeline analyses (``media.audio``), damaged packets skipped as the
-built-in detector skips them, and, while ``analyze`` runs, the waveform peaks come from
-those same frames: one decode serves detection and the waveform.
+A plugin detector that reads its audio through :func:`audio_frames` (decoded frames) or
+:func:`audio_samples` (numpy blocks at the rate and layout it wants) gets the stream the
+pipeline analyses (``media.audio``), damaged packets skipped as the built-in detector
+skips them, and, while ``analyze`` runs, the waveform peaks are measured on that same
+audio: one decode serves detection and the waveform.
 """
 
 from __future__ import annotations
@@ -37,9 +38,69 @@ def audio_frames(path: str | Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
     players do; MediaError when more than a few (and more than 5 %) are damaged, or the
     stream cannot be decoded at all. Memory stays flat: nothing is kept between frames.
     """
-    path = Path(path)
     meter = active_meter()
-    tap = _FrameTap(meter, media.start_time) if meter is not None else None
+    if meter is None:
+        yield from _decoded(Path(path), media)
+        return
+    tap = _FrameTap(meter, media.start_time)
+    try:
+        for frame in _decoded(Path(path), media):
+            tap.add(frame)
+            yield frame
+    finally:
+        tap.flush()
+
+
+def audio_samples(
+    path: str | Path,
+    media: MediaInfo,
+    *,
+    rate: int | None = None,
+    layout: str = "mono",
+    sample_format: str = "s16",
+) -> Iterator[tuple[npt.NDArray[np.generic], float]]:
+    """``media.audio`` converted by FFmpeg's resampler, as numpy blocks with the time (s,
+    as players show it) of each block's first sample.
+
+    ``sample_format`` is a packed format (``"s16"`` gives int16, ``"flt"`` float32...),
+    ``layout`` an FFmpeg layout (``"mono"``, ``"stereo"``), ``rate`` the sample rate (None:
+    the stream's). A block is one dimensional, channels interleaved. Blocks follow each
+    other without gaps from the first decoded sample on; damaged packets are skipped as
+    by :func:`audio_frames`. Cheaper for the waveform than :func:`audio_frames` while
+    ``analyze`` runs: the blocks are measured a batch at a time, not frame by frame.
+    """
+    if sample_format.endswith("p") or sample_format.removesuffix("p") not in SAMPLE_TYPES:
+        raise ValueError(f"sample_format {sample_format!r} is not a packed FFmpeg format")
+    target_rate = rate or media.audio.sample_rate or 48_000
+    resampler = av.AudioResampler(format=sample_format, layout=layout, rate=target_rate)
+    channels = av.AudioLayout(layout).nb_channels
+    meter = active_meter()
+    tap = _BlockTap(meter, channels, target_rate) if meter is not None else None
+    first: float | None = None
+    emitted = 0  # samples per channel yielded so far
+
+    def converted(frame: av.AudioFrame | None) -> Iterator[tuple[npt.NDArray[np.generic], float]]:
+        nonlocal emitted
+        for out in resampler.resample(frame):
+            block = out.to_ndarray().reshape(-1)
+            time = (first or 0.0) + emitted / target_rate
+            if tap is not None:
+                tap.add(block, time)
+            yield block, time
+            emitted += block.size // channels
+
+    try:
+        for frame in _decoded(Path(path), media):
+            if first is None and frame.time is not None:
+                first = max(frame.time - media.start_time, 0.0)
+            yield from converted(frame)
+        yield from converted(None)
+    finally:
+        if tap is not None:
+            tap.flush()
+
+
+def _decoded(path: Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
     with open_media(path) as container:
         stream = next((s for s in container.streams.audio if s.index == media.audio.index), None)
         if stream is None:
@@ -53,21 +114,43 @@ def audio_frames(path: str | Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
                 except av.error.InvalidDataError:
                     damaged += 1
                     continue
-                for frame in frames:
-                    if tap is not None:
-                        tap.add(frame)
-                    yield frame
+                yield from frames
         except av.error.EOFError:
             pass
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
-        finally:
-            if tap is not None:
-                tap.flush()
         if damaged > max(MAX_DAMAGED_PACKETS, MAX_DAMAGED_FRACTION * packets):
             raise MediaError(
                 f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
             )
+
+
+class _BlockTap:
+    """Measures contiguous numpy blocks (channels interleaved) into a PeakMeter, a batch at
+    a time: per block, only an append."""
+
+    def __init__(self, meter: PeakMeter, channels: int, rate: int) -> None:
+        self._meter = meter
+        self._channels = channels
+        self._rate = rate
+        self._blocks: list[npt.NDArray[np.generic]] = []
+        self._size = 0
+        self._time = 0.0
+
+    def add(self, block: npt.NDArray[np.generic], time: float) -> None:
+        if not self._blocks:
+            self._time = time
+        self._blocks.append(block)
+        self._size += block.size
+        if self._size >= BATCH_SAMPLES * self._channels:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._blocks:
+            return
+        power = _power(np.concatenate(self._blocks), False, self._channels)
+        self._blocks, self._size = [], 0
+        self._meter.add(power, self._time, self._rate)
 
 
 #: numpy types of FFmpeg's sample formats (planar ones end in "p").
