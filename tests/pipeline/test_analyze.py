@@ -91,23 +91,23 @@ def reference_peaks(path: Path, per_second: int = 50) -> np.ndarray:
     return np.maximum.reduceat(magnitude, bins.astype(int))
 
 
-def test_analysis_is_the_detection_and_plan_a_cut_would_use(talk1: Path, pm) -> None:
-    analysis = analyze(talk1, {"margin_s": 0.2}, plugin_manager=pm)
-    detection = detect(talk1, {"margin_s": 0.2}, plugin_manager=pm)
+def test_analysis_is_the_detection_and_plan_a_cut_would_use(talk: Path, pm) -> None:
+    analysis = analyze(talk, {"margin_s": 0.2}, plugin_manager=pm)
+    detection = detect(talk, {"margin_s": 0.2}, plugin_manager=pm)
     assert analysis.detection.silences == detection.silences
     assert analysis.detection.threshold_db == pytest.approx(detection.threshold_db)
     expected = plan(detection, {"margin_s": 0.2}, plugin_manager=pm)
     assert analysis.timeline.segments == expected.segments
-    assert analysis.timeline.source == "talk1.mp4"
+    assert analysis.timeline.source == talk.name
     assert analysis.options.margin_s == 0.2
     assert analysis.media.duration == pytest.approx(60.0, abs=0.1)
 
 
 def test_peaks_match_the_audio_and_come_from_the_detection_decode(
-    talk1: Path, pm, monkeypatch: pytest.MonkeyPatch
+    talk: Path, pm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened = count_opens(monkeypatch)
-    analysis = analyze(talk1, plugin_manager=pm)
+    analysis = analyze(talk, plugin_manager=pm)
     # One probe, one decode: the peaks cost no pass of their own.
     assert len(opened) == 2
     assert analysis.peaks_decoded_again is False
@@ -118,7 +118,7 @@ def test_peaks_match_the_audio_and_come_from_the_detection_decode(
     assert values.size == round(analysis.media.duration * 50)
     assert values.min() >= 0
     assert values.max() <= 1
-    expected = reference_peaks(talk1)[: values.size]
+    expected = reference_peaks(talk)[: values.size]
     assert np.abs(values[: expected.size] - expected).max() <= 0.006
     # Loud where speech is kept, near the floor inside the detected silences.
     silent = np.zeros(values.size, dtype=bool)
@@ -142,13 +142,13 @@ def test_peaks_land_in_the_bins_of_their_time(tmp_path: Path, pm, rate: int) -> 
 
 @pytest.mark.parametrize("reads", ["audio_frames", "audio_samples", "own"])
 def test_plugin_detectors_get_peaks_too(
-    talk1: Path, pm, monkeypatch: pytest.MonkeyPatch, reads: str
+    talk: Path, pm, monkeypatch: pytest.MonkeyPatch, reads: str
 ) -> None:
     shared = reads != "own"
     pm.register(DecodingDetector("reader", reads=reads), name="reader")
-    reference = analyze(talk1, plugin_manager=pm).peaks
+    reference = analyze(talk, plugin_manager=pm).peaks
     opened = count_opens(monkeypatch)
-    analysis = analyze(talk1, {"detector": "reader"}, plugin_manager=pm)
+    analysis = analyze(talk, {"detector": "reader"}, plugin_manager=pm)
     assert analysis.detection.detector == "reader"
     # Through audio_frames the detector's decode feeds the peaks; a detector decoding on
     # its own costs one more decode, for the peaks alone. Either way the same waveform.
@@ -157,19 +157,19 @@ def test_plugin_detectors_get_peaks_too(
     assert analysis.peaks.peaks[0] == pytest.approx(reference.peaks[0], abs=0.011)
 
 
-def test_detect_alone_measures_no_peaks(talk1: Path, pm, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_detect_alone_measures_no_peaks(talk: Path, pm, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_metering(*args, **kwargs):
         raise AssertionError("detect() measured peaks nobody asked for")
 
     monkeypatch.setattr(PeakMeter, "add", no_metering)
-    assert detect(talk1, plugin_manager=pm).silences
-    assert detect_silences(talk1).silences
+    assert detect(talk, plugin_manager=pm).silences
+    assert detect_silences(talk).silences
 
 
-def test_progress_runs_through_the_stages_in_order_and_cancels(talk1: Path, pm) -> None:
+def test_progress_runs_through_the_stages_in_order_and_cancels(talk: Path, pm) -> None:
     seen: list[tuple[str, float]] = []
     analyze(
-        talk1, progress=lambda stage, fraction: seen.append((stage, fraction)), plugin_manager=pm
+        talk, progress=lambda stage, fraction: seen.append((stage, fraction)), plugin_manager=pm
     )
     stages = list(dict.fromkeys(stage for stage, _ in seen))
     assert stages == ["probe", "detect", "peaks", "plan"]
@@ -182,7 +182,7 @@ def test_progress_runs_through_the_stages_in_order_and_cancels(talk1: Path, pm) 
             raise CanceledError("canceled")
 
     with pytest.raises(CanceledError):
-        analyze(talk1, progress=cancel, plugin_manager=pm)
+        analyze(talk, progress=cancel, plugin_manager=pm)
 
 
 def test_bad_options_are_refused_before_the_input_is_read(tmp_path: Path, pm) -> None:
@@ -217,20 +217,20 @@ def test_meter_takes_blocks_in_any_order_rate_and_overlap() -> None:
     assert sum(peaks) == 0.5
 
 
-def test_media_info_survives_json_for_exports_after_the_file_is_gone(talk1: Path, pm) -> None:
-    analysis = analyze(talk1, plugin_manager=pm)
+def test_media_info_survives_json_for_exports_after_the_file_is_gone(talk: Path, pm) -> None:
+    analysis = analyze(talk, plugin_manager=pm)
     stored = json.loads(json.dumps(analysis.media.to_dict()))
     assert MediaInfo.from_dict(stored) == analysis.media
     assert stored["video"]["time_base"] == "1/15360"
-    with_keyframes = probe(talk1)
+    with_keyframes = probe(talk)
     assert MediaInfo.from_dict(json.loads(json.dumps(with_keyframes.to_dict()))).keyframes == ()
     restored = MediaInfo.from_dict(with_keyframes.to_dict(keyframes=True))
     assert restored == with_keyframes
 
 
-def test_audio_samples_are_contiguous_blocks_at_the_asked_rate(talk1: Path) -> None:
-    media = probe(talk1, keyframes=False)
-    blocks = list(audio_samples(talk1, media, rate=16_000, layout="stereo", sample_format="flt"))
+def test_audio_samples_are_contiguous_blocks_at_the_asked_rate(talk: Path) -> None:
+    media = probe(talk, keyframes=False)
+    blocks = list(audio_samples(talk, media, rate=16_000, layout="stereo", sample_format="flt"))
     assert all(block.dtype == np.float32 for block, _ in blocks)
     position = 0.0
     for block, time in blocks:
@@ -238,4 +238,4 @@ def test_audio_samples_are_contiguous_blocks_at_the_asked_rate(talk1: Path) -> N
         position += block.size / 2 / 16_000
     assert position == pytest.approx(media.duration, abs=0.05)
     with pytest.raises(ValueError, match="packed"):
-        next(audio_samples(talk1, media, sample_format="fltp"))
+        next(audio_samples(talk, media, sample_format="fltp"))

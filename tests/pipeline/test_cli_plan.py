@@ -36,9 +36,9 @@ def cut(*args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def talk(talk1: Path, tmp_path: Path) -> Path:
-    """talk1 in a folder of its own, so default outputs land where the test looks."""
-    return Path(shutil.copy(talk1, tmp_path / "talk.mp4"))
+def talk(talk: Path, tmp_path: Path) -> Path:
+    """The kit's talk in a folder of its own, so default outputs land where the test looks."""
+    return Path(shutil.copy(talk, tmp_path / "talk.mp4"))
 
 
 def test_plan_only_prints_the_kept_segments_as_a_table(talk: Path, pm) -> None:
@@ -82,7 +82,7 @@ def test_margin_before_after_cut_out_and_add_in_shape_the_plan(talk: Path, pm) -
     )
     rows = table_rows(out)
     assert rows == [(round(s.start, 3), round(s.end, 3), s.speed) for s in expected.segments]
-    assert rows[0][0] == 5.0
+    assert rows[0][0] >= 5.0  # nothing kept before the forced cut
     assert rows[-1][1] <= 50.0
     assert any(start <= 20.5 and end >= 22.0 for start, end, _ in rows)
     # The margins really are uneven: speech-before-pause keeps 0.4 s, pause-before-speech 0.05.

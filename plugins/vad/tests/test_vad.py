@@ -44,7 +44,7 @@ def test_analysis_with_vad_draws_the_waveform_from_the_vad_decode(sample_talk: P
     assert by_voice.peaks_decoded_again is False
     by_loudness = analyze(sample_talk)
     difference = np.abs(np.array(by_voice.peaks.peaks[0]) - by_loudness.peaks.peaks[0])
-    assert difference.max() <= 0.06
+    assert difference.max() <= 0.08
     assert difference.mean() <= 0.005
     assert by_voice.timeline.segments != by_loudness.timeline.segments
 
