@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches, parse_cookies
+from hushcut.api.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    headers_of,
+    parse_cookies,
+)
 from hushcut.api.state import ApiState
-from hushcut.core.errors import NotFound, Unauthenticated
+from hushcut.core.errors import Unauthenticated
 from hushcut.core.services.auth import Actor
+from hushcut.core.services.sessions import verify_session
 from hushcut.core.services.tokens import verify_api_token
-from hushcut.core.services.workspaces import get_user
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +50,7 @@ async def authenticate(
     """The caller named by ``token``, the Authorization header or the session cookie.
 
     Returns None when no credentials were sent at all; raises Unauthenticated when
-    credentials were sent but are not valid (revoked token, unknown user).
+    credentials were sent but are not valid (revoked token, ended session).
     """
     token = token or bearer_token(headers.get("authorization"))
     if token is not None:
@@ -54,18 +60,15 @@ async def authenticate(
     browser = api.signer.read_session(cookie)
     if browser is None:
         return None
-    try:
-        await get_user(session, browser.user_id)
-    except NotFound:
-        # The user was deleted after the cookie was signed.
-        raise Unauthenticated("your session has ended: sign in again") from None
+    # Signed sign-outs, expiry and deleted users all end the session on the server.
+    actor = await verify_session(session, browser.token)
+    if actor.user_id != browser.user_id:
+        raise Unauthenticated("your session has ended: sign in again")
     return Principal(
-        actor=Actor(user_id=browser.user_id),
+        actor=actor,
         via_cookie=True,
         csrf_ok=csrf_matches(browser, headers.get(CSRF_HEADER)),
     )
 
 
-def headers_of(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers as a dict (lower-case names; the last value of a repeated header)."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+__all__ = ["Principal", "authenticate", "bearer_token", "headers_of"]

@@ -1,4 +1,5 @@
-"""Browser sign-in routes: /auth/google/login, /auth/google/callback and /auth/logout."""
+"""Browser sign-in routes: /auth/google/login, /auth/google/callback, /auth/logout and
+/auth/logout-everywhere."""
 
 from __future__ import annotations
 
@@ -8,20 +9,30 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Response
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.api.oidc import SignInError
 from hushcut.api.sessions import (
     CSRF_COOKIE,
+    CSRF_HEADER,
     OAUTH_COOKIE,
     OAUTH_MAX_AGE_S,
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
+    csrf_matches,
 )
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
+from hushcut.core.services import sessions as session_service
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import Actor
+from hushcut.core.services.identities import sign_in_with_identity
 
 logger = logging.getLogger("hushcut.api.signin")
 
@@ -81,8 +92,13 @@ async def google_callback(
         return _refuse(str(exc))
     async with api.runtime.sessionmaker() as session:
         try:
-            user = await workspace_service.get_or_create_user(
-                session, identity.email, identity.name or ""
+            user = await sign_in_with_identity(
+                session,
+                issuer=identity.issuer,
+                subject=identity.subject,
+                email=identity.email,
+                email_verified=identity.email_verified,
+                name=identity.name or "",
             )
             actor = Actor(user_id=user.id)
             if not await workspace_service.list_workspaces(session, actor):
@@ -94,9 +110,21 @@ async def google_callback(
                     starter_credits=api.settings.starter_credits,
                 )
         except ServiceError as exc:
+            logger.warning("sign-in refused: %s", exc)
             return _refuse(str(exc))
-    browser, cookie = api.signer.new_session(user.id)
-    response: Response[object] = Redirect(_safe_next(pending.get("next")))
+        response: Response[object] = Redirect(_safe_next(pending.get("next")))
+        await start_browser_session(api, session, response, user.id)
+    response.delete_cookie(OAUTH_COOKIE, path="/")
+    return response
+
+
+async def start_browser_session(
+    api: ApiState, session: AsyncSession, response: Response[Any], user_id: str
+) -> None:
+    """Sign ``user_id`` in on this browser: a session on the server, and its cookies on
+    ``response`` (the session cookie, and the CSRF token the page's script reads)."""
+    token = await session_service.start_session(session, user_id)
+    browser, cookie = api.signer.new_session(user_id, token)
     response.set_cookie(
         SESSION_COOKIE, cookie, **api.signer.cookie_options(max_age=SESSION_MAX_AGE_S)
     )
@@ -106,16 +134,49 @@ async def google_callback(
         browser.csrf,
         **api.signer.cookie_options(http_only=False, max_age=SESSION_MAX_AGE_S),
     )
-    response.delete_cookie(OAUTH_COOKIE, path="/")
+
+
+def _signed_out(body: dict[str, Any], status_code: int = 200) -> Response[dict[str, Any]]:
+    response = Response(body, status_code=status_code)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 
 @post("/auth/logout", include_in_schema=False, status_code=200)
-async def logout(request: AnyRequest) -> Response[dict[str, str]]:
-    response = Response({"status": "signed out"})
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
-    return response
+async def logout(request: AnyRequest) -> Response[dict[str, Any]]:
+    """Sign this browser out: its session ends on the server, so the cookie is dead even
+    if a copy of it survives. Always succeeds (signing out twice is harmless)."""
+    api: ApiState = request.app.state.api
+    browser = api.signer.read_session(request.cookies.get(SESSION_COOKIE))
+    if browser is not None:
+        async with api.runtime.sessionmaker() as session:
+            await session_service.end_session(session, browser.token)
+    return _signed_out({"status": "signed out"})
+
+
+@post("/auth/logout-everywhere", include_in_schema=False, status_code=200)
+async def logout_everywhere(request: AnyRequest) -> Response[dict[str, Any]]:
+    """End every session of the signed-in user (every browser and device), this one too.
+
+    Needs a live session and its X-CSRF-Token header, as it changes more than this browser.
+    """
+    api: ApiState = request.app.state.api
+    browser = api.signer.read_session(request.cookies.get(SESSION_COOKIE))
+    if browser is None:
+        return _signed_out({"error": "you are not signed in"}, HTTP_401_UNAUTHORIZED)
+    if not csrf_matches(browser, request.headers.get(CSRF_HEADER)):
+        return Response(
+            {"error": "missing or wrong X-CSRF-Token header"}, status_code=HTTP_403_FORBIDDEN
+        )
+    async with api.runtime.sessionmaker() as session:
+        try:
+            actor = await session_service.verify_session(session, browser.token)
+        except ServiceError as exc:
+            return _signed_out({"error": str(exc)}, HTTP_401_UNAUTHORIZED)
+        ended = await session_service.end_all_sessions(session, actor.user_id)
+    logger.info("signed user %s out of %d sessions", actor.user_id, ended)
+    return _signed_out({"status": "signed out everywhere", "sessions": ended})
 
 
 def _refuse(message: str) -> Response[object]:

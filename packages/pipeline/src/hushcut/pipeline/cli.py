@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pluggy
 
+from hushcut.pipeline._capabilities import capabilities
+from hushcut.pipeline._cli_plan import (
+    edit_flags,
+    export_plan,
+    export_summary,
+    plan_table,
+    with_edit_options,
+)
+from hushcut.pipeline._hooks import Hooks
+from hushcut.pipeline._probe import probe
 from hushcut.pipeline.api import (
     CutResult,
     cut,
@@ -25,8 +34,8 @@ from hushcut.pipeline.api import (
 from hushcut.pipeline.commands import HushcutGroup
 from hushcut.pipeline.errors import PipelineError
 from hushcut.pipeline.options import CutOptions, parse_assignments
-from hushcut.pipeline.plugins import describe_plugins
-from hushcut.pipeline.probe import probe
+from hushcut.pipeline.plugins import HushcutPluginManager, describe_plugins
+from hushcut.pipeline.render import render as builtin_render
 from hushcut.pipeline.render.formats import default_suffix, output_format
 from hushcut.pipeline.timeline import Timeline
 
@@ -75,18 +84,16 @@ def errors_as_one_line() -> Iterator[None]:
         )
 
 
-def _options(assignments: tuple[str, ...], pm: pluggy.PluginManager, **flags: Any) -> CutOptions:
+def _options(assignments: tuple[str, ...], pm: HushcutPluginManager, **flags: Any) -> CutOptions:
     """Options from ``--set`` assignments, overridden by the dedicated flags given."""
     data = parse_assignments(assignments)
     data.update({key: value for key, value in flags.items() if value is not None})
     return resolve_options(data, pm)
 
 
-def default_output(source: Path, *, audio_only: bool = False) -> Path:
-    """``talk.mov`` -> ``talk_hushcut.mp4`` beside it; audio keeps its container
-    (``talk.mp3`` -> ``talk_hushcut.mp3``)."""
-    suffix = default_suffix(source, audio_only=audio_only)
-    return source.with_name(f"{source.stem}{OUTPUT_SUFFIX}{suffix}")
+def default_output(source: Path, extension: str = ".mp4") -> Path:
+    """``talk.mov`` -> ``talk_hushcut.mp4`` beside it (the renderer's ``extension``)."""
+    return source.with_name(f"{source.stem}{OUTPUT_SUFFIX}{extension}")
 
 
 PROGRESS_MODES = ("auto", "bar", "json", "none")
@@ -227,18 +234,14 @@ progress_option = click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output file; its extension picks the container: .mp4 .mov .mkv .webm, or "
-    ".m4a .mp3 .wav .flac .ogg .opus for audio (default: <IN stem>_hushcut.mp4 beside "
-    "IN; audio inputs keep their container).",
+    help="Output file; with the built-in renderer its extension picks the container: .mp4 "
+    ".mov .mkv .webm, or .m4a .mp3 .wav .flac .ogg .opus for audio (default: <IN "
+    "stem>_hushcut.mp4 beside IN, audio inputs keeping their container, or the extension "
+    "of the chosen renderer).",
 )
 @click.option("-y", "--overwrite", is_flag=True, help="Replace OUT if it already exists.")
 @with_detection_options
-@click.option(
-    "--margin",
-    "margin_s",
-    type=float,
-    help="Seconds kept around speech at each cut (default 0.15).",
-)
+@with_edit_options
 @click.option(
     "--mode",
     type=click.Choice(["smart", "reencode"], case_sensitive=False),
@@ -276,9 +279,23 @@ def cut_command(
         pm = default_plugin_manager()
         if flags.get("mode"):
             flags["mode"] = flags["mode"].lower()
+        export_format = flags.pop("export_format")
+        flags.update(edit_flags(flags.pop("margin_s"), flags.pop("cut_out"), flags.pop("add_in")))
         options = _options(assignments, pm, **flags)
         progress_mode = "none" if quiet else progress_mode.lower()
         timeline = Timeline.read(timeline_in) if timeline_in else None
+        if export_format:
+            exporter = Hooks(pm).register_exporters().get(export_format)
+            target = output or default_output(source, exporter.implementation.extension)
+            refuse_existing(target, overwrite)
+            with progress_display(progress_mode) as progress:
+                timeline = export_plan(source, target, exporter, options, timeline, pm, progress)
+            _write_timeline(timeline, timeline_out, source)
+            if not quiet:
+                if plan_only:
+                    click.echo(plan_table(timeline))
+                click.echo(export_summary(source, target, exporter, timeline))
+            return
         if plan_only:
             notes: list[str] = []
             if timeline is None:
@@ -291,22 +308,34 @@ def cut_command(
                 if timeline.meta.get("note"):
                     notes.append(str(timeline.meta["note"]))
                 echo_notes(notes)
+                click.echo(plan_table(timeline))
                 click.echo(_plan_summary(source, timeline))
             return
-        target = output or default_output(
-            source,
-            audio_only=probe(source, keyframes=False, audio_track=options.audio_track).video
-            is None,
-        )
-        output_format(target)  # an extension we cannot write fails before any work
-        if target.exists() and not overwrite:
-            fail(f"{target} already exists: add -y (--overwrite) to replace it")
+        renderer = Hooks(pm).register_renderers().get(options.renderer)
+        # The built-in renderer writes the container the output's extension names.
+        builtin = renderer.implementation.render is builtin_render
+        if output is not None:
+            target = output
+        elif builtin:
+            media = probe(source, keyframes=False, audio_track=options.audio_track)
+            target = default_output(source, default_suffix(source, audio_only=not media.has_video))
+        else:
+            target = default_output(source, renderer.implementation.extension)
+        if builtin:
+            output_format(target)  # an extension we cannot write fails before any work
+        refuse_existing(target, overwrite)
         with progress_display(progress_mode) as progress:
             result = cut(source, target, options, progress, timeline=timeline, plugin_manager=pm)
         _write_timeline(result.timeline, timeline_out, source)
         if not quiet:
             echo_notes(result.notes)
             click.echo(cut_summary(result))
+
+
+def refuse_existing(target: Path, overwrite: bool) -> None:
+    """An existing output is replaced only with ``-y``."""
+    if target.exists() and not overwrite:
+        fail(f"{target} already exists: add -y (--overwrite) to replace it")
 
 
 def cut_summary(result: CutResult) -> str:
@@ -378,14 +407,50 @@ def detect_command(
 
 
 @main.command("plugins")
-def plugins_command() -> None:
-    """List the pipeline plugins: built-in steps and installed ones, their hooks and options."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the capabilities (plugins, detectors, renderers, exporters, options) as JSON.",
+)
+def plugins_command(as_json: bool) -> None:
+    """List the plugins and what they offer.
+
+    Every plugin (built-in steps and installed ones) with its hooks, its options and the
+    detectors, renderers and exporters it registers; then the names of each of those.
+    """
     with errors_as_one_line():
-        for info in describe_plugins(default_plugin_manager()):
+        pm = default_plugin_manager()
+        if as_json:
+            click.echo(json.dumps(capabilities(pm), indent=2))
+            return
+        for info in describe_plugins(pm):
             click.echo(f"{info.name} ({info.origin})")
             click.echo(f"  hooks: {', '.join(info.hooks) or 'none'}")
+            for detector in info.detectors:
+                click.echo(f"  detector {detector.name}" + _described(detector.description))
+            for kind, formats in (("renderer", info.renderers), ("exporter", info.exporters)):
+                for item in formats:
+                    click.echo(
+                        f"  {kind} {item.name} ({item.extension}, {item.media_type})"
+                        + _described(item.description)
+                    )
             for spec in info.options:
                 click.echo(
                     f"  option {spec.name} ({spec.type_name}, default {spec.default!r})"
-                    + (f": {spec.help}" if spec.help else "")
+                    + _described(spec.help)
                 )
+        defaults = CutOptions()
+        hooks = Hooks(pm)
+        click.echo("")
+        for kind, names, default in (
+            ("detectors", hooks.register_detectors().names(), defaults.detector),
+            ("renderers", hooks.register_renderers().names(), defaults.renderer),
+            ("exporters", hooks.register_exporters().names(), None),
+        ):
+            listed = [f"{name} (default)" if name == default else name for name in names]
+            click.echo(f"{kind}: {', '.join(listed) or 'none'}")
+
+
+def _described(text: str) -> str:
+    return f": {text}" if text else ""

@@ -93,6 +93,7 @@ def render(
     """
     from hushcut.pipeline.render import engine
     from hushcut.pipeline.render.formats import output_format
+    from hushcut.pipeline.render.video import SpliceError
 
     segments = _checked_segments(timeline)
     source = Path(source)
@@ -106,7 +107,7 @@ def render(
     try:
         try:
             stats = engine.Renderer(source, partial, segments, settings, progress, fmt, mode).run()
-        except engine.SpliceError as exc:
+        except SpliceError as exc:
             partial.unlink(missing_ok=True)
             stats = engine.Renderer(
                 source, partial, segments, settings, progress, fmt, "reencode"

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.error
@@ -38,11 +38,14 @@ from hushcut.pipeline.timeline import Segment
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
     from av.container import InputContainer, OutputContainer
-    from av.packet import Packet
+    from av.packet import Packet as StreamPacket
     from av.video.stream import VideoStream
 
     from hushcut.pipeline.render import ProgressCallback, RenderMode, RenderSettings
     from hushcut.pipeline.render.formats import OutputFormat
+
+    #: A packet of any stream (PyAV types packets by their stream).
+    Packet = StreamPacket[Any]
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +343,7 @@ class _VideoPath:
 
     def __init__(
         self,
-        job: Renderer,
+        renderer: Renderer,
         out: OutputContainer,
         stream: VideoStream,
         index: VideoIndex,
@@ -349,7 +352,7 @@ class _VideoPath:
         splice: SpliceParams | None,
         stats: RenderStats,
     ) -> None:
-        self.job = job
+        self.renderer = renderer
         self.out = out
         self.src = stream
         self.index = index
@@ -431,12 +434,12 @@ class _VideoPath:
             profile=splice.profile,
             level=splice.level,
             sps_id=splice.sps_id,
-            preset=self.job.settings.preset,
-            crf=self.job.settings.crf,
+            preset=self.renderer.settings.preset,
+            crf=self.renderer.settings.crf,
         )
 
     def _setup_reencode(self) -> None:
-        settings = self.job.settings
+        settings = self.renderer.settings
         ctx = self.src.codec_context
         width, height, pix_fmt = ctx.width, ctx.height, ctx.pix_fmt or "yuv420p"
         chain = list(settings.video_filters)
@@ -445,10 +448,12 @@ class _VideoPath:
             chain.append("crop=trunc(iw/2)*2:trunc(ih/2)*2")
             width, height = width - width % 2, height - height % 2
         chain.append("format=yuv420p")
-        with av.open(str(self.job.source)) as probe:
+        with av.open(str(self.renderer.source)) as probe:
             first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
         if first is None:
-            raise MediaError(f"{self.job.source.name}: the video stream has no decodable frame")
+            raise MediaError(
+                f"{self.renderer.source.name}: the video stream has no decodable frame"
+            )
         # Phone videos are stored sideways with a display rotation: keep it, as a copy does.
         rotation = first.rotation
         if settings.video_filters:
@@ -470,7 +475,7 @@ class _VideoPath:
             chain = []
         self._filter_chain = chain
         rate = self.src.average_rate or self.src.guessed_rate or Fraction(30)
-        vp9 = self.job.fmt.video == "vp9"
+        vp9 = self.renderer.fmt.video == "vp9"
         self.stream = self.out.add_stream("libvpx-vp9" if vp9 else "libx264", rate=rate)
         self.stream.width = width
         self.stream.height = height
