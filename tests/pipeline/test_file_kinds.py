@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import CutOptions, OptionsError, cut, detect, probe
+from hushcut.pipeline import CutOptions, OptionsError, analyze, cut, detect, probe
 from hushcut.pipeline.cli import main
 from hushcut.pipeline.render import RenderSettings, render
 from hushcut.pipeline.timeline import Segment, Timeline
@@ -109,6 +109,17 @@ def test_a_file_that_starts_late_is_cut_where_its_pauses_are(
     detection = detect(source)
     pauses = [(round(a, 1), round(b, 1)) for a, b in detection.silences if b - a > 1.0]
     assert pauses == [(3.0, 4.5)]
+    # analyze(): the same silences, and waveform peaks from that one decode on the same
+    # clock: quiet in the pause, loud in the speech around it.
+    analysis = analyze(source)
+    assert analysis.detection.silences == detection.silences
+    assert not analysis.peaks_decoded_again
+    assert analysis.peaks.duration == pytest.approx(8.0, abs=0.05)
+    rate, wave = analysis.peaks.peaks_per_second, np.array(analysis.peaks.peaks[0])
+    assert len(wave) == pytest.approx(8.0 * rate, abs=2)
+    pause = wave[int(3.2 * rate) : int(4.3 * rate)]
+    speech = wave[int(0.5 * rate) : int(2.8 * rate)]
+    assert pause.max() < 0.25 * np.median(speech), (pause.max(), np.median(speech))
     result = cut(source, folder / f"{name}.mp4")
     assert result.render_result.mode_used == "smart"
     assert result.render_result.copied_frames > 100  # MPEG-TS's start codes are spliced too
@@ -209,6 +220,11 @@ def test_audio_track_chooses_the_track_to_analyse(two_tracks: Path) -> None:
     music = detect(two_tracks, CutOptions(audio_track=0))
     assert music.silences == []
     assert any("threshold" in note for note in music.notes)
+    # analyze() (review before render, the waveform) reads the same track as detect().
+    assert analyze(two_tracks, {"audio_track": 0}).detection.silences == []
+    talk = analyze(two_tracks)
+    assert talk.media.audio.index == 2
+    assert talk.detection.silences == detect(two_tracks).silences != []
     runner = CliRunner()
     result = runner.invoke(main, ["detect", str(two_tracks), "--audio-track", "1", "--json"])
     assert result.exit_code == 0, result.output
