@@ -140,6 +140,8 @@ def create_app(
             metrics_endpoint,
             signin.google_login,
             signin.google_callback,
+            signin.sign_in_methods,
+            signin.token_sign_in,
             signin.logout,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),

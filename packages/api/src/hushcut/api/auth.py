@@ -11,7 +11,7 @@ from hushcut.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches, pars
 from hushcut.api.state import ApiState
 from hushcut.core.errors import NotFound, Unauthenticated
 from hushcut.core.services.auth import Actor
-from hushcut.core.services.tokens import verify_api_token
+from hushcut.core.services.tokens import verify_api_token, verify_api_token_id
 from hushcut.core.services.workspaces import get_user
 
 
@@ -54,13 +54,18 @@ async def authenticate(
     browser = api.signer.read_session(cookie)
     if browser is None:
         return None
-    try:
-        await get_user(session, browser.user_id)
-    except NotFound:
-        # The user was deleted after the cookie was signed.
-        raise Unauthenticated("your session has ended: sign in again") from None
+    if browser.token_id is not None:
+        # Opened with an API token: as far as the token reaches, and no longer.
+        actor = await verify_api_token_id(session, browser.token_id, browser.user_id)
+    else:
+        try:
+            await get_user(session, browser.user_id)
+        except NotFound:
+            # The user was deleted after the cookie was signed.
+            raise Unauthenticated("your session has ended: sign in again") from None
+        actor = Actor(user_id=browser.user_id)
     return Principal(
-        actor=Actor(user_id=browser.user_id),
+        actor=actor,
         via_cookie=True,
         csrf_ok=csrf_matches(browser, headers.get(CSRF_HEADER)),
     )

@@ -19,10 +19,15 @@ OAUTH_MAX_AGE_S = 600
 
 @dataclass(frozen=True, slots=True)
 class BrowserSession:
-    """Who is signed in, and the CSRF token their page must echo in X-CSRF-Token."""
+    """Who is signed in, and the CSRF token their page must echo in X-CSRF-Token.
+
+    A session opened with an API token (``POST /auth/token``) carries that token's id: it
+    reaches only the token's workspace and ends when the token is revoked.
+    """
 
     user_id: str
     csrf: str
+    token_id: str | None = None
 
 
 class SessionSigner:
@@ -33,9 +38,14 @@ class SessionSigner:
         self._sessions = URLSafeTimedSerializer(secret, salt="hushcut.session")
         self._oauth = URLSafeTimedSerializer(secret, salt="hushcut.oauth")
 
-    def new_session(self, user_id: str) -> tuple[BrowserSession, str]:
-        session = BrowserSession(user_id=user_id, csrf=secrets.token_urlsafe(24))
-        return session, self._sessions.dumps({"u": user_id, "c": session.csrf})
+    def new_session(
+        self, user_id: str, *, token_id: str | None = None
+    ) -> tuple[BrowserSession, str]:
+        session = BrowserSession(user_id=user_id, csrf=secrets.token_urlsafe(24), token_id=token_id)
+        data = {"u": user_id, "c": session.csrf}
+        if token_id is not None:
+            data["t"] = token_id
+        return session, self._sessions.dumps(data)
 
     def read_session(self, cookie: str | None) -> BrowserSession | None:
         if not cookie:
@@ -46,7 +56,12 @@ class SessionSigner:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("u"), str):
             return None
-        return BrowserSession(user_id=data["u"], csrf=str(data.get("c", "")))
+        token_id = data.get("t")
+        return BrowserSession(
+            user_id=data["u"],
+            csrf=str(data.get("c", "")),
+            token_id=token_id if isinstance(token_id, str) else None,
+        )
 
     def dump_oauth(self, data: dict[str, Any]) -> str:
         return self._oauth.dumps(data)

@@ -1,4 +1,4 @@
-"""Browser sign-in routes: /auth/google/login, /auth/google/callback and /auth/logout."""
+"""Browser sign-in routes: Google (/auth/google/...), an API token (/auth/token), /auth/logout."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Response
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+)
 
 from hushcut.api.oidc import SignInError
+from hushcut.api.origins import same_origin
 from hushcut.api.sessions import (
     CSRF_COOKIE,
     OAUTH_COOKIE,
@@ -22,6 +29,7 @@ from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import Actor
+from hushcut.core.services.tokens import verify_api_token
 
 logger = logging.getLogger("hushcut.api.signin")
 
@@ -95,18 +103,47 @@ async def google_callback(
                 )
         except ServiceError as exc:
             return _refuse(str(exc))
-    browser, cookie = api.signer.new_session(user.id)
     response: Response[object] = Redirect(_safe_next(pending.get("next")))
-    response.set_cookie(
-        SESSION_COOKIE, cookie, **api.signer.cookie_options(max_age=SESSION_MAX_AGE_S)
-    )
-    # Readable by the page's script, which echoes it in X-CSRF-Token on mutations.
-    response.set_cookie(
-        CSRF_COOKIE,
-        browser.csrf,
-        **api.signer.cookie_options(http_only=False, max_age=SESSION_MAX_AGE_S),
-    )
+    _start_session(api, response, user.id)
     response.delete_cookie(OAUTH_COOKIE, path="/")
+    return response
+
+
+@get("/auth/methods", include_in_schema=False)
+async def sign_in_methods(request: AnyRequest) -> dict[str, bool]:
+    """How a person can sign in here (the sign-in page shows Google only when configured)."""
+    api: ApiState = request.app.state.api
+    return {"google": api.oidc is not None, "token": True}
+
+
+@post("/auth/token", include_in_schema=False, status_code=200)
+async def token_sign_in(request: AnyRequest) -> Response[dict[str, str]]:
+    """Trade an API token for a browser session: ``{"token": "hc_..."}`` in a JSON body.
+
+    The session reaches what the token reaches (its workspace) and ends when the token is
+    revoked; the page never keeps the token itself. Only JSON from the app's own origin is
+    accepted: a cross-site form cannot sign a visitor into someone else's account.
+    """
+    api: ApiState = request.app.state.api
+    origin = request.headers.get("origin")
+    if origin is not None and not same_origin(origin, api.settings.app_url):
+        return _error(HTTP_403_FORBIDDEN, "cross-origin sign-in refused")
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return _error(HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the token as JSON")
+    try:
+        body = await request.json()
+    except Exception:
+        body = None
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        return _error(HTTP_400_BAD_REQUEST, 'send {"token": "<your API token>"}')
+    async with api.runtime.sessionmaker() as session:
+        try:
+            actor = await verify_api_token(session, token.strip())
+        except ServiceError as exc:
+            return _error(HTTP_401_UNAUTHORIZED, str(exc))
+    response: Response[dict[str, str]] = Response({"status": "signed in"})
+    _start_session(api, response, actor.user_id, token_id=actor.token_id)
     return response
 
 
@@ -118,5 +155,24 @@ async def logout(request: AnyRequest) -> Response[dict[str, str]]:
     return response
 
 
+def _start_session(
+    api: ApiState, response: Response[Any], user_id: str, *, token_id: str | None = None
+) -> None:
+    browser, cookie = api.signer.new_session(user_id, token_id=token_id)
+    response.set_cookie(
+        SESSION_COOKIE, cookie, **api.signer.cookie_options(max_age=SESSION_MAX_AGE_S)
+    )
+    # Readable by the page's script, which echoes it in X-CSRF-Token on mutations.
+    response.set_cookie(
+        CSRF_COOKIE,
+        browser.csrf,
+        **api.signer.cookie_options(http_only=False, max_age=SESSION_MAX_AGE_S),
+    )
+
+
 def _refuse(message: str) -> Response[object]:
     return Response({"error": message}, status_code=HTTP_400_BAD_REQUEST)
+
+
+def _error(status: int, message: str) -> Response[dict[str, str]]:
+    return Response({"error": message}, status_code=status)

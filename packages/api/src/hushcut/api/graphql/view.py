@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from litestar import MediaType, Request, Response, post
 from litestar.background_tasks import BackgroundTasks
@@ -21,6 +20,7 @@ from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
 from hushcut.api.graphql.fastpath import DocumentCache, run_post
 from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
+from hushcut.api.origins import same_origin
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 
@@ -143,9 +143,4 @@ def _same_origin(api: ApiState, headers: dict[str, str]) -> bool:
     if origin is None:
         # Not a browser (browsers always send Origin on websockets).
         return True
-    return _origin_of(origin) == _origin_of(api.settings.app_url)
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return same_origin(origin, api.settings.app_url)

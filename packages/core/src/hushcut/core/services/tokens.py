@@ -97,6 +97,31 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
     return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
 
 
+async def verify_api_token_id(session: AsyncSession, token_id: str, user_id: str) -> Actor:
+    """The Actor of a browser session opened with the token ``token_id`` (``POST
+    /auth/token``); Unauthenticated once the token is revoked or its user left the
+    workspace, so the session ends with the token."""
+    row = (
+        await session.execute(
+            select(ApiToken)
+            .join(
+                Membership,
+                (Membership.workspace_id == ApiToken.workspace_id)
+                & (Membership.user_id == ApiToken.user_id),
+            )
+            .where(
+                ApiToken.id == token_id,
+                ApiToken.user_id == user_id,
+                ApiToken.revoked_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
+    await end_read(session)
+    if row is None:
+        raise Unauthenticated("your session has ended (its API token was revoked): sign in again")
+    return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
+
+
 async def list_api_tokens(session: AsyncSession, actor: Actor, workspace_id: str) -> list[ApiToken]:
     """The workspace's tokens: all of them for owners and admins, else the actor's own."""
     membership = await require_member(session, actor, workspace_id)
