@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from hushcut.api import operations
+from hushcut.api.graphql import catalog
 from hushcut.api.graphql.context import Context
 from hushcut.api.graphql.errors import process_errors
 from hushcut.api.graphql.types import (
@@ -58,6 +59,14 @@ class Query:
     )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         return await operations.job(info.context, str(id))
+
+    @strawberry.field(description="The options a cut accepts here, plugins' included.")
+    def cut_options(self, info: Info) -> list[catalog.CutOption]:
+        return catalog.cut_options(info.context)
+
+    @strawberry.field(description="Credit packs on sale; empty when billing is off.")
+    def credit_packs(self, info: Info) -> list[catalog.CreditPack]:
+        return catalog.credit_packs(info.context)
 
 
 @strawberry.type
