@@ -1,0 +1,111 @@
+// Drop a file or choose one: it is uploaded at once with the workspace's options.
+import { useEffect, useState } from "preact/hooks";
+import { formatBytes } from "../format";
+import { type ChosenOptions, storedOptions, storeOptions, toInput } from "../state/options";
+import { abortUpload, dismissUpload, startUpload, uploads } from "../state/uploads";
+import { ErrorMessage } from "./ErrorMessage";
+import { OptionsPanel } from "./OptionsPanel";
+import { ProgressBar } from "./ProgressBar";
+
+export function UploadPanel(props: { workspaceId: string }) {
+  const [options, setOptions] = useState<ChosenOptions>(() => storedOptions(props.workspaceId));
+  const [dragging, setDragging] = useState(false);
+  useEffect(() => setOptions(storedOptions(props.workspaceId)), [props.workspaceId]);
+
+  const changeOptions = (value: ChosenOptions) => {
+    setOptions(value);
+    storeOptions(props.workspaceId, value);
+  };
+  const send = (files: FileList | null | undefined) => {
+    for (const file of Array.from(files ?? [])) void startUpload(props.workspaceId, file, toInput(options));
+  };
+
+  return (
+    <section class="card upload" aria-labelledby="upload-title">
+      <h2 id="upload-title">Upload a recording</h2>
+      <div
+        class={`dropzone${dragging ? " dragging" : ""}`}
+        onDragEnter={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragOver={(e) => {
+          e.preventDefault();
+          if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+        }}
+        onDragLeave={(e) => {
+          if (e.currentTarget === e.target) setDragging(false);
+        }}
+        onDrop={(e) => {
+          e.preventDefault();
+          setDragging(false);
+          send(e.dataTransfer?.files);
+        }}
+      >
+        <p>Drag a video or audio file here, or choose one. It is uploaded and processed at once (one credit).</p>
+        <label for="video-file" class="file-label">
+          Video file
+        </label>
+        <input
+          id="video-file"
+          type="file"
+          accept="video/*,audio/*,.mkv,.mov,.mp4,.webm,.m4a,.mp3,.wav"
+          multiple
+          onChange={(e) => {
+            send(e.currentTarget.files);
+            e.currentTarget.value = "";
+          }}
+        />
+      </div>
+      <OptionsPanel value={options} onChange={changeOptions} />
+      <UploadList workspaceId={props.workspaceId} />
+    </section>
+  );
+}
+
+function UploadList(props: { workspaceId: string }) {
+  const items = uploads.value.filter((item) => item.workspaceId === props.workspaceId);
+  if (items.length === 0) return null;
+  return (
+    <ul class="uploads" aria-label="Uploads in progress">
+      {items.map((item) => (
+        <li key={item.key} class="upload-item">
+          <div class="row">
+            <span class="filename">{item.filename}</span>
+            <span class="muted">{formatBytes(item.size)}</span>
+          </div>
+          {item.phase === "failed" ? (
+            <>
+              <ErrorMessage error={item.error} />
+              <button type="button" class="secondary" onClick={() => dismissUpload(item.key)}>
+                Dismiss
+              </button>
+            </>
+          ) : (
+            <>
+              <ProgressBar
+                value={item.size > 0 ? item.sent / item.size : 0}
+                label={`Upload of ${item.filename}`}
+                detail={item.phase === "confirming" ? "queuing" : "uploading"}
+              />
+              <div class="row">
+                <span class="muted" aria-hidden="true">
+                  {item.phase === "starting"
+                    ? "Starting…"
+                    : item.phase === "confirming"
+                      ? "Uploaded, queuing…"
+                      : `Uploading: ${formatBytes(item.sent)} of ${formatBytes(item.size)}`}
+                </span>
+                {item.phase !== "confirming" && (
+                  <button type="button" class="secondary" onClick={() => abortUpload(item.key)}>
+                    Cancel upload
+                  </button>
+                )}
+              </div>
+            </>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
