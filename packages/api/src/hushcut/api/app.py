@@ -23,6 +23,7 @@ from hushcut.api.oidc import OidcProvider
 from hushcut.api.ratelimit import create_rate_limiter, rate_limit_middleware
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
+from hushcut.api.web import WebApp
 from hushcut.core.settings import Settings
 
 logger = logging.getLogger("hushcut.api")
@@ -81,6 +82,7 @@ def create_app(
     metrics = ApiMetrics()
     schema = build_schema(count_error=lambda code: metrics.graphql_errors.labels(code).inc())
     limiter = create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute)
+    web = WebApp(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -135,7 +137,7 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            graphql_controller(schema, holder.get),
+            graphql_controller(schema, holder.get, graphiql=web.graphiql),
             health.health,
             metrics_endpoint,
             signin.google_login,
@@ -145,6 +147,7 @@ def create_app(
             signin.logout,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
+            *web.routes(),
         ],
         lifespan=[lifespan],
         middleware=[

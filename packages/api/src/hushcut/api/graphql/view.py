@@ -29,8 +29,15 @@ logger = logging.getLogger("hushcut.api.graphql")
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
-def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState]) -> type[Any]:
+def graphql_controller(
+    schema: HushcutSchema,
+    api_state: Callable[[], ApiState],
+    graphiql: Callable[[Request[Any, Any, Any]], Response[bytes]] | None = None,
+) -> type[Any]:
     """A controller at /graphql whose context authenticates HTTP callers up front.
+
+    ``graphiql`` answers ``GET /graphql`` from a browser (the local GraphiQL page;
+    Strawberry's own loads its scripts from a CDN).
 
     The context getter takes the ASGI ``scope`` rather than a Request, because the same
     getter also serves the websocket route, where a Request cannot be built.
@@ -85,6 +92,11 @@ def graphql_controller(schema: HushcutSchema, api_state: Callable[[], ApiState])
             finally:
                 await context.close()
             return Response(body, status_code=status, media_type=MediaType.JSON)
+
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+            if graphiql is None:
+                return await super().render_graphql_ide(request)
+            return graphiql(request)
 
         async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
             """Authenticate the socket once, from connection_init or the session cookie."""
