@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 
+from hushcut.api.cli import welcome
 from hushcut.api.web import content_security_policy
 from hushcut.core.settings import Settings
 
@@ -71,7 +73,7 @@ async def test_graphiql_is_served_from_local_assets(client: httpx.AsyncClient) -
     assert answer.json() == {"data": {"__typename": "Query"}}
 
 
-def test_the_policy_allows_the_storage_bucket(tmp_path) -> None:
+def test_the_policy_allows_the_storage_bucket(tmp_path: Path) -> None:
     local = content_security_policy(Settings(data_dir=tmp_path, app_url="https://app.example.com"))
     assert "connect-src 'self' wss://app.example.com;" in local
     r2 = content_security_policy(
@@ -84,3 +86,14 @@ def test_the_policy_allows_the_storage_bucket(tmp_path) -> None:
     )
     assert "connect-src 'self' wss://app.example.com https://acct.r2.cloudflarestorage.com;" in r2
     assert "media-src 'self' blob: https://acct.r2.cloudflarestorage.com;" in r2
+
+
+def test_hushcut_up_says_where_to_go_and_how_to_sign_in(tmp_path: Path) -> None:
+    local = welcome(Settings(data_dir=tmp_path, app_url="http://127.0.0.1:8000"))
+    assert local[0] == "Hushcut is running at http://127.0.0.1:8000  (Ctrl+C to stop)"
+    assert "Open http://127.0.0.1:8000 in your browser" in local[1]
+    assert f"hushcut token create --email you@example.com --data-dir {tmp_path}" in local[2]
+    with_google = welcome(
+        Settings(data_dir=tmp_path, app_url="https://app.example.com", google_client_id="id")
+    )
+    assert not any("token create" in line for line in with_google)
