@@ -16,16 +16,28 @@ import {
 } from "../state/options";
 import { ErrorMessage } from "./ErrorMessage";
 
-/** Labels and steps of the built-in options (the API describes them; these name them). */
-const BUILT_IN: Record<string, { label: string; step?: string; placeholder?: string }> = {
-  thresholdDb: { label: "Silence threshold (dBFS)", step: "1", placeholder: "Automatic" },
-  minSilenceS: { label: "Minimum silence (seconds)", step: "0.05" },
-  marginS: { label: "Margin kept around speech (seconds)", step: "0.05" },
-  mode: { label: "Render mode" },
+/** The built-in options in a creator's words (plugins' options use the API's text). */
+const BUILT_IN: Record<string, { label: string; help: string; step?: string; placeholder?: string }> = {
+  thresholdDb: {
+    label: "Silence threshold (dBFS)",
+    help: "Sound quieter than this counts as silence. Empty: measured from each recording's background noise.",
+    step: "1",
+    placeholder: "Automatic",
+  },
+  minSilenceS: { label: "Minimum silence (seconds)", help: "Shorter pauses are kept.", step: "0.05" },
+  marginS: {
+    label: "Margin kept around speech (seconds)",
+    help: "Kept before and after speech at every cut, so no word is clipped.",
+    step: "0.05",
+  },
+  mode: {
+    label: "Render mode",
+    help: "Smart copies the untouched video and re-encodes only around the cuts: fast, no quality loss.",
+  },
 };
 
 const CHOICE_LABELS: Record<string, string> = {
-  SMART: "Smart: copies untouched video (fast)",
+  SMART: "Smart (fast)",
   REENCODE: "Re-encode everything",
 };
 
@@ -78,6 +90,7 @@ function OptionField(props: { option: CutOption; value: ChosenOptions; onChange:
   const help = `${id}-help`;
   const known = option.plugin === null ? BUILT_IN[option.name] : undefined;
   const label = known?.label ?? humanize(option.key);
+  const description = known?.help ?? option.description;
   const kind = fieldKind(option.schema);
   const current = valueOf(props.value, option);
   const set = (value: Scalar | undefined) => props.onChange(withValue(props.value, option, value));
@@ -96,7 +109,7 @@ function OptionField(props: { option: CutOption; value: ChosenOptions; onChange:
         />
         <label for={id}>{label}</label>
         <p id={help} class="hint">
-          {option.description}
+          {description}
         </p>
       </div>
     );
@@ -156,7 +169,7 @@ function OptionField(props: { option: CutOption; value: ChosenOptions; onChange:
       <label for={id}>{label}</label>
       {control}
       <p id={help} class="hint">
-        {option.description}
+        {description}
       </p>
     </div>
   );

@@ -39,6 +39,37 @@ query Me {
 }
 `;
 
+/** CodeMirror's input areas carry no label; name each after the editor it belongs to, and
+ * let the keyboard reach the scrolling part of each editor. */
+function labelEditors(): void {
+  for (const editor of document.querySelectorAll<HTMLElement>(".CodeMirror")) {
+    const label = editorLabel(editor);
+    const input = editor.querySelector("textarea");
+    if (input && !input.hasAttribute("aria-label")) input.setAttribute("aria-label", label);
+    const scroller = editor.querySelector<HTMLElement>(".CodeMirror-scroll");
+    // CodeMirror makes it unreachable (tabindex -1); a long query must scroll by keyboard.
+    if (scroller && scroller.tabIndex < 0) {
+      scroller.tabIndex = 0;
+      scroller.setAttribute("role", "region");
+      scroller.setAttribute("aria-label", `${label}, scrolling area`);
+    }
+  }
+}
+
+function editorLabel(editor: HTMLElement): string {
+  if (editor.closest(".graphiql-query-editor")) return "Query";
+  if (editor.closest(".result-window")) return "Result";
+  const tool = editor.closest(".graphiql-editor-tool");
+  if (tool) {
+    const editors = Array.from(tool.querySelectorAll(":scope > .graphiql-editor"));
+    const index = editors.findIndex((element) => element.contains(editor));
+    return index === 1 ? "Request headers (JSON)" : "Variables (JSON)";
+  }
+  return "Editor";
+}
+
+new MutationObserver(labelEditors).observe(document.body, { childList: true, subtree: true });
+
 const root = document.getElementById("graphiql");
 if (root) {
   root.textContent = "";
@@ -47,6 +78,7 @@ if (root) {
       fetcher,
       defaultQuery: DEFAULT_QUERY,
       shouldPersistHeaders: false,
+      forcedTheme: "light",
       isHeadersEditorEnabled: true,
     }),
   );

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { request } from "../api/client";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { TableScroll } from "../components/TableScroll";
 import { usePageTitle } from "../components/title";
 import { formatDate, formatMoney, plural } from "../format";
 import { graphql, type ResultOf } from "../graphql";
@@ -173,7 +174,7 @@ export function Billing(props: { returned?: "success" | "canceled" }) {
         <h2 id="payments-title">Payments</h2>
         {data && payments.length === 0 && <p>No payments yet.</p>}
         {payments.length > 0 && (
-          <div class="table-scroll">
+          <TableScroll label="Payments">
             <table>
               <thead>
                 <tr>
@@ -192,7 +193,7 @@ export function Billing(props: { returned?: "success" | "canceled" }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </section>
     </>

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { request } from "../api/client";
 import { asApiError } from "../api/errors";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { TableScroll } from "../components/TableScroll";
 import { usePageTitle } from "../components/title";
 import { graphql, type ResultOf } from "../graphql";
 import { currentWorkspace, session } from "../state/session";
@@ -55,7 +56,7 @@ export function TeamPage() {
       {team && (
         <section class="card" aria-labelledby="members-title">
           <h2 id="members-title">Members of {team.name}</h2>
-          <div class="table-scroll">
+          <TableScroll label="Members">
             <table>
               <thead>
                 <tr>
@@ -77,7 +78,7 @@ export function TeamPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
           <p class="hint">Your role: {ROLE_WORDS[team.role] ?? team.role}. Owners and admins manage billing and every token.</p>
         </section>
       )}

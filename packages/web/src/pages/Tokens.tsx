@@ -4,6 +4,7 @@ import { request } from "../api/client";
 import { asApiError } from "../api/errors";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { TableScroll } from "../components/TableScroll";
 import { usePageTitle } from "../components/title";
 import { formatDate } from "../format";
 import { graphql, type ResultOf } from "../graphql";
@@ -166,7 +167,7 @@ export function Tokens() {
         {tokens === null && !error && <p role="status">Loading tokens…</p>}
         {tokens !== null && tokens.length === 0 && <p>No tokens yet.</p>}
         {tokens !== null && tokens.length > 0 && (
-          <div class="table-scroll">
+          <TableScroll label="API tokens">
             <table>
               <thead>
                 <tr>
@@ -188,7 +189,8 @@ export function Tokens() {
                     </td>
                     <td>{formatDate(token.createdAt)}</td>
                     <td>{token.lastUsedAt ? formatDate(token.lastUsedAt) : "Never"}</td>
-                    <td class="actions">
+                    <td>
+                      <div class="actions">
                       {token.revokedAt ? (
                         <span class="muted">Revoked {formatDate(token.revokedAt)}</span>
                       ) : confirming === token.id ? (
@@ -205,12 +207,13 @@ export function Tokens() {
                           Revoke<span class="visually-hidden"> {token.name}</span>
                         </button>
                       )}
+                      </div>
                     </td>
                   </tr>
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
         <p class="hint">Revoking a token stops it at once, including a browser signed in with it.</p>
       </section>
