@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,28 @@ async def test_sign_in_with_a_token_and_out(visitor: Visitor, account: Account) 
     await expect(page.get_by_role("link", name="Sign in to start")).to_be_visible()
     await page.goto(visitor.url("/tokens"))
     await expect(page.get_by_label("API token")).to_be_visible()  # signed out for real
+
+
+async def test_sign_in_with_google_returns_to_the_page_asked_for(
+    visitor: Visitor, fakes: Fakes
+) -> None:
+    page = visitor.page
+    name = f"Creator {uuid.uuid4().hex[:6]}"
+    before = fakes.oidc.next_identity
+    fakes.oidc.next_identity = {
+        "sub": uuid.uuid4().hex,
+        "email": f"creator-{uuid.uuid4().hex[:8]}@example.com",
+        "email_verified": True,
+        "name": name,
+    }
+    try:
+        await page.goto(visitor.url("/billing"))  # signed out: the sign-in page first
+        await page.get_by_role("link", name="Sign in with Google").click()
+        await expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_visible()
+        assert page.url == visitor.url("/billing")
+        await expect(page.get_by_text(f"{name}'s workspace").first).to_be_visible()
+    finally:
+        fakes.oidc.next_identity = before
 
 
 async def test_upload_progresses_live_completes_and_downloads_shorter(

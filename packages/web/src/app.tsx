@@ -14,13 +14,17 @@ import { TeamPage } from "./pages/Team";
 import { Tokens } from "./pages/Tokens";
 import { loadSession, loadSignInMethods, session } from "./state/session";
 
+/** Links the app routes itself; the server's own pages (sign-in with Google, GraphiQL,
+ * downloads) are real navigations. */
+export const APP_LINKS = /^\/(?!(auth|api|storage|webhooks|assets)\/|graphql\b)/;
+
 export function App() {
   useEffect(() => {
     void loadSession();
     void loadSignInMethods();
   }, []);
   return (
-    <LocationProvider>
+    <LocationProvider scope={APP_LINKS}>
       <Pages />
     </LocationProvider>
   );

@@ -39,3 +39,15 @@ describe("outputName", () => {
     expect(outputName("my.talk.mov")).toBe("my.talk_hushcut.mp4");
   });
 });
+
+describe("APP_LINKS", () => {
+  it("routes the app's pages and leaves the server's to the browser", async () => {
+    const { APP_LINKS } = await import("../app");
+    for (const path of ["/", "/billing", "/billing/success?session_id=x", "/tokens", "/invite/abc"]) {
+      expect(APP_LINKS.test(path), path).toBe(true);
+    }
+    for (const path of ["/auth/google/login?next=%2F", "/graphql", "/storage/output/x.mp4", "/api/health"]) {
+      expect(APP_LINKS.test(path), path).toBe(false);
+    }
+  });
+});
