@@ -102,6 +102,7 @@ function JobRow(props: { job: Job }) {
       <p class="muted job-meta">
         {formatBytes(job.sizeBytes)} · uploaded {formatDate(job.createdAt)}
         {stage && <> · {stage}</>}
+        {running && <span aria-hidden="true"> · {Math.round(job.progress * 100)}%</span>}
       </p>
       {running && (
         <ProgressBar
