@@ -51,7 +51,7 @@ async def test_client_routes_get_the_app_and_api_paths_do_not(client: httpx.Asyn
         answer = await client.get(path)
         assert answer.status_code == 200, path
         assert '<div id="app">' in answer.text, path
-    for path in ("/api/nothing", "/auth/nothing", "/storage/", "/webhooks/nothing"):
+    for path in ("/api/nothing", "/auth/nothing", "/storage/", "/storage", "/webhooks/x"):
         answer = await client.get(path)
         assert answer.status_code in (404, 405), path
         assert '<div id="app">' not in answer.text, path

@@ -30,8 +30,9 @@ AnyRequest = Request[Any, Any, Any]
 
 APP_PAGE = "index.html"
 GRAPHIQL_PAGE = "graphiql.html"
-#: Paths the app never routes: an unknown one there is a plain 404, not the app's page.
-API_PREFIXES = ("/api/", "/auth/", "/storage/", "/webhooks/", "/assets/", "/graphql/")
+#: First path segments the app never routes: an unknown path there is a plain 404, not
+#: the app's page.
+SERVER_SEGMENTS = frozenset({"api", "auth", "storage", "webhooks", "assets", "graphql"})
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 SHORT = "public, max-age=3600"
@@ -171,7 +172,7 @@ class WebApp:
         @get(["/", "/{path:path}"], include_in_schema=False)
         async def app_page(request: AnyRequest, path: str | None = None) -> Response[bytes]:
             target = "/" + (path or "").lstrip("/")
-            if target.startswith(API_PREFIXES) or target == "/graphql":
+            if target.split("/")[1] in SERVER_SEGMENTS:
                 return _not_found()
             if target != "/" and target in web.assets and not target.endswith(".html"):
                 return web.respond(request, target)  # favicon.svg, robots.txt
