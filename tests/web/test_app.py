@@ -372,3 +372,45 @@ async def test_graphiql_works_offline(visitor: Visitor, account: Account) -> Non
     await page.get_by_role("button", name=re.compile("Execute query")).click()
     await expect(page.locator(".result-window")).to_contain_text(account.email)
     assert outside == []
+
+
+async def test_keyboard_only(visitor: Visitor, account: Account) -> None:
+    page = visitor.page
+    await page.goto(visitor.url("/signin"))
+    await expect(page.get_by_label("API token")).to_be_visible()
+    await page.keyboard.press("Tab")
+    assert await focused(page) == "Skip to content"
+    # Through the sign-in form without a mouse: Enter submits it.
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement.id") == "api-token":
+            break
+    await page.keyboard.type(account.token)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Videos", exact=True)).to_be_visible()
+    # Every control is reachable; following a link moves focus to the new page's heading.
+    reached = []
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        reached.append(await focused(page))
+        if reached[-1] == "Billing":
+            break
+    assert "Billing" in reached, reached
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_focused()
+    await expect(page.get_by_role("button", name="Buy 10 credits")).to_be_visible()
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        if await focused(page) == "Buy 10 credits":
+            break
+    assert await focused(page) == "Buy 10 credits"
+
+
+async def focused(page: Page) -> str:
+    """The focused element's accessible text (its label, or its own text)."""
+    return await page.evaluate(
+        """() => {
+          const el = document.activeElement;
+          return (el.getAttribute('aria-label') || el.textContent || el.id || '').trim();
+        }"""
+    )
