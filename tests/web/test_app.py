@@ -17,7 +17,15 @@ import stripe
 from playwright.async_api import Page, Route, WebSocketRoute, expect
 
 from hushcut.core.runtime import Runtime
-from tests.api.conftest import STRIPE_WEBHOOK_SECRET, Account, ApiServer, Fakes, new_account
+from tests.api.conftest import (
+    STRIPE_WEBHOOK_SECRET,
+    Account,
+    ApiServer,
+    Fakes,
+    graphql,
+    new_account,
+)
+from tests.api.test_flow import upload as api_upload
 from tests.web.conftest import (
     JOB_TIMEOUT_MS,
     PHONE,
@@ -414,3 +422,29 @@ async def focused(page: Page) -> str:
           return (el.getAttribute('aria-label') || el.textContent || el.id || '').trim();
         }"""
     )
+
+
+async def test_the_next_person_in_the_same_browser_sees_only_their_own(
+    visitor: Visitor, runtime: Runtime, talk_clip: Path, server: ApiServer
+) -> None:
+    page = visitor.page
+    first, second = await new_account(runtime), await new_account(runtime)
+    await visitor.sign_in(first)
+    mine = await upload(page, talk_clip, unique_name("first-person"))
+    await expect(job_row(page, mine).locator(".badge")).to_have_text("Processing")
+    # The second person has a job running when they sign in, straight after the first
+    # signs out: it must be followed on a socket of theirs, not the first person's.
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        ticket = await api_upload(client, second.headers, second.workspace_id, talk_clip)
+        confirm = "mutation($id: ID!) { confirmUpload(jobId: $id) { id } }"
+        confirmed = await graphql(client, confirm, {"id": ticket["job"]["id"]}, second.headers)
+        assert "errors" not in confirmed, confirmed
+    # All within the page, as a person does it: no reload clears the page's state.
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("link", name="Sign in", exact=True).click()
+    await page.get_by_label("API token").fill(second.token)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    theirs = job_row(page, talk_clip.name)
+    await expect(theirs.locator(".badge")).to_have_text("Completed", timeout=JOB_TIMEOUT_MS)
+    await expect(theirs.get_by_role("alert")).to_have_count(0)
+    assert await job_row(page, mine).count() == 0

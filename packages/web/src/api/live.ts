@@ -94,6 +94,17 @@ function liveClient(): Client {
   return client;
 }
 
+/** Close the socket and forget it: the next subscription opens a new one, authenticated
+ * by whoever is signed in then (a socket is authenticated once, when it opens). */
+export function resetLive(): void {
+  const open = client;
+  client = null;
+  active = 0;
+  lost = false;
+  liveStatus.value = "idle";
+  void open?.dispose();
+}
+
 export type LiveHandlers<R> = {
   next: (data: R) => void;
   error?: (error: ApiError) => void;

@@ -1,11 +1,11 @@
 // The jobs of the current workspace, newest first, kept live by jobUpdates subscriptions.
-import { signal } from "@preact/signals";
+import { effect, signal } from "@preact/signals";
 import { request } from "../api/client";
 import { type ApiError, asApiError } from "../api/errors";
-import { subscribe } from "../api/live";
+import { resetLive, subscribe } from "../api/live";
 import { FINAL_STATUSES } from "../format";
 import { graphql, type ResultOf } from "../graphql";
-import { refreshWorkspaces } from "./session";
+import { refreshWorkspaces, session } from "./session";
 
 export const JobFields = graphql(`
   fragment JobFields on Job {
@@ -155,6 +155,17 @@ export function stopFollowing(): void {
   for (const stop of watching.values()) stop();
   watching.clear();
 }
+
+// Signed out (or the session ended): nothing of that person stays on the page or on the
+// socket, which the next person would otherwise inherit.
+effect(() => {
+  if (session.value.status === "signed-out") {
+    stopFollowing();
+    resetLive();
+    jobsState.value = EMPTY;
+    liveErrors.value = {};
+  }
+});
 
 /** Load the first page of ``workspaceId``'s jobs (again), following the running ones. */
 export async function loadJobs(workspaceId: string): Promise<void> {

@@ -1,9 +1,9 @@
 // Uploads in flight (they outlive a page change inside the app): progress, then the job.
-import { signal } from "@preact/signals";
+import { effect, signal } from "@preact/signals";
 import { ApiError, asApiError } from "../api/errors";
 import { type CutOptionsInput, uploadVideo } from "../api/upload";
 import { reloadJob } from "./jobs";
-import { currentWorkspace, refreshWorkspaces } from "./session";
+import { currentWorkspace, refreshWorkspaces, session } from "./session";
 
 export type UploadPhase = "starting" | "uploading" | "confirming" | "failed";
 
@@ -21,6 +21,14 @@ export type UploadItem = {
 export const uploads = signal<UploadItem[]>([]);
 
 let nextKey = 1;
+
+// Signing out stops the uploads under way (their jobs stay unconfirmed: nothing charged).
+effect(() => {
+  if (session.value.status === "signed-out") {
+    for (const item of uploads.peek()) item.controller.abort();
+    uploads.value = [];
+  }
+});
 
 function update(key: number, change: Partial<UploadItem>): void {
   uploads.value = uploads.value.map((item) => (item.key === key ? { ...item, ...change } : item));
