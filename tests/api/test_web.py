@@ -23,6 +23,10 @@ async def test_the_app_page_is_served_with_a_strict_policy(client: httpx.AsyncCl
     assert "'unsafe-inline'" not in csp
     assert "frame-ancestors 'none'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
+    head = await client.head("/")
+    assert head.status_code == 200
+    assert head.headers["etag"] == page.headers["etag"]
+    assert head.content == b""
     # Revalidation: the same page again is a 304 without a body.
     again = await client.get("/", headers={"If-None-Match": page.headers["etag"]})
     assert again.status_code == 304

@@ -18,7 +18,7 @@ from importlib.resources.abc import Traversable
 from typing import Any
 from urllib.parse import urlsplit
 
-from litestar import Request, get
+from litestar import HttpMethod, Request, route
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Response
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
@@ -37,6 +37,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 SHORT = "public, max-age=3600"
 COMPRESSIBLE = ("text/", "application/json", "image/svg+xml")
+#: HEAD answers the same headers as GET (the server leaves the body out).
+READ = [HttpMethod.GET, HttpMethod.HEAD]
 #: Below this, gzip's framing costs more than it saves.
 MIN_GZIP_BYTES = 512
 
@@ -165,11 +167,11 @@ class WebApp:
     def routes(self) -> list[BaseRouteHandler]:
         web = self
 
-        @get("/assets/{path:path}", include_in_schema=False)
+        @route("/assets/{path:path}", http_method=READ, include_in_schema=False)
         async def asset(request: AnyRequest, path: str) -> Response[bytes]:
             return web.respond(request, f"/assets/{path.lstrip('/')}")
 
-        @get(["/", "/{path:path}"], include_in_schema=False)
+        @route(["/", "/{path:path}"], http_method=READ, include_in_schema=False)
         async def app_page(request: AnyRequest, path: str | None = None) -> Response[bytes]:
             target = "/" + (path or "").lstrip("/")
             if target.split("/")[1] in SERVER_SEGMENTS:
