@@ -101,3 +101,12 @@ def test_hushcut_up_says_where_to_go_and_how_to_sign_in(tmp_path: Path) -> None:
         Settings(data_dir=tmp_path, app_url="https://app.example.com", google_client_id="id")
     )
     assert not any("token create" in line for line in with_google)
+
+
+def test_the_initial_javascript_stays_within_its_budget() -> None:
+    # A size, not a timing: the budget holds for every build (bench/web.py reports it).
+    from bench.web import INITIAL_JS_BUDGET, initial_javascript
+
+    sizes = initial_javascript()
+    assert sizes, "index.html loads no script?"
+    assert sum(sizes.values()) <= INITIAL_JS_BUDGET, sizes
