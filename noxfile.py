@@ -48,8 +48,9 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def web(session: nox.Session) -> None:
-    """The web app: npm ci, type-check (every GraphQL document against docs/schema.graphql),
-    vitest, build, and fail if hushcut-api's checked-in build differs from a fresh one."""
+    """The web app: npm ci, prettier, type-check (every GraphQL document against
+    docs/schema.graphql), vitest, build, and fail if hushcut-api's checked-in build differs
+    from a fresh one."""
     if shutil.which("npm") is None:
         session.error(
             "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"
@@ -57,6 +58,7 @@ def web(session: nox.Session) -> None:
     fresh = Path(session.create_tmp()).resolve() / "web_dist"
     session.chdir(WEB)
     session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "run", "format:check", external=True)
     session.run("npm", "run", "typecheck", external=True)
     session.run("npx", "vitest", "run", external=True)
     session.run(

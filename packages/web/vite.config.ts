@@ -12,7 +12,10 @@ const API = process.env.HUSHCUT_API ?? "http://127.0.0.1:8000";
 export default defineConfig({
   server: {
     proxy: Object.fromEntries(
-      ["/graphql", "/auth", "/storage", "/webhooks", "/api"].map((path) => [path, { target: API, ws: path === "/graphql" }]),
+      ["/graphql", "/auth", "/storage", "/webhooks", "/api"].map((path) => [
+        path,
+        { target: API, ws: path === "/graphql" },
+      ]),
     ),
   },
   esbuild: { jsx: "automatic", jsxImportSource: "preact", legalComments: "none" },

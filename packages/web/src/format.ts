@@ -45,10 +45,7 @@ export function formatDuration(seconds: number | null | undefined): string {
 }
 
 /** Share of the input removed, in whole percent; null when not known. */
-export function percentRemoved(
-  input: number | null | undefined,
-  output: number | null | undefined,
-): number | null {
+export function percentRemoved(input: number | null | undefined, output: number | null | undefined): number | null {
   if (input == null || output == null || input <= 0) return null;
   return Math.max(0, Math.round((1 - output / input) * 100));
 }

@@ -23,8 +23,7 @@ export const CODE_MESSAGES: Record<string, string> = {
   FORBIDDEN: "Your role in this workspace does not allow this.",
   NOT_FOUND: "That no longer exists, or it belongs to a workspace you are not in.",
   BAD_USER_INPUT: "Something you entered was not accepted.",
-  INSUFFICIENT_CREDITS:
-    "This workspace has no credits left. Buy credits on the Billing page, then try again.",
+  INSUFFICIENT_CREDITS: "This workspace has no credits left. Buy credits on the Billing page, then try again.",
   CONFLICT: "That cannot be done in the item's current state. The page shows its state now.",
   RATE_LIMITED: "Too many requests in a short time. Wait a minute, then try again.",
   STORAGE_UNAVAILABLE: "File storage cannot be reached right now. Nothing was charged; try again.",

@@ -11,7 +11,9 @@ describe("live updates", () => {
   });
 
   it("uses the page's own origin, wss behind https", () => {
-    expect(websocketUrl({ protocol: "https:", host: "app.example.com" } as Location)).toBe("wss://app.example.com/graphql");
+    expect(websocketUrl({ protocol: "https:", host: "app.example.com" } as Location)).toBe(
+      "wss://app.example.com/graphql",
+    );
     expect(websocketUrl({ protocol: "http:", host: "127.0.0.1:8000" } as Location)).toBe("ws://127.0.0.1:8000/graphql");
   });
 });

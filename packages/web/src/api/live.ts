@@ -112,11 +112,7 @@ export type LiveHandlers<R> = {
 };
 
 /** Subscribe to ``document``; call the returned function to stop. */
-export function subscribe<R, V>(
-  document: TadaDocumentNode<R, V>,
-  variables: V,
-  handlers: LiveHandlers<R>,
-): () => void {
+export function subscribe<R, V>(document: TadaDocumentNode<R, V>, variables: V, handlers: LiveHandlers<R>): () => void {
   active += 1;
   let open = true;
   const finish = () => {

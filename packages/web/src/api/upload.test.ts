@@ -33,7 +33,10 @@ describe("uploadVideo", () => {
   const file = new File([new Uint8Array(1000)], "talk.mp4", { type: "video/mp4" });
 
   it("requests a ticket, sends the bytes as told, then confirms", async () => {
-    const sent = fakeApi({ RequestUpload: ticket, ConfirmUpload: { data: { confirmUpload: { id: "job-1", status: "QUEUED" } } } });
+    const sent = fakeApi({
+      RequestUpload: ticket,
+      ConfirmUpload: { data: { confirmUpload: { id: "job-1", status: "QUEUED" } } },
+    });
     const progress: number[] = [];
     const transfer: Transfer = async (blob, t, onProgress) => {
       expect(t.url).toContain("/storage/input/job-1/");
@@ -65,7 +68,9 @@ describe("uploadVideo", () => {
     const failing: Transfer = async () => {
       throw new ApiError("UPLOAD_FAILED", "storage answered HTTP 500");
     };
-    await expect(uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal, failing)).rejects.toMatchObject({
+    await expect(
+      uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal, failing),
+    ).rejects.toMatchObject({
       code: "UPLOAD_FAILED",
     });
     await vi.waitFor(() => expect(sent).toHaveLength(2));
@@ -73,8 +78,12 @@ describe("uploadVideo", () => {
   });
 
   it("reports the API's refusal with its code", async () => {
-    fakeApi({ RequestUpload: { errors: [{ message: "size over the limit", extensions: { code: "BAD_USER_INPUT" } }] } });
-    await expect(uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal)).rejects.toMatchObject({
+    fakeApi({
+      RequestUpload: { errors: [{ message: "size over the limit", extensions: { code: "BAD_USER_INPUT" } }] },
+    });
+    await expect(
+      uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal),
+    ).rejects.toMatchObject({
       code: "BAD_USER_INPUT",
       message: "size over the limit",
     });

@@ -44,8 +44,8 @@ export function BeforeAfter() {
         ))}
       </svg>
       <figcaption id="before-after-caption">
-        A 60-second talk with its pauses (light) cut out: {Math.round(kept)} seconds of speech are left, {removed}% shorter,
-        with a little margin kept around every word.
+        A 60-second talk with its pauses (light) cut out: {Math.round(kept)} seconds of speech are left, {removed}%
+        shorter, with a little margin kept around every word.
       </figcaption>
     </figure>
   );

@@ -9,16 +9,7 @@ import {
   stageWord,
   statusWord,
 } from "../format";
-import {
-  type Job,
-  cancelJob,
-  jobsState,
-  liveErrors,
-  loadJobs,
-  loadMoreJobs,
-  reloadJob,
-  retryJob,
-} from "../state/jobs";
+import { type Job, cancelJob, jobsState, liveErrors, loadJobs, loadMoreJobs, reloadJob, retryJob } from "../state/jobs";
 import { asApiError } from "../api/errors";
 import { ErrorMessage } from "./ErrorMessage";
 import { ProgressBar } from "./ProgressBar";
@@ -36,14 +27,21 @@ export function JobList(props: { workspaceId: string }) {
     <section class="card" aria-labelledby="jobs-title">
       <div class="row">
         <h2 id="jobs-title">Your videos</h2>
-        <button type="button" class="secondary" onClick={() => void loadJobs(props.workspaceId)} disabled={state.loading}>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => void loadJobs(props.workspaceId)}
+          disabled={state.loading}
+        >
           Refresh
         </button>
       </div>
       <ErrorMessage error={state.error} onRetry={() => void loadJobs(props.workspaceId)} />
       {state.loading && jobs.length === 0 && <p role="status">Loading your videos…</p>}
       {!state.loading && !state.error && jobs.length === 0 && (
-        <p class="empty">No videos yet. Upload a recording above: the silences are cut out and you download a shorter video.</p>
+        <p class="empty">
+          No videos yet. Upload a recording above: the silences are cut out and you download a shorter video.
+        </p>
       )}
       {jobs.length > 0 && (
         <ul class="jobs" aria-label="Videos">

@@ -75,7 +75,12 @@ export function OptionsPanel(props: { value: ChosenOptions; onChange: (value: Ch
               </div>
             </fieldset>
           ))}
-          <button type="button" class="secondary" disabled={!changed} onClick={() => props.onChange({ builtIn: {}, plugins: {} })}>
+          <button
+            type="button"
+            class="secondary"
+            disabled={!changed}
+            onClick={() => props.onChange({ builtIn: {}, plugins: {} })}
+          >
             Reset to defaults
           </button>
         </div>

@@ -7,7 +7,8 @@ import { usePageTitle } from "../components/title";
 import { formatDate, formatMoney, plural } from "../format";
 import { graphql, type ResultOf } from "../graphql";
 import { asApiError } from "../api/errors";
-import { currentWorkspace, readStored, refreshWorkspaces, writeStored } from "../state/session";
+import { currentWorkspace, refreshWorkspaces } from "../state/session";
+import { readStored, removeStored, writeStored } from "../state/stored";
 
 export const BillingQuery = graphql(`
   query Billing($workspaceId: ID!) {
@@ -41,7 +42,7 @@ export const Checkout = graphql(`
 type BillingData = ResultOf<typeof BillingQuery>;
 
 /** What the page knew before sending the buyer to Stripe, to tell the payment on return. */
-type PendingCheckout = { workspaceId: string; payments: number; credits: number; at: number };
+type PendingCheckout = { workspaceId: string; payments: number; at: number };
 const PENDING_KEY = "hushcut.checkout";
 /** How long to wait, on return, for Stripe's webhook to add the credits. */
 const WEBHOOK_WAIT_MS = 90_000;
@@ -106,7 +107,6 @@ export function Billing(props: { returned?: "success" | "canceled" }) {
       writePending({
         workspaceId: workspace.id,
         payments: data?.workspace?.payments.length ?? 0,
-        credits: data?.workspace?.credits ?? workspace.credits,
         at: Date.now(),
       });
       window.location.assign(result.createCheckoutSession.url);
@@ -139,15 +139,14 @@ export function Billing(props: { returned?: "success" | "canceled" }) {
       )}
       {arrival === "late" && (
         <p class="notice" role="status">
-          The payment has not been confirmed yet. The credits appear here as soon as it is; reload the page in a
-          minute.
+          The payment has not been confirmed yet. The credits appear here as soon as it is; reload the page in a minute.
         </p>
       )}
       <section class="card" aria-labelledby="balance-title">
         <h2 id="balance-title">Balance</h2>
         <p class="balance">
-          <strong>{plural(credits, "credit")}</strong> in {workspace.name}. Each video processed uses one credit;
-          failed and canceled jobs give it back.
+          <strong>{plural(credits, "credit")}</strong> in {workspace.name}. Each video processed uses one credit; failed
+          and canceled jobs give it back.
         </p>
       </section>
       <ErrorMessage error={error} onRetry={() => void load(workspace.id)} />
@@ -214,9 +213,5 @@ function writePending(pending: PendingCheckout): void {
 }
 
 function clearPending(): void {
-  try {
-    window.localStorage.removeItem(PENDING_KEY);
-  } catch {
-    // nothing stored
-  }
+  removeStored(PENDING_KEY);
 }

@@ -41,7 +41,11 @@ export function SignIn() {
     <PublicLayout>
       <div class="narrow">
         <h1 tabIndex={-1}>Sign in</h1>
-        {ended && <p role="status" class="notice">Your session has ended. Sign in again to continue.</p>}
+        {ended && (
+          <p role="status" class="notice">
+            Your session has ended. Sign in again to continue.
+          </p>
+        )}
         {methods?.google && (
           <>
             <p>

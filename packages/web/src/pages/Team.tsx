@@ -79,7 +79,9 @@ export function TeamPage() {
               </tbody>
             </table>
           </TableScroll>
-          <p class="hint">Your role: {ROLE_WORDS[team.role] ?? team.role}. Owners and admins manage billing and every token.</p>
+          <p class="hint">
+            Your role: {ROLE_WORDS[team.role] ?? team.role}. Owners and admins manage billing and every token.
+          </p>
         </section>
       )}
     </>

@@ -153,7 +153,13 @@ export function Tokens() {
               <label for="new-token-value" class="visually-hidden">
                 New API token
               </label>
-              <input id="new-token-value" class="token-value" readOnly value={created.token} onFocus={(e) => e.currentTarget.select()} />
+              <input
+                id="new-token-value"
+                class="token-value"
+                readOnly
+                value={created.token}
+                onFocus={(e) => e.currentTarget.select()}
+              />
               <CopyButton text={created.token} targetId="new-token-value" label="Copy token" />
             </div>
             <button type="button" class="secondary" onClick={() => setCreated(null)}>
@@ -191,22 +197,22 @@ export function Tokens() {
                     <td>{token.lastUsedAt ? formatDate(token.lastUsedAt) : "Never"}</td>
                     <td>
                       <div class="actions">
-                      {token.revokedAt ? (
-                        <span class="muted">Revoked {formatDate(token.revokedAt)}</span>
-                      ) : confirming === token.id ? (
-                        <>
-                          <button type="button" class="danger" disabled={busy} onClick={() => void revoke(token.id)}>
-                            Revoke “{token.name}” now
+                        {token.revokedAt ? (
+                          <span class="muted">Revoked {formatDate(token.revokedAt)}</span>
+                        ) : confirming === token.id ? (
+                          <>
+                            <button type="button" class="danger" disabled={busy} onClick={() => void revoke(token.id)}>
+                              Revoke “{token.name}” now
+                            </button>
+                            <button type="button" class="secondary" onClick={() => setConfirming(null)}>
+                              Keep
+                            </button>
+                          </>
+                        ) : (
+                          <button type="button" class="secondary" onClick={() => setConfirming(token.id)}>
+                            Revoke<span class="visually-hidden"> {token.name}</span>
                           </button>
-                          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                            Keep
-                          </button>
-                        </>
-                      ) : (
-                        <button type="button" class="secondary" onClick={() => setConfirming(token.id)}>
-                          Revoke<span class="visually-hidden"> {token.name}</span>
-                        </button>
-                      )}
+                        )}
                       </div>
                     </td>
                   </tr>

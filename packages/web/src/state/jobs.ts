@@ -126,22 +126,26 @@ export function upsertJob(fields: ResultOf<typeof JobFields>): void {
 function follow(job: Job): void {
   const running = !FINAL_STATUSES.has(job.status) && job.status !== "PENDING";
   if (!running || watching.has(job.id)) return;
-  const stop = subscribe(JobUpdates, { jobId: job.id }, {
-    next: (data) => {
-      const previous = jobsState.value.jobs.find((j) => j.id === data.jobUpdates.id)?.status;
-      replaceJob(data.jobUpdates);
-      if (data.jobUpdates.status !== previous && ["FAILED", "CANCELED"].includes(data.jobUpdates.status)) {
-        void refreshWorkspaces(); // a refund
-      }
+  const stop = subscribe(
+    JobUpdates,
+    { jobId: job.id },
+    {
+      next: (data) => {
+        const previous = jobsState.value.jobs.find((j) => j.id === data.jobUpdates.id)?.status;
+        replaceJob(data.jobUpdates);
+        if (data.jobUpdates.status !== previous && ["FAILED", "CANCELED"].includes(data.jobUpdates.status)) {
+          void refreshWorkspaces(); // a refund
+        }
+      },
+      error: (error) => {
+        watching.delete(job.id);
+        liveErrors.value = { ...liveErrors.value, [job.id]: error };
+      },
+      complete: () => {
+        watching.delete(job.id);
+      },
     },
-    error: (error) => {
-      watching.delete(job.id);
-      liveErrors.value = { ...liveErrors.value, [job.id]: error };
-    },
-    complete: () => {
-      watching.delete(job.id);
-    },
-  });
+  );
   watching.set(job.id, stop);
 }
 
@@ -173,13 +177,25 @@ export async function loadJobs(workspaceId: string): Promise<void> {
     stopFollowing();
     liveErrors.value = {};
   }
-  jobsState.value = { ...EMPTY, workspaceId, jobs: jobsState.value.workspaceId === workspaceId ? jobsState.value.jobs : [], loading: true };
+  jobsState.value = {
+    ...EMPTY,
+    workspaceId,
+    jobs: jobsState.value.workspaceId === workspaceId ? jobsState.value.jobs : [],
+    loading: true,
+  };
   try {
     const data = await request(JobsPage, { workspaceId, after: null });
     if (jobsState.value.workspaceId !== workspaceId) return;
     const page = data.workspace?.jobs;
     const jobs = (page?.nodes ?? []).map(stamp);
-    jobsState.value = { workspaceId, jobs, loading: false, error: null, endCursor: page?.pageInfo.endCursor ?? null, hasMore: page?.pageInfo.hasNextPage ?? false };
+    jobsState.value = {
+      workspaceId,
+      jobs,
+      loading: false,
+      error: null,
+      endCursor: page?.pageInfo.endCursor ?? null,
+      hasMore: page?.pageInfo.hasNextPage ?? false,
+    };
     jobs.forEach(follow);
   } catch (error) {
     if (jobsState.value.workspaceId !== workspaceId) return;

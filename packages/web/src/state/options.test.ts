@@ -20,7 +20,12 @@ describe("fieldKind", () => {
       min: 1,
       max: 8,
     });
-    expect(fieldKind({ type: "integer", minimum: 0, maximum: 3 })).toEqual({ kind: "number", integer: true, min: 0, max: 3 });
+    expect(fieldKind({ type: "integer", minimum: 0, maximum: 3 })).toEqual({
+      kind: "number",
+      integer: true,
+      min: 0,
+      max: 3,
+    });
     expect(fieldKind({ type: "string" })).toEqual({ kind: "text" });
     expect(fieldKind(null)).toEqual({ kind: "text" });
   });

@@ -4,7 +4,7 @@ import { signal } from "@preact/signals";
 import { request } from "../api/client";
 import type { CutOptionsInput } from "../api/upload";
 import { graphql, type ResultOf } from "../graphql";
-import { readStored, writeStored } from "./session";
+import { readStored, writeStored } from "./stored";
 
 export const CutOptionsQuery = graphql(`
   query CutOptions {

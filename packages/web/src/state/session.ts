@@ -3,6 +3,7 @@ import { computed, signal } from "@preact/signals";
 import { handleUnauthenticated, request } from "../api/client";
 import { ApiError } from "../api/errors";
 import { graphql, type ResultOf } from "../graphql";
+import { readStored, writeStored } from "./stored";
 
 export const MeQuery = graphql(`
   query Me {
@@ -58,8 +59,7 @@ export async function loadSession(): Promise<void> {
     session.value = { status: "signed-in", me: data.me };
   } catch (error) {
     const failure = error instanceof ApiError ? error : new ApiError("NETWORK", String(error));
-    session.value =
-      failure.code === "UNAUTHENTICATED" ? { status: "signed-out" } : { status: "error", error: failure };
+    session.value = failure.code === "UNAUTHENTICATED" ? { status: "signed-out" } : { status: "error", error: failure };
   }
 }
 
@@ -102,7 +102,8 @@ export async function signInWithToken(token: string): Promise<void> {
   }
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: string };
-    const code = response.status === 401 ? "INVALID_TOKEN" : response.status === 429 ? "RATE_LIMITED" : "BAD_USER_INPUT";
+    const code =
+      response.status === 401 ? "INVALID_TOKEN" : response.status === 429 ? "RATE_LIMITED" : "BAD_USER_INPUT";
     throw new ApiError(code, body.error ?? `HTTP ${response.status}`);
   }
   await loadSession();
@@ -115,21 +116,3 @@ export async function signOut(): Promise<void> {
     session.value = { status: "signed-out" };
   }
 }
-
-function readStored(key: string): string | null {
-  try {
-    return window.localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function writeStored(key: string, value: string): void {
-  try {
-    window.localStorage.setItem(key, value);
-  } catch {
-    // Private browsing: the choice lasts for this page only.
-  }
-}
-
-export { readStored, writeStored };
