@@ -10,6 +10,7 @@ import { refreshWorkspaces, session } from "./session";
 export const JobFields = graphql(`
   fragment JobFields on Job {
     id
+    workspaceId
     status
     stage
     progress
@@ -115,6 +116,7 @@ function stamp(job: ResultOf<typeof JobFields>): Job {
 export function upsertJob(fields: ResultOf<typeof JobFields>): void {
   const job = stamp(fields);
   const state = jobsState.value;
+  if (job.workspaceId !== state.workspaceId) return; // another workspace is shown now
   const index = state.jobs.findIndex((j) => j.id === job.id);
   const jobs = [...state.jobs];
   if (index >= 0) jobs[index] = job;
