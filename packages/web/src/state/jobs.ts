@@ -119,10 +119,16 @@ export function upsertJob(fields: ResultOf<typeof JobFields>): void {
   if (job.workspaceId !== state.workspaceId) return; // another workspace is shown now
   const index = state.jobs.findIndex((j) => j.id === job.id);
   const jobs = [...state.jobs];
+  noteChange(index >= 0 ? jobs[index]!.status : null, job.status);
   if (index >= 0) jobs[index] = job;
   else jobs.unshift(job);
   jobsState.value = { ...state, jobs };
   follow(job);
+}
+
+/** A job that has just failed or been canceled gave its credit back: show the balance. */
+function noteChange(previous: string | null, status: string): void {
+  if (status !== previous && (status === "FAILED" || status === "CANCELED")) void refreshWorkspaces();
 }
 
 function follow(job: Job): void {
@@ -132,13 +138,7 @@ function follow(job: Job): void {
     JobUpdates,
     { jobId: job.id },
     {
-      next: (data) => {
-        const previous = jobsState.value.jobs.find((j) => j.id === data.jobUpdates.id)?.status;
-        replaceJob(data.jobUpdates);
-        if (data.jobUpdates.status !== previous && ["FAILED", "CANCELED"].includes(data.jobUpdates.status)) {
-          void refreshWorkspaces(); // a refund
-        }
-      },
+      next: (data) => replaceJob(data.jobUpdates),
       error: (error) => {
         watching.delete(job.id);
         liveErrors.value = { ...liveErrors.value, [job.id]: error };
@@ -153,7 +153,9 @@ function follow(job: Job): void {
 
 function replaceJob(fields: ResultOf<typeof JobFields>): void {
   const state = jobsState.value;
-  if (!state.jobs.some((j) => j.id === fields.id)) return;
+  const known = state.jobs.find((j) => j.id === fields.id);
+  if (!known) return;
+  noteChange(known.status, fields.status);
   jobsState.value = { ...state, jobs: state.jobs.map((j) => (j.id === fields.id ? stamp(fields) : j)) };
 }
 

@@ -63,12 +63,18 @@ export async function loadSession(): Promise<void> {
   }
 }
 
-/** Re-read the workspaces and their credits (after a charge, a refund, a payment). */
+let refreshes = 0;
+
+/** Re-read the workspaces and their credits (after a charge, a refund, a payment). Only the
+ * latest call's answer counts: an older one may have been read before a refund. */
 export async function refreshWorkspaces(): Promise<void> {
   if (session.value.status !== "signed-in") return;
+  const mine = ++refreshes;
   try {
     const data = await request(MeQuery, {});
-    session.value = { status: "signed-in", me: data.me };
+    if (mine === refreshes && session.value.status === "signed-in") {
+      session.value = { status: "signed-in", me: data.me };
+    }
   } catch {
     // The balance shown stays as it was; the next refresh tries again.
   }
