@@ -89,6 +89,14 @@ async def test_bad_sign_in_attempts_are_refused(
     assert "hushcut_session" not in browser.cookies
 
 
+async def test_a_body_that_is_not_json_is_refused(browser: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "application/json"}
+    answer = await browser.post("/auth/token", content=b"{not json", headers=headers)
+    assert answer.status_code == 400
+    huge = await browser.post("/auth/token", content=b" " * 10_000 + b"{}", headers=headers)
+    assert huge.status_code == 413
+
+
 async def test_a_form_post_cannot_sign_in(browser: httpx.AsyncClient, runtime: Runtime) -> None:
     # A cross-site form can send urlencoded bodies without a preflight; JSON only.
     account = await new_account(runtime)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.exceptions import SerializationException
 from litestar.params import Parameter
 from litestar.response import Redirect, Response
 from litestar.status_codes import (
@@ -116,7 +117,7 @@ async def sign_in_methods(request: AnyRequest) -> dict[str, bool]:
     return {"google": api.oidc is not None, "token": True}
 
 
-@post("/auth/token", include_in_schema=False, status_code=200)
+@post("/auth/token", include_in_schema=False, status_code=200, request_max_body_size=4096)
 async def token_sign_in(request: AnyRequest) -> Response[dict[str, str]]:
     """Trade an API token for a browser session: ``{"token": "hc_..."}`` in a JSON body.
 
@@ -132,7 +133,7 @@ async def token_sign_in(request: AnyRequest) -> Response[dict[str, str]]:
         return _error(HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the token as JSON")
     try:
         body = await request.json()
-    except Exception:
+    except SerializationException:
         body = None
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token.strip():
