@@ -14,11 +14,25 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["lint", "types", "web", "tests", "plugins", "pipeline_standalone"]
+nox.options.sessions = [
+    "lint",
+    "imports",
+    "types",
+    "web",
+    "tests",
+    "plugins",
+    "pipeline_standalone",
+]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
-PACKAGES = ["packages/core", "packages/pipeline", "packages/api", "packages/worker"]
+PACKAGES = [
+    "packages/core",
+    "packages/pipeline",
+    "packages/api",
+    "packages/worker",
+    "packages/platform",
+]
 WEB = ROOT / "packages" / "web"
 #: The web app's build, checked into hushcut-api so `hushcut up` needs no Node.
 WEB_DIST = ROOT / "packages" / "api" / "src" / "hushcut" / "api" / "web_dist"
@@ -35,6 +49,12 @@ def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def imports(session: nox.Session) -> None:
+    """What each package may import (import-linter contracts in pyproject.toml)."""
+    session.run("lint-imports")
 
 
 @nox.session(python=False)
@@ -143,7 +163,9 @@ def pipeline_standalone(session: nox.Session) -> None:
         "assert all(u.find_spec(m) is None for m in "
         "('hushcut.core', 'hushcut.api', 'hushcut.worker')); print('standalone ok')",
     )
-    session.run("python", str(ROOT / "tests" / "standalone_check.py"))
+    # -P: the script's folder (tests/, whose platform.py would shadow the stdlib's) stays
+    # off sys.path; media come from the wheel's own test kit.
+    session.run("python", "-P", str(ROOT / "tests" / "standalone_check.py"))
 
 
 @nox.session(python=False)

@@ -54,6 +54,7 @@ def plain_routes() -> list[Any]:
     from litestar import Request, get
 
     from hushcut.api.auth import authenticate
+    from hushcut.api.cursors import encode_cursor
     from hushcut.api.state import ApiState
     from hushcut.core.errors import ServiceError
     from hushcut.core.models import VideoJob
@@ -92,7 +93,7 @@ def plain_routes() -> list[Any]:
             except ServiceError as exc:
                 return {"errors": [{"message": str(exc), "code": exc.code}]}
             edges = [
-                {"cursor": job_service.encode_cursor(job), "node": as_json(job)}
+                {"cursor": encode_cursor(job_service.JobPosition.of(job)), "node": as_json(job)}
                 for job in page.items
             ]
             return {
@@ -102,7 +103,7 @@ def plain_routes() -> list[Any]:
                             "edges": edges,
                             "pageInfo": {
                                 "hasNextPage": page.has_next,
-                                "endCursor": page.end_cursor,
+                                "endCursor": encode_cursor(page.end) if page.end else None,
                             },
                         }
                     }

@@ -15,9 +15,10 @@ Then the quality of the kept frames (SSIM of output frames against the source fr
 timeline maps them to) and, on a 30-minute input, peak memory and A/V placement: speech
 onsets and frames must land where the timeline says, within one frame, to the very end.
 
-Inputs are generated into bench/.cache on first use (make_talk.py needs ffmpeg and
-espeak-ng: ``apt-get install -y ffmpeg espeak-ng``; talk10 takes about 8 minutes of
-encoding on 2 cores, the 2 s-GOP variant as long again). ``--clip SECONDS`` benchmarks
+Inputs are generated into bench/.cache on first use by the pipeline's test kit
+(``hushcut.pipeline.testing``; speech from espeak-ng, ``apt-get install -y espeak-ng``;
+talk10 takes about 8 minutes of encoding on 2 cores, the 2 s-GOP variant as long
+again). The baselines need ffmpeg: ``apt-get install -y ffmpeg``. ``--clip SECONDS`` benchmarks
 stream-copied excerpts of that length instead, for a quick run.
 """
 
@@ -40,10 +41,16 @@ import av
 import numpy as np
 import psutil
 
+from hushcut.pipeline.testing import MediaSpec, VideoSpec, generate, media_path
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
-MEDIA = ROOT.parent / "shared" / "media"
+#: The 10-minute talk: 1280x720 H.264 (x264 medium, CRF 23, a keyframe every 250 frames
+#: = 8.3 s, x264's default) + AAC 128 kb/s, speech and pauses over -50 dBFS pink noise.
+TALK10 = MediaSpec(
+    duration=600, seed=1, video=VideoSpec(width=1280, height=720, preset="medium", crf=23)
+)
 PRESET = "veryfast"
 CRF = 20
 AUTO_EDITOR = ("auto-editor==23.32.1", "av==12.0.0")
@@ -120,24 +127,16 @@ def hushcut(*args: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- inputs
 def need_tools() -> None:
-    missing = [t for t in ("ffmpeg", "ffprobe", "espeak-ng") if shutil.which(t) is None]
+    missing = [t for t in ("ffmpeg", "ffprobe") if shutil.which(t) is None]
     if missing:
-        raise SystemExit(
-            f"the bench needs {', '.join(missing)}: apt-get install -y ffmpeg espeak-ng"
-        )
+        raise SystemExit(f"the bench needs {', '.join(missing)}: apt-get install -y ffmpeg")
 
 
-def make_talk(name: str, *extra: str) -> Path:
-    target = CACHE / f"{name}.mp4"
-    if target.exists() and target.with_suffix(".json").exists():
-        return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"generating {target} (make_talk.py {' '.join(extra)}); this takes minutes", flush=True)
-    partial = CACHE / f"partial-{name}.mp4"
-    run([sys.executable, str(MEDIA / "make_talk.py"), "--out", str(partial), *extra])
-    partial.with_suffix(".json").replace(target.with_suffix(".json"))
-    partial.replace(target)
-    return target
+def make_talk(name: str, spec: MediaSpec) -> Path:
+    """The talk ``spec`` describes, generated once into bench/.cache (truth beside it)."""
+    if not media_path(spec, CACHE).exists():
+        print(f"generating {name} ({spec.duration:g} s); this takes minutes", flush=True)
+    return generate(spec, CACHE)
 
 
 def duration_of(path: Path) -> float:
@@ -682,6 +681,158 @@ def print_table(reports: list[InputReport]) -> None:
             print(f"  {mode}: {q}")
 
 
+# ---------------------------------------------------------------------------- analyze
+@dataclass
+class AnalyzeReport:
+    """``analyze`` (detect + plan + waveform peaks) against ``detect`` alone, in-process,
+    alternating rounds; and the size of an hour's peaks."""
+
+    source: str
+    duration_s: float
+    detector: str = "loudness"
+    #: Whether analyze measured the peaks on the detector's own decode.
+    one_decode: bool = True
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    detect_cpu_s: float = 0.0
+    analyze_cpu_s: float = 0.0
+    detect_wall_s: float = 0.0
+    analyze_wall_s: float = 0.0
+    hour_source: str = ""
+    hour_duration_s: float = 0.0
+    hour_peaks: int = 0
+    hour_bytes_compact: int = 0
+    hour_bytes_default_json: int = 0
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.analyze_cpu_s / self.detect_cpu_s if self.detect_cpu_s else 0.0
+
+    @property
+    def wall_ratio(self) -> float:
+        return self.analyze_wall_s / self.detect_wall_s if self.detect_wall_s else 0.0
+
+    @property
+    def median_cpu_ratio(self) -> float:
+        """The median over rounds of analyze / detect CPU time (each pair ran back to back)."""
+        ratios = [r["analyze_cpu_s"] / r["detect_cpu_s"] for r in self.rounds if r["detect_cpu_s"]]
+        return float(np.median(ratios)) if ratios else 0.0
+
+
+def make_hour_audio(base: Path, copies: int = 6) -> Path:
+    """An hour of talk audio: ``copies`` x talk10's audio joined by stream copy (the
+    waveform needs only the audio, and an hour of video would be 1.4 GB)."""
+    target = CACHE / f"talk{10 * copies}-audio.m4a"
+    if target.exists():
+        return target
+    listing = CACHE / f"{target.stem}.txt"
+    listing.write_text("".join(f"file '{base}'\n" for _ in range(copies)))
+    partial = CACHE / f"partial-{target.name}"
+    run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            str(listing),
+            "-vn",
+            "-c:a",
+            "copy",
+            "-f",
+            "mp4",
+            str(partial),
+        ]
+    )
+    partial.replace(target)
+    return target
+
+
+def bench_analyze(
+    source: Path, hour: Path | None, detector: str = "loudness", rounds: int = 5
+) -> AnalyzeReport:
+    """``detect`` and ``analyze`` with ``detector`` on ``source`` in this process,
+    alternating, ``rounds`` times after one warm-up of each; the best (least disturbed)
+    round of each counts."""
+    from hushcut.pipeline import analyze, detect, get_plugin_manager
+
+    pm = get_plugin_manager(autoload=detector != "loudness")
+    options = {"detector": detector}
+    report = AnalyzeReport(source=str(source), duration_s=duration_of(source), detector=detector)
+    print(
+        f"\nanalyze vs detect on {source.name} ({report.duration_s:.0f} s), {detector} detector",
+        flush=True,
+    )
+    detect(source, options, plugin_manager=pm)
+    report.one_decode = not analyze(source, options, plugin_manager=pm).peaks_decoded_again
+    for number in range(1, rounds + 1):
+        row: dict[str, float] = {}
+        for name, call in (
+            ("detect", lambda: detect(source, options, plugin_manager=pm)),
+            ("analyze", lambda: analyze(source, options, plugin_manager=pm)),
+        ):
+            cpu, wall = time.process_time(), time.perf_counter()
+            call()
+            row[f"{name}_cpu_s"] = time.process_time() - cpu
+            row[f"{name}_wall_s"] = time.perf_counter() - wall
+        row["load"] = os.getloadavg()[0]
+        report.rounds.append(row)
+        print(
+            f"  round {number}: detect {row['detect_wall_s']:.2f} s ({row['detect_cpu_s']:.2f}"
+            f" cpu-s), analyze {row['analyze_wall_s']:.2f} s ({row['analyze_cpu_s']:.2f} cpu-s),"
+            f" load {row['load']:.1f}",
+            flush=True,
+        )
+    for key in ("detect_cpu_s", "analyze_cpu_s", "detect_wall_s", "analyze_wall_s"):
+        setattr(report, key, min(row[key] for row in report.rounds))
+    if hour is not None:
+        peaks = analyze(hour, options, plugin_manager=pm).peaks
+        report.hour_source = str(hour)
+        report.hour_duration_s = peaks.duration
+        report.hour_peaks = len(peaks.peaks[0])
+        report.hour_bytes_compact = len(peaks.to_bytes())
+        report.hour_bytes_default_json = len(json.dumps(peaks.to_json()).encode())
+    return report
+
+
+def analyze_reports(base: Path, hour: Path | None) -> list[AnalyzeReport]:
+    """The built-in detector (the target), then hushcut-vad's if it is installed."""
+    from hushcut.pipeline import default_plugin_manager
+    from hushcut.pipeline._hooks import Hooks
+
+    reports = [bench_analyze(base, hour)]
+    if "vad" in Hooks(default_plugin_manager()).register_detectors().names():
+        reports.append(bench_analyze(base, None, "vad", rounds=3))
+    return reports
+
+
+def print_analyze(report: AnalyzeReport) -> None:
+    print(
+        f"\nanalyze / detect on {Path(report.source).name} ({report.duration_s:.0f} s),"
+        f" {report.detector} detector, peaks "
+        + ("from the detector's decode:" if report.one_decode else "decoded again:")
+    )
+    print(
+        f"  detect {report.detect_wall_s:.2f} s wall, {report.detect_cpu_s:.2f} cpu-s;"
+        f" analyze {report.analyze_wall_s:.2f} s wall, {report.analyze_cpu_s:.2f} cpu-s"
+        f" (best of {len(report.rounds)})"
+    )
+    print(
+        f"  analyze / detect: {report.wall_ratio:.3f} wall, {report.cpu_ratio:.3f} cpu"
+        f" (best of each), {report.median_cpu_ratio:.3f} cpu (median of rounds)"
+        " (target <= 1.15)"
+    )
+    if report.hour_peaks:
+        print(
+            f"  peaks of {report.hour_duration_s / 60:.0f} min: {report.hour_peaks} values,"
+            f" {report.hour_bytes_compact / 1e6:.3f} MB as Peaks.to_bytes() (target < 1 MB),"
+            f" {report.hour_bytes_default_json / 1e6:.3f} MB as json.dumps(to_json())"
+        )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench pipeline",
@@ -697,6 +848,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-long", action="store_true", help="skip the 30-minute input")
     parser.add_argument("--skip-gop2", action="store_true", help="skip the 2 s-GOP variant")
     parser.add_argument("--long-only", action="store_true", help="only the 30-minute input")
+    parser.add_argument(
+        "--analyze-only",
+        action="store_true",
+        help="only analyze vs detect on talk10 and the size of an hour's peaks",
+    )
+    parser.add_argument("--skip-analyze", action="store_true", help="skip analyze vs detect")
     parser.add_argument(
         "--long-input", type=Path, help="use this file as the long input (default: talk30)"
     )
@@ -714,24 +871,39 @@ def main(argv: list[str]) -> int:
         help="use the x264-medium stand-in instead of auto-editor",
     )
     args = parser.parse_args(argv)
+    if args.analyze_only:
+        args.skip_gop2 = args.skip_long = True
     need_tools()
     if args.input:
         inputs = [(p.stem, p.resolve()) for p in args.input]
         args.skip_long = True
     else:
-        talk10 = make_talk("talk10", "--duration", "600", "--seed", "1")
+        talk10 = make_talk("talk10", TALK10)
         inputs = [("talk10", talk10)]
     if not args.skip_gop2 and not args.input and not args.long_only:
         inputs.append(
             (
                 "talk10-gop2s",
-                make_talk("talk10-gop60", "--duration", "600", "--seed", "1", "--gop", "60"),
+                make_talk("talk10-gop60", TALK10.replace(video={"gop": 60})),
             )
         )
     if args.clip:
         inputs = [(f"{n}-first{args.clip:g}s", excerpt(p, args.clip)) for n, p in inputs]
-    ae = None if args.no_auto_editor or args.long_only else auto_editor()
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    analyzed: list[AnalyzeReport] = []
+    if not args.skip_analyze and (not args.long_only or args.analyze_only):
+        base = inputs[0][1] if inputs else make_talk("talk10", "--duration", "600", "--seed", "1")
+        hour = None if args.input or args.clip else make_hour_audio(base)
+        analyzed = analyze_reports(base, hour)
+    if args.analyze_only:
+        for report in analyzed:
+            print_analyze(report)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        result_file = RESULTS / f"pipeline-analyze-{stamp}.json"
+        result_file.write_text(json.dumps([asdict(r) for r in analyzed], indent=1))
+        print(f"\nresults: {result_file}")
+        return 0
+    ae = None if args.no_auto_editor or args.long_only else auto_editor()
     work = CACHE / f"run-{stamp}"
     if args.long_only:
         inputs = []
@@ -741,9 +913,13 @@ def main(argv: list[str]) -> int:
         long_input = args.long_input.resolve() if args.long_input else make_long(talk10)
         reports.append(bench_long(long_input, work))
     print_table(reports)
+    for report in analyzed:
+        print_analyze(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_file = RESULTS / f"pipeline-{stamp}.json"
-    result_file.write_text(json.dumps([asdict(r) for r in reports], indent=1, default=str))
+    results: list[dict[str, object]] = [asdict(r) for r in reports]
+    results.extend({"analyze": asdict(report)} for report in analyzed)
+    result_file.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nresults: {result_file}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -5,6 +5,13 @@ in-process queue and events, local disk) or ``services`` (PostgreSQL, Redis and 
 S3 endpoint, each a throwaway server started here on a free loopback port).
 Tests marked ``services`` run only on the services backend, those marked ``embedded``
 only on the embedded one.
+
+Media come from the pipeline's test kit (``hushcut.pipeline.testing``): generated on
+first use with their ground truth, cached in ``~/.cache/hushcut/test-media`` (or
+``$HUSHCUT_TEST_MEDIA_CACHE``). The few real recordings that cannot be synthesized are
+checked in under tests/media/. The folder ``../shared/media`` (or
+``$HUSHCUT_SHARED_MEDIA``) is an optional extra: tests marked ``shared_media`` use it and
+are skipped when it is absent.
 """
 
 from __future__ import annotations
@@ -18,8 +25,13 @@ import pytest
 
 from tests.servers import MotoServer, PostgresServer, RedisServer, ServerError
 
+pytest_plugins = ["pytester", "hushcut.pipeline.testing.pytest_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
-MEDIA_DIR = ROOT.parent / "shared" / "media"
+#: Real recordings checked into the repository (see tests/media/README.md).
+CHECKED_IN_MEDIA = ROOT / "tests" / "media"
+#: Optional extra media: never needed by the default run.
+SHARED_MEDIA = Path(os.environ.get("HUSHCUT_SHARED_MEDIA") or ROOT.parent / "shared" / "media")
 
 
 def current_backend() -> str:
@@ -27,6 +39,21 @@ def current_backend() -> str:
     if backend not in {"embedded", "services"}:
         raise pytest.UsageError(f"HUSHCUT_TEST_BACKEND must be embedded or services: {backend}")
     return backend
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "shared_media: uses the optional ../shared/media folder; skipped when it is absent",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("shared_media") is not None and not SHARED_MEDIA.is_dir():
+        pytest.skip(
+            f"optional shared media not found at {SHARED_MEDIA} "
+            "(an extra: set HUSHCUT_SHARED_MEDIA to use it)"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,10 +73,17 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def media_dir() -> Path:
-    if not MEDIA_DIR.is_dir():
-        pytest.fail(f"test media not found at {MEDIA_DIR} (shared/ must sit beside the clone)")
-    return MEDIA_DIR
+def shared_media() -> Path:
+    """The optional ../shared/media folder (use with ``@pytest.mark.shared_media``)."""
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"optional shared media not found at {SHARED_MEDIA}")
+    return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def real_speech() -> Path:
+    """A real spoken commentary (MP3, 6.7 s): what no generator imitates exactly."""
+    return CHECKED_IN_MEDIA / "new-commentary.mp3"
 
 
 @dataclass

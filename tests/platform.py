@@ -1,7 +1,12 @@
-"""Reusable fixtures for platform tests (core, api, worker): settings and a Runtime per
-test on the backend under test, each with its own empty, migrated database.
+"""The one home of platform test fixtures and helpers (core, api, worker tests).
 
-Use from a conftest: ``from tests.platform import runtime, settings  # noqa: F401``.
+Fixtures: ``settings`` (a fresh, migrated platform per test on the backend under test)
+and ``runtime`` (a started Runtime on whatever ``settings`` a test directory provides;
+the API tests override ``settings`` with their session server's). Use from a conftest:
+``from tests.platform import runtime, settings``. Helpers: ``new_member``, ``balance``,
+``balance_and_ledger``, ``wait_until``, ``stored_keys``, ``put_object``,
+``settings_env``.
+
 Embedded: a copy of a SQLite file migrated once per session, local storage in tmp_path.
 Services: ``CREATE DATABASE ... TEMPLATE`` of a PostgreSQL database migrated once per
 session, the session's Redis, and a fresh moto bucket per test.
@@ -11,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
+import json
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -202,6 +210,14 @@ async def new_member(
     return actor, workspace.id
 
 
+async def balance(runtime: Runtime, workspace_id: str) -> int:
+    """The workspace's credit balance."""
+    from hushcut.core.services import credits as credit_service
+
+    async with runtime.session() as session:
+        return await credit_service.get_balance(session, workspace_id)
+
+
 async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, int]:
     """The workspace's balance and the sum of its ledger (they must always be equal)."""
     from hushcut.core.services import credits as credit_service
@@ -213,13 +229,70 @@ async def balance_and_ledger(runtime: Runtime, workspace_id: str) -> tuple[int, 
         )
 
 
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 30.0,
+    message: str = "condition",
+    interval: float = 0.05,
 ) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await condition():
-        if loop.time() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+    """Poll ``condition`` (sync or async) until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not reached after {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def stored_keys(runtime: Runtime, prefix: str = "") -> list[str]:
+    """Everything storage holds under ``prefix``, read from the S3 endpoint or the disk
+    directly (not through the Storage class under test): objects, and also unfinished
+    multipart uploads ("<key> [upload]") and local files still being written."""
+    storage: Any = runtime.storage
+    if hasattr(storage, "client"):
+
+        def listing() -> list[str]:
+            objects = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=prefix)
+            uploads = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=prefix)
+            return sorted(
+                [item["Key"] for item in objects.get("Contents", [])]
+                + [f"{item['Key']} [upload]" for item in uploads.get("Uploads", [])]
+            )
+
+        return await asyncio.to_thread(listing)
+    root = storage.root / "objects"
+    keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+    for record in (storage.root / "uploads").glob("*/upload.json"):
+        keys.append(f"{json.loads(record.read_text())['key']} [upload]")
+    return sorted(key for key in keys if key.startswith(prefix))
+
+
+async def put_object(runtime: Runtime, key: str, size: int = 1000) -> None:
+    """Store ``size`` bytes under ``key`` (as a client's upload or a worker's output)."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "object"
+        path.write_bytes(b"\0" * size)
+        await runtime.storage.upload_file(path, key, "video/mp4")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that make a server process read ``settings``."""
+    env: dict[str, str] = {}
+    for name, variable in Settings.environment_variables().items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(value)
+        if isinstance(value, dict):
+            value = json.dumps(
+                {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
+            )
+        env[str(variable)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env

@@ -1,8 +1,10 @@
 """Run by `nox -s pipeline_standalone` inside a venv holding only hushcut-pipeline.
 
 Uses the installed `hushcut` command the way a library user would: help, `detect --json`
-on the shared talk, and `cut` on a video (through an edited timeline, to stay quick) and
-on an audio-only recording (the whole pipeline).
+on a talk, and `cut` on a video (through an edited timeline, to stay quick) and on an
+audio-only recording (the whole pipeline). The media come from the wheel's own test kit
+(`hushcut.pipeline.testing`, which needs no pytest), so the check also proves the kit
+works from a plain install; its cache is shared with the test suite's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-MEDIA = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
+from hushcut.pipeline.testing import GroundTruth, generate, sample, score_against_truth
 
 
 def hushcut(*args: str) -> str:
@@ -25,14 +27,19 @@ def hushcut(*args: str) -> str:
 
 
 def main() -> None:
-    if not MEDIA.is_dir():
-        sys.exit(f"test media not found at {MEDIA}")
     print(hushcut("--help"))
-    talk = MEDIA / "talk1.mp4"
+    talk = generate(sample("talk"))
+    truth = GroundTruth.load(talk)
     detection = json.loads(hushcut("detect", str(talk), "--json"))
-    assert detection["duration"] == 60.0, detection
-    assert len(detection["silences"]) >= 5, detection
-    print(f"detect ok: {len(detection['silences'])} silences in {talk.name}")
+    assert detection["duration"] == truth.duration, detection
+    score = score_against_truth(detection["silences"], truth)
+    assert score.f1 >= 0.97, score
+    print(f"detect ok: {len(detection['silences'])} silences in {talk.name}, {score}")
+    offered = json.loads(hushcut("plugins", "--json"))
+    assert [d["name"] for d in offered["detectors"]] == ["loudness"], offered["detectors"]
+    assert [r["name"] for r in offered["renderers"]] == ["mp4"], offered["renderers"]
+    assert offered["pipeline_version"] != "unknown", offered["pipeline_version"]
+    print(f"plugins ok: hushcut-pipeline {offered['pipeline_version']}")
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -41,17 +48,17 @@ def main() -> None:
             json.dumps(
                 {
                     "version": 1,
-                    "source_duration": 60.0,
+                    "source_duration": truth.duration,
                     "segments": [{"start": 1.0, "end": 3.0}, {"start": 9.0, "end": 11.0}],
                 }
             )
         )
-        video = work / "talk1_edited.mp4"
+        video = work / "talk_edited.mp4"
         print(hushcut("cut", str(talk), "-o", str(video), "--from-timeline", str(timeline)))
         assert video.stat().st_size > 10_000, "video output is missing or empty"
 
         audio = work / "speech.mp4"
-        summary = hushcut("cut", str(MEDIA / "real" / "example-cut-s16le.wav"), "-o", str(audio))
+        summary = hushcut("cut", str(generate(sample("pcm-s16le.wav"))), "-o", str(audio))
         print(summary)
         assert "removed" in summary
         assert audio.stat().st_size > 10_000, "audio output is missing or empty"

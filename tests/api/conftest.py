@@ -7,7 +7,6 @@ makes its own users and workspaces, so tests stay independent without restarting
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,13 +20,16 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
 from hushcut.core.runtime import Runtime
 from hushcut.core.settings import Settings
 from tests.api.fakes import FakeOidcProvider, FakeStripe
-from tests.platform import make_settings, new_member
+from tests.platform import balance, make_settings, new_member, runtime, settings_env
+
+__all__ = ["balance", "runtime"]
 from tests.servers import free_port
 
 GOOGLE_CLIENT_ID = "hushcut-test-client.apps.googleusercontent.com"
@@ -37,25 +39,6 @@ STRIPE_WEBHOOK_SECRET = "whsec_test_hushcut"
 PACKS = {"small": {"price_id": "price_small", "credits": 10}}
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 HUSHCUT = Path(sys.executable).with_name("hushcut")
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment variables that make a server process read ``settings``."""
-    env: dict[str, str] = {}
-    for name, info in Settings.model_fields.items():
-        value = getattr(settings, name)
-        alias = info.validation_alias
-        if value is None or alias is None:
-            continue
-        variable = alias.choices[0]  # type: ignore[union-attr]
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if isinstance(value, dict):
-            value = json.dumps(
-                {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
-            )
-        env[str(variable)] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
 
 
 @dataclass
@@ -159,9 +142,26 @@ def platform_settings(
         "log_level": "WARNING",
         "log_json": True,
         "worker_concurrency": 2,
+        # The sweeps run often, so a test sees them act within seconds; they touch only
+        # data past its retention, which no test makes by accident.
+        "sweep_interval_s": 2,
     }
     values.update(overrides)
     return make_settings(tmp, backend, services, **values)
+
+
+def with_own_redis_database(settings: Settings, database: int) -> Settings:
+    """``settings`` using an emptied Redis database of their own, when they use Redis.
+
+    Rate-limit counters live in Redis, shared by every server using it: a database of its
+    own keeps the other test servers' traffic out of a server that tests its limits. The
+    worker tests use 1 and 2; each module that needs this takes another number.
+    """
+    if not settings.redis_url:
+        return settings
+    url = settings.redis_url.rsplit("/", 1)[0] + f"/{database}"
+    redis.Redis.from_url(url).flushdb()
+    return settings.model_copy(update={"redis_url": url})
 
 
 @pytest.fixture(scope="session")
@@ -179,13 +179,10 @@ def server(
 
 
 @pytest.fixture
-async def runtime(server: ApiServer) -> AsyncIterator[Runtime]:
-    """The test's own connection to the server's database, storage and event bus."""
-    started = await Runtime.start(server.settings, upgrade=False)
-    try:
-        yield started
-    finally:
-        await started.close()
+def settings(server: ApiServer) -> Settings:
+    """The session server's settings: ``runtime`` is then the test's own connection to
+    the server's database, storage and event bus."""
+    return server.settings
 
 
 # --- accounts and GraphQL helpers ---------------------------------------------------------
@@ -216,13 +213,6 @@ async def new_account(runtime: Runtime, *, credits: int | None = None) -> Accoun
     return Account(actor.user_id, email, workspace_id, plaintext, token.id)
 
 
-async def balance(runtime: Runtime, workspace_id: str) -> int:
-    from hushcut.core.services import credits as credit_service
-
-    async with runtime.session() as session:
-        return await credit_service.get_balance(session, workspace_id)
-
-
 async def graphql(
     client: httpx.AsyncClient,
     query: str,
@@ -233,7 +223,8 @@ async def graphql(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
     )
     assert response.status_code in (200, 400, 429), response.text
-    return response.json()
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def error_codes(result: dict[str, Any]) -> list[str]:

@@ -9,18 +9,21 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 import stripe
 
 from hushcut.core.models import Role
 from hushcut.core.runtime import Runtime
 from tests.api.conftest import (
     STRIPE_WEBHOOK_SECRET,
+    ApiServer,
     Fakes,
     balance,
     error_codes,
     graphql,
     new_account,
 )
+from tests.platform import wait_until
 
 CHECKOUT = (
     'mutation($ws: ID!) { createCheckoutSession(workspaceId: $ws, pack: "small") { id url } }'
@@ -191,3 +194,84 @@ async def test_only_owners_and_admins_buy_credits(
         owner.headers,
     )
     assert error_codes(unknown_pack) == ["BAD_USER_INPUT"]
+
+
+def paid_session(workspace_id: str, **metadata: Any) -> dict[str, Any]:
+    return {
+        "id": "cs_" + secrets.token_hex(6),
+        "payment_intent": "pi_" + secrets.token_hex(8),
+        "payment_status": "paid",
+        "amount_total": 1000,
+        "currency": "usd",
+        "metadata": {"workspace_id": workspace_id, **metadata},
+    }
+
+
+def raw_event(**fields: Any) -> bytes:
+    base = json.loads(event("checkout.session.completed", {}))
+    base.update(fields)
+    return json.dumps({key: value for key, value in base.items() if value is not None}).encode()
+
+
+@pytest.mark.parametrize(
+    "make_payload",
+    [
+        lambda ws: event("checkout.session.completed", paid_session(ws, credits="-5")),
+        lambda ws: event("checkout.session.completed", paid_session(ws, credits="0")),
+        lambda ws: event("checkout.session.completed", paid_session(ws, credits="abc")),
+        lambda ws: event("checkout.session.completed", paid_session(ws, credits="99999999999")),
+        lambda ws: event(
+            "payment_intent.succeeded", {"id": "pi_x", "metadata": {"workspace_id": ws}}
+        ),
+        lambda ws: raw_event(data=None),
+        lambda ws: raw_event(data={}),
+        lambda ws: raw_event(data={"object": "cs_123"}),
+        lambda ws: raw_event(type="payment_intent.succeeded", data=[1, 2]),
+    ],
+    ids=[
+        "credits-negative",
+        "credits-zero",
+        "credits-not-a-number",
+        "credits-overflow",
+        "credits-missing",
+        "no-data",
+        "no-object",
+        "object-not-an-object",
+        "data-a-list",
+    ],
+)
+async def test_signed_events_that_cannot_apply_are_acknowledged_and_change_nothing(
+    runtime: Runtime, client: httpx.AsyncClient, server: ApiServer, make_payload: Any
+) -> None:
+    account = await new_account(runtime, credits=2)
+    payload = make_payload(account.workspace_id)
+    event_id = json.loads(payload)["id"]
+    response = await deliver(client, payload)
+    # 2xx: Stripe would redeliver any error answer for days, to the same end.
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ignored"
+    assert await balance(runtime, account.workspace_id) == 2
+
+    def logged() -> list[str]:
+        return [line for line in server.output.splitlines() if event_id in line]
+
+    async def said() -> bool:
+        return bool(logged())
+
+    await wait_until(said, timeout=5, message="said")
+    [line] = logged()  # one line, no traceback
+    assert "not applied" in line
+    assert "Traceback" not in line
+    assert json.loads(line)["level"] == "error"
+
+
+async def test_malformed_signed_payloads_are_refused(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    account = await new_account(runtime, credits=2)
+    nested = b'{"id": "evt_nested", "type": "x", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    no_id = raw_event(id=None, data={"object": paid_session(account.workspace_id, credits="5")})
+    for payload in (nested, no_id, b"not json"):
+        response = await deliver(client, payload)
+        assert response.status_code == 400, response.text
+    assert await balance(runtime, account.workspace_id) == 2

@@ -10,6 +10,7 @@ import httpx
 from gql import Client, GraphQLRequest
 
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import (
     ApiServer,
     balance,
@@ -62,10 +63,10 @@ async def upload(
 
 
 async def test_token_upload_confirm_progress_download(
-    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    media = media_dir / "edge" / "testsrc.mp4"
+    media = sample_media("short.mp4")
     ticket = await upload(client, account.headers, account.workspace_id, media)
     job_id = ticket["job"]["id"]
 
@@ -108,11 +109,11 @@ async def test_token_upload_confirm_progress_download(
 
 
 async def test_second_confirm_is_conflict_without_charge(
-    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=3)
     ticket = await upload(
-        client, account.headers, account.workspace_id, media_dir / "edge" / "mono.mp3", "audio/mpeg"
+        client, account.headers, account.workspace_id, sample_media("mono.mp3"), "audio/mpeg"
     )
     job_id = ticket["job"]["id"]
     first, second = await asyncio.gather(
@@ -127,10 +128,10 @@ async def test_second_confirm_is_conflict_without_charge(
 
 
 async def test_confirm_without_upload_or_credits(
-    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=0)
-    media = media_dir / "edge" / "testsrc.mp4"
+    media = sample_media("short.mp4")
     result = await graphql(
         client,
         REQUEST_UPLOAD,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 
 from hushcut.core.models import VideoJob
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import (
     MAX_UPLOAD_BYTES,
     Account,
@@ -41,6 +41,19 @@ QUERIES = {
     "createWorkspace": ('mutation { createWorkspace(name: "x") { id } }', {}),
     "requestUpload": (REQUEST_UPLOAD, {"name": "a.mp4", "size": 10, "type": "video/mp4"}),
     "confirmUpload": (CONFIRM, {}),
+    "confirmUploadForReview": (
+        "mutation($job: ID!) { confirmUpload(jobId: $job, review: true) { id } }",
+        {},
+    ),
+    "renderJob": (
+        "mutation($job: ID!) { renderJob(jobId: $job, segments: [{start: 0, end: 1}]) { id } }",
+        {},
+    ),
+    "jobReview": (
+        "query($job: ID!) { job(id: $job) { analysis { peaksUrl } timeline { start } "
+        "inputUrl exportUrl(format: FCPXML) } }",
+        {},
+    ),
     "cancelJob": ("mutation($job: ID!) { cancelJob(jobId: $job) { id } }", {}),
     "retryJob": ("mutation($job: ID!) { retryJob(jobId: $job) { id } }", {}),
     "createCheckoutSession": (
@@ -204,12 +217,10 @@ def _with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@local_only
-async def test_forged_expired_or_tampered_storage_urls_are_refused(
-    runtime: Runtime, client: httpx.AsyncClient, media_dir: Path
-) -> None:
-    account = await new_account(runtime, credits=2)
-    data = (media_dir / "edge" / "testsrc.mp4").read_bytes()
+async def upload_ticket(
+    client: httpx.AsyncClient, account: Account, data: bytes
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """requestUpload for ``data`` as t.mp4: the ticket, its URL and the headers to send."""
     result = await graphql(
         client,
         REQUEST_UPLOAD,
@@ -217,7 +228,16 @@ async def test_forged_expired_or_tampered_storage_urls_are_refused(
         account.headers,
     )
     ticket = result["data"]["requestUpload"]
-    url, headers = ticket["url"], {h["name"]: h["value"] for h in ticket["headers"]}
+    return ticket, ticket["url"], {h["name"]: h["value"] for h in ticket["headers"]}
+
+
+@local_only
+async def test_forged_expired_or_tampered_storage_urls_are_refused(
+    runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
+) -> None:
+    account = await new_account(runtime, credits=2)
+    data = sample_media("short.mp4").read_bytes()
+    ticket, url, headers = await upload_ticket(client, account, data)
     key = urlsplit(url).path.removeprefix("/storage/")
     expired_at = int(time.time()) - 5
     expired_sig = runtime.storage.sign(  # type: ignore[attr-defined]
@@ -251,10 +271,10 @@ async def test_forged_expired_or_tampered_storage_urls_are_refused(
 
 
 async def test_concurrent_confirms_of_many_jobs_never_overdraw(
-    runtime: Runtime, client: httpx.AsyncClient, server: ApiServer, media_dir: Path
+    runtime: Runtime, client: httpx.AsyncClient, server: ApiServer, sample_media: SampleMedia
 ) -> None:
     account = await new_account(runtime, credits=2)
-    media = media_dir / "edge" / "mono.mp3"
+    media = sample_media("mono.mp3")
     tickets = [
         await upload(client, account.headers, account.workspace_id, media, "audio/mpeg")
         for _ in range(3)
@@ -268,3 +288,62 @@ async def test_concurrent_confirms_of_many_jobs_never_overdraw(
     codes = sorted(code for result in results for code in error_codes(result))
     assert codes == ["INSUFFICIENT_CREDITS"], results
     assert await balance(runtime, account.workspace_id) == 0
+
+
+@local_only
+async def test_a_sealed_input_cannot_be_replaced_through_its_upload_url(
+    runtime: Runtime, client: httpx.AsyncClient, sample_media: SampleMedia
+) -> None:
+    account = await new_account(runtime, credits=2)
+    data = sample_media("short.mp4").read_bytes()
+    _, url, headers = await upload_ticket(client, account, data)
+    assert (await client.put(url, content=data, headers=headers)).status_code == 200
+    key = urlsplit(url).path.removeprefix("/storage/")
+    sealed = await runtime.storage.seal(key)  # what confirming the upload does
+    assert sealed is not None
+    other = bytes(reversed(data))  # same size and type: the URL would accept it
+    replaced = await client.put(url, content=other, headers=headers)
+    assert replaced.status_code == 409, replaced.text
+    assert "confirmed" in replaced.json()["error"]
+    assert await runtime.storage.head(key) == sealed
+    download = await runtime.storage.presign_get(key, 60)
+    assert (await client.get(download.url)).content == data
+
+
+@local_only
+async def test_local_uploads_in_parts_over_http(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    from hushcut.core.services import uploads
+    from hushcut.core.storage import MIN_PART_SIZE
+
+    key = f"input/{uuid.uuid4()}/big.mp4"
+    size = MIN_PART_SIZE + 4321
+    body = (bytes(range(251)) * (size // 251 + 1))[:size]
+    upload = await uploads.start_multipart_upload(
+        runtime.storage, key, size, "video/mp4", max_size=size, part_size=MIN_PART_SIZE
+    )
+    first, second = await uploads.sign_upload_parts(runtime.storage, upload, [1, 2], ttl=60)
+    pieces = {1: body[:MIN_PART_SIZE], 2: body[MIN_PART_SIZE:]}
+    # A part URL is signed for its part, its upload and its length, nothing else.
+    refused = {
+        "other part": (_with_query(second.url, part="1"), pieces[2]),
+        "other upload": (_with_query(second.url, upload=uuid.uuid4().hex), pieces[2]),
+        "longer": (second.url, pieces[2] + b"x"),
+        "whole-object URL": (_with_query(second.url, upload="", part=""), pieces[2]),
+    }
+    for reason, (target, content) in refused.items():
+        response = await client.put(target, content=content)
+        assert response.status_code in (400, 403), (reason, response.text)
+    for request, number in ((first, 1), (second, 2)):
+        response = await client.put(request.url, content=pieces[number], headers=request.headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"].strip('"')
+    held = await uploads.uploaded_parts(runtime.storage, upload)
+    assert [(part.number, part.size) for part in held] == [(1, MIN_PART_SIZE), (2, 4321)]
+    info = await uploads.complete_multipart_upload(runtime.storage, upload)
+    assert info.size == size
+    download = await runtime.storage.presign_get(key, 60)
+    assert (await client.get(download.url)).content == body
+    gone = await client.put(first.url, content=pieces[1], headers=first.headers)
+    assert gone.status_code == 404  # the upload was completed: its part URLs are dead

@@ -1,5 +1,7 @@
-"""jobUpdates: teardown frees the event-bus subscription, and with Redis a subscriber on one
-API instance sees every event of a job driven through another."""
+"""jobUpdates: however a subscription ends (the client leaves, politely or not; the job
+finishes; it is refused), its teardown frees the event-bus subscription and the server's
+count; and with Redis a subscriber on one API instance sees every event of a job driven
+through another."""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from gql import Client, GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
 from redis.asyncio import Redis
 from websockets.typing import Subprotocol
 
 from hushcut.core.events import CHANNEL_PREFIX
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api.conftest import (
     ApiServer,
     Fakes,
@@ -26,8 +31,20 @@ from tests.api.conftest import (
     ws_transport,
 )
 from tests.api.test_flow import CONFIRM, JOB_UPDATES, REQUEST_UPLOAD, upload
-from tests.platform import wait_for
+from tests.platform import wait_until
 from tests.servers import free_port
+
+CANCEL = "mutation($id: ID!) { cancelJob(jobId: $id) { status } }"
+
+
+async def live_subscriptions(server: ApiServer) -> int:
+    """jobUpdates subscriptions the server counts as open (/metrics)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{server.url}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("hushcut_job_event_subscribers "):
+            return int(float(line.split()[1]))
+    raise AssertionError("hushcut_job_event_subscribers missing from /metrics")
 
 
 async def subscribers(server: ApiServer, job_id: str) -> int:
@@ -39,41 +56,39 @@ async def subscribers(server: ApiServer, job_id: str) -> int:
         finally:
             await redis.aclose()
         return int(counts[0][1])
-    async with httpx.AsyncClient() as http:
-        text = (await http.get(f"{server.url}/metrics")).text
-    for line in text.splitlines():
-        if line.startswith("hushcut_job_event_subscribers "):
-            return int(float(line.split()[1]))
-    raise AssertionError("hushcut_job_event_subscribers missing from /metrics")
+    return await live_subscriptions(server)
 
 
 async def test_disconnecting_clients_leave_no_subscriber_behind(
     server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     account = await new_account(runtime)
-    created = await graphql(
-        client,
-        REQUEST_UPLOAD,
-        {"ws": account.workspace_id, "name": "idle.mp4", "size": 10, "type": "video/mp4"},
-        account.headers,
-    )
-    job_id = created["data"]["requestUpload"]["job"]["id"]
+
+    async def new_job() -> str:
+        created = await graphql(
+            client,
+            REQUEST_UPLOAD,
+            {"ws": account.workspace_id, "name": "idle.mp4", "size": 10, "type": "video/mp4"},
+            account.headers,
+        )
+        return str(created["data"]["requestUpload"]["job"]["id"])
+
+    job_id = await new_job()
     assert await subscribers(server, job_id) == 0
 
-    # A polite client: completes the operation and closes the socket.
-    from gql import Client, GraphQLRequest
+    async def none_left() -> bool:
+        # The event bus's subscription and the server's own count, both freed.
+        return await subscribers(server, job_id) == 0 and await live_subscriptions(server) == 0
 
+    # A polite client: completes the operation and closes the socket.
     async with Client(transport=ws_transport(server, account.token)) as session:
         request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
         async for result in session.subscribe(request):
             assert result["jobUpdates"]["status"] == "PENDING"
             assert await subscribers(server, job_id) == 1
+            assert await live_subscriptions(server) == 1
             break
-
-    async def none_left() -> bool:
-        return await subscribers(server, job_id) == 0
-
-    await wait_for(none_left, timeout=10)
+    await wait_until(none_left, timeout=10, message="none_left")
 
     # A client whose connection just drops: no complete message, no close handshake.
     url = server.url.replace("http://", "ws://") + "/graphql"
@@ -96,7 +111,32 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
         )
         assert json.loads(await socket.recv())["type"] == "next"
         socket.transport.abort()
-    await wait_for(none_left, timeout=15)
+    await wait_until(none_left, timeout=15, message="none_left")
+
+    # A subscription the server ends (the job reached a final state) frees everything too.
+    job_id = await new_job()
+    following = asyncio.create_task(
+        subscribe_all(server, account.token, JOB_UPDATES, {"id": job_id})
+    )
+
+    async def one_live() -> bool:
+        return await subscribers(server, job_id) == 1
+
+    await wait_until(one_live, timeout=15, message="one_live")
+    canceled = await graphql(client, CANCEL, {"id": job_id}, account.headers)
+    assert canceled["data"]["cancelJob"]["status"] == "CANCELED"
+    ended = await asyncio.wait_for(following, 15)
+    assert [result["jobUpdates"]["status"] for result in ended] == ["PENDING", "CANCELED"]
+    await wait_until(none_left, timeout=10, message="none_left")
+
+    # So does one refused after subscribing to the bus (another workspace's job).
+    stranger = await new_account(runtime)
+    job_id = await new_job()
+    with pytest.raises(TransportQueryError) as refused:
+        await subscribe_all(server, stranger.token, JOB_UPDATES, {"id": job_id})
+    assert refused.value.errors is not None
+    assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+    await wait_until(none_left, timeout=10, message="none_left")
 
 
 @pytest.fixture
@@ -123,12 +163,10 @@ async def test_subscriber_on_another_instance_sees_every_event(
     second_api: ApiServer,
     runtime: Runtime,
     client: httpx.AsyncClient,
-    media_dir: Path,
+    sample_media: SampleMedia,
 ) -> None:
     account = await new_account(runtime)
-    ticket = await upload(
-        client, account.headers, account.workspace_id, media_dir / "edge" / "testsrc.mp4"
-    )
+    ticket = await upload(client, account.headers, account.workspace_id, sample_media("short.mp4"))
     job_id = ticket["job"]["id"]
 
     async def follow(target: ApiServer) -> list[dict[str, Any]]:
@@ -141,7 +179,7 @@ async def test_subscriber_on_another_instance_sees_every_event(
     async def both_subscribed() -> bool:
         return await subscribers(server, job_id) == 2
 
-    await wait_for(both_subscribed, timeout=15)
+    await wait_until(both_subscribed, timeout=15, message="both_subscribed")
     confirmed = await graphql(client, CONFIRM, {"id": job_id}, account.headers)
     assert confirmed["data"]["confirmUpload"]["status"] == "QUEUED"
     first, second = await asyncio.wait_for(asyncio.gather(on_first, on_second), 90)

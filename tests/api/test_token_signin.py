@@ -64,6 +64,29 @@ async def test_revoking_the_token_ends_the_session(
     assert "revoked" in again.json()["error"]
 
 
+async def test_a_token_session_signs_out_on_the_server_and_cannot_manage_the_account(
+    browser: httpx.AsyncClient, server: ApiServer, runtime: Runtime
+) -> None:
+    account = await new_account(runtime)
+    assert (await browser.post("/auth/token", json={"token": account.token})).status_code == 200
+    csrf = {"X-CSRF-Token": browser.cookies["hushcut_csrf"]}
+    # Reaching one workspace, like the token, it may not delete the person's account.
+    refused = await graphql(
+        browser,
+        "mutation($email: String!) { deleteAccount(confirmEmail: $email) }",
+        {"email": account.email},
+        headers=csrf,
+    )
+    assert error_codes(refused) == ["FORBIDDEN"]
+    assert "errors" not in await graphql(browser, ME)
+    copy = browser.cookies["hushcut_session"]
+    assert (await browser.post("/auth/logout")).status_code == 200
+    async with httpx.AsyncClient(base_url=server.url, cookies={"hushcut_session": copy}) as replay:
+        assert error_codes(await graphql(replay, ME)) == ["UNAUTHENTICATED"]
+    # The token itself still works: signing a browser out is not revoking the token.
+    assert (await browser.post("/auth/token", json={"token": account.token})).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status"),
     [

@@ -35,7 +35,7 @@ async def pay(runtime: Runtime, workspace_id: str, event_id: str, intent: str) -
 async def test_starter_credits_come_through_the_ledger(runtime: Runtime) -> None:
     actor, workspace_id = await new_member(runtime)
     async with runtime.session() as session:
-        entries = await credits.list_ledger(session, actor, workspace_id)
+        entries = (await credits.list_ledger(session, actor, workspace_id)).items
     assert [(e.reason, e.delta) for e in entries] == [
         (LedgerReason.STARTER, runtime.settings.starter_credits)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from hushcut.core.events import (
 )
 from hushcut.core.models import JobStatus, VideoJob
 from tests.conftest import Services
+from tests.servers import RedisServer
 
 TIMEOUT = 5
 
@@ -141,3 +142,28 @@ async def test_redis_outage_does_not_fail_the_publisher(
     finally:
         await bus.close()
     assert "could not publish job job-d event" in caplog.text
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis server of the test's own, which it may restart without disturbing others."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.services
+async def test_a_publish_after_redis_restarted_is_delivered(own_redis: RedisServer) -> None:
+    worker = RedisEventBus.from_url(own_redis.url)
+    api = RedisEventBus.from_url(own_redis.url)
+    try:
+        await worker.publish(event("job-e", JobStatus.PROCESSING, 0.1))  # opens a connection
+        own_redis.restart()  # every connection the worker holds is now dead
+        async with api.subscribe("job-e") as events:
+            await worker.publish(event("job-e", JobStatus.COMPLETED, 1.0))
+            async with asyncio.timeout(TIMEOUT):
+                received = await anext(events)
+        assert (received.status, received.progress) == (JobStatus.COMPLETED, 1.0)
+    finally:
+        await worker.close()
+        await api.close()

@@ -68,7 +68,7 @@ async def table_names(settings: Settings) -> set[str]:
 async def test_upgrade_head_creates_exactly_the_models(empty_settings: Settings) -> None:
     assert await current_revision(empty_settings) is None
     await upgrade_database(empty_settings)
-    assert await current_revision(empty_settings) == "0001"
+    assert await current_revision(empty_settings) == head()
     assert await schema_differences(empty_settings) == []
     assert await table_names(empty_settings) == set(Base.metadata.tables) | {"alembic_version"}
     # Upgrading again is a no-op.
@@ -123,10 +123,131 @@ async def test_naive_datetimes_are_refused(runtime: Runtime) -> None:
 
 
 async def test_runtime_refuses_an_outdated_schema(empty_settings: Settings) -> None:
-    with pytest.raises(SchemaOutdated, match=r"empty but this code needs 0001: run `hushcut db"):
+    with pytest.raises(
+        SchemaOutdated, match=rf"empty but this code needs {head()}: run `hushcut db"
+    ):
         await Runtime.start(empty_settings, upgrade=False)
     started = await Runtime.start(empty_settings, upgrade=True)
     await started.close()
     again = await Runtime.start(empty_settings, upgrade=False)
     await again.close()
-    assert known_revisions() == {"0001": 0}
+    assert sorted(known_revisions().values()) == list(range(len(known_revisions())))
+    assert known_revisions()["0001"] == 0
+
+
+def head() -> str:
+    revisions = known_revisions()
+    return max(revisions, key=revisions.__getitem__)
+
+
+async def test_unfinished_jobs_get_their_requirements_when_upgrading(
+    empty_settings: Settings,
+) -> None:
+    """0002 records what jobs queued before it need, so they still reach a capable worker."""
+    from sqlalchemy import text
+
+    await upgrade_database(empty_settings, "0001")
+    engine = create_engine(empty_settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO workspaces (id, name, credits, priority, created_at) "
+                    "VALUES ('w', 'W', 1, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+            for job_id, status in [("queued", "QUEUED"), ("done", "COMPLETED")]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO video_jobs (id, workspace_id, status, progress, options, "
+                        "filename, content_type, size_bytes, input_key, attempts, charges, "
+                        "created_at, updated_at) VALUES (:id, 'w', :status, 0, :options, "
+                        "'a.mp4', 'video/mp4', 1, 'k', 0, 1, CURRENT_TIMESTAMP, "
+                        "CURRENT_TIMESTAMP)"
+                    ),
+                    {
+                        "id": job_id,
+                        "status": status,
+                        "options": '{"detector": "vad", "plugins": {"speedup": {}}}',
+                    },
+                )
+        await upgrade_database(empty_settings)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT job_id, capability FROM job_requirements ORDER BY capability")
+            )
+            assert rows.all() == [("queued", "detector:vad"), ("queued", "plugin:speedup")]
+    finally:
+        await engine.dispose()
+
+
+async def test_ledger_rows_get_balances_and_links_when_upgrading(
+    empty_settings: Settings,
+) -> None:
+    """0004 gives existing ledger rows the balance after each movement and what it was for."""
+    from sqlalchemy import text
+
+    await upgrade_database(empty_settings, "0003")
+    engine = create_engine(empty_settings)
+    job = "0f0e0d0c-0b0a-4909-8807-060504030201"
+    rows = [
+        ("l1", 5, "starter", "w", "2024-01-01 10:00:00"),
+        ("l2", -1, "job_charge", f"{job}:1", "2024-01-01 11:00:00"),
+        ("l3", 1, "job_refund", f"{job}:1", "2024-01-01 12:00:00"),
+        ("l4", 10, "payment", "pi_1", "2024-01-02 09:00:00"),
+        ("l5", -1, "job_charge", "gone-job:1", "2024-01-03 09:00:00"),
+    ]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO workspaces (id, name, credits, priority, created_at) "
+                    "VALUES ('w', 'W', 14, 0, CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO video_jobs (id, workspace_id, status, progress, options, "
+                    "filename, content_type, size_bytes, input_key, attempts, charges, "
+                    "created_at, updated_at) VALUES (:id, 'w', 'FAILED', 0, '{}', "
+                    "'a.mp4', 'video/mp4', 1, 'k', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"id": job},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO payments (id, workspace_id, provider, provider_payment_id, "
+                    "credits, amount, currency, created_at) VALUES ('p1', 'w', 'stripe', "
+                    "'pi_1', 10, 900, 'eur', CURRENT_TIMESTAMP)"
+                )
+            )
+            for entry_id, delta, reason, reference, when in rows:
+                await connection.execute(
+                    text(
+                        "INSERT INTO credit_ledger (id, workspace_id, delta, reason, "
+                        "reference, created_at) VALUES (:id, 'w', :delta, :reason, "
+                        ":reference, :when)"
+                    ),
+                    {
+                        "id": entry_id,
+                        "delta": delta,
+                        "reason": reason,
+                        "reference": reference,
+                        "when": datetime.fromisoformat(when).replace(tzinfo=UTC),
+                    },
+                )
+        await upgrade_database(empty_settings)
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT id, balance_after, job_id, payment_id FROM credit_ledger ORDER BY id")
+            )
+            assert found.all() == [
+                ("l1", 5, None, None),
+                ("l2", 4, job, None),
+                ("l3", 5, job, None),
+                ("l4", 15, None, "p1"),
+                ("l5", 14, None, None),
+            ]
+    finally:
+        await engine.dispose()
+    assert await schema_differences(empty_settings) == []

@@ -17,8 +17,17 @@ from hushcut.core.errors import (
 )
 from hushcut.core.models import ApiToken, Role, utcnow
 from hushcut.core.runtime import Runtime
-from hushcut.core.services import credits, jobs, payments, tokens, workspaces
+from hushcut.core.services import (
+    credits,
+    deletion,
+    invitations,
+    jobs,
+    payments,
+    tokens,
+    workspaces,
+)
 from hushcut.core.services.auth import Actor
+from hushcut.core.services.retention import RetentionPolicy
 from tests.platform import new_member
 
 
@@ -190,6 +199,17 @@ async def test_nothing_of_another_workspace_is_reachable(runtime: Runtime) -> No
         )
         _, a_token_plain = await tokens.create_api_token(session, alice, a_id, "a")
         alice_token = await tokens.verify_api_token(session, a_token_plain)
+        b_invite = await invitations.invite_member(
+            session,
+            bob,
+            b_id,
+            "carol@example.com",
+            Role.MEMBER,
+            sender=runtime.email,
+            app_url=runtime.settings.app_url,
+            ttl_hours=1,
+        )
+    policy = RetentionPolicy.from_settings(runtime.settings)
 
     attempts = {
         "get_workspace": lambda s, who: workspaces.get_workspace(s, who, b_id),
@@ -207,6 +227,32 @@ async def test_nothing_of_another_workspace_is_reachable(runtime: Runtime) -> No
         "revoke_api_token": lambda s, who: tokens.revoke_api_token(s, who, b_token.id),
         "list_ledger": lambda s, who: credits.list_ledger(s, who, b_id),
         "list_payments": lambda s, who: payments.list_payments(s, who, b_id),
+        "change_member_role": lambda s, who: workspaces.change_member_role(
+            s, who, b_id, bob.user_id, Role.MEMBER
+        ),
+        "leave_workspace": lambda s, who: workspaces.leave_workspace(s, who, b_id),
+        "rename_workspace": lambda s, who: workspaces.rename_workspace(s, who, b_id, "Mine"),
+        "invite_member": lambda s, who: invitations.invite_member(
+            s,
+            who,
+            b_id,
+            "eve@example.com",
+            Role.OWNER,
+            sender=runtime.email,
+            app_url=runtime.settings.app_url,
+            ttl_hours=1,
+        ),
+        "list_invitations": lambda s, who: invitations.list_invitations(s, who, b_id),
+        "revoke_invitation": lambda s, who: invitations.revoke_invitation(s, who, b_invite.id),
+        "delete_job": lambda s, who: deletion.delete_job(
+            s, who, b_done.id, storage=runtime.storage, policy=policy
+        ),
+        "delete_workspace": lambda s, who: deletion.delete_workspace(
+            s, who, b_id, "Test workspace", storage=runtime.storage, policy=policy
+        ),
+        "preview_workspace_deletion": lambda s, who: deletion.preview_workspace_deletion(
+            s, who, b_id
+        ),
     }
     for who in (alice, alice_token):
         for name, attempt in attempts.items():
@@ -224,3 +270,7 @@ async def test_nothing_of_another_workspace_is_reachable(runtime: Runtime) -> No
         assert await credits.get_balance(session, b_id) == 3
         assert await credits.ledger_sum(session, b_id) == 3
         assert (await tokens.list_api_tokens(session, bob, b_id))[0].revoked_at is None
+        assert (await workspaces.get_workspace(session, bob, b_id)).name == "Test workspace"
+        assert [i.id for i in await invitations.list_invitations(session, bob, b_id)] == [
+            b_invite.id
+        ]

@@ -13,52 +13,45 @@ import pytest
 
 from hushcut.pipeline.api import default_plugin_manager
 from hushcut.pipeline.plugins import DISABLE_AUTOLOAD_ENV, get_plugin_manager
-from tests.pipeline.media import MissingToolError, make_talk, remux_without_audio
+from hushcut.pipeline.testing import SampleMedia
+from tests.pipeline.media import remux_without_audio
 
-#: Parameters of the noisy talk the detection acceptance test generates: the issue's
-#: -42 dBFS noise floor (a fixed -35 dB threshold finds nothing there).
-NOISY_TALK = {"noise_dbfs": -42.0, "duration": 40.0, "seed": 1}
-
-
-@pytest.fixture(scope="session")
-def talk1(media_dir: Path) -> Path:
-    return media_dir / "talk1.mp4"
+#: The noisy talk of the detection acceptance test: the issue's -42 dBFS noise floor (a
+#: fixed -35 dB threshold finds nothing there). Audio only: detection needs no picture.
+NOISY_TALK = {"noise_dbfs": -42.0, "duration": 40.0, "seed": 1, "container": "m4a", "video": None}
 
 
 @pytest.fixture(scope="session")
-def generated_media_cache(request: pytest.FixtureRequest, tmp_path_factory) -> Path:
-    """Where generated clips are kept between runs (pytest's cache dir when available)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        return Path(cache.mkdir("hushcut-generated-media"))
-    return tmp_path_factory.mktemp("generated-media")
+def talk(sample_talk: Path) -> Path:
+    """The kit's default talk: 60 s, 640x360 H.264 (8.3 s GOPs) + AAC, truth beside it."""
+    return sample_talk
 
 
 @pytest.fixture(scope="session")
-def noisy_talk(media_dir: Path, generated_media_cache: Path) -> Path:
-    """A short talk with a -42 dBFS noise floor, made with make_talk.py (truth beside it)."""
-    try:
-        return make_talk(media_dir, generated_media_cache, **NOISY_TALK)
-    except MissingToolError as exc:
-        pytest.fail(str(exc))
+def noisy_talk(sample_media: SampleMedia) -> Path:
+    """A 40 s talk over a -42 dBFS noise floor (truth beside it)."""
+    return sample_media("talk", **NOISY_TALK)
 
 
 @pytest.fixture(scope="session")
-def broken_media(talk1: Path, tmp_path_factory) -> dict[str, Path]:
+def broken_media(talk: Path, tmp_path_factory) -> dict[str, Path]:
     """Inputs a user will upload by mistake, each with the failure it must produce."""
     folder = tmp_path_factory.mktemp("broken")
     text = folder / "notes.mp4"
     text.write_text("These are my meeting notes, not a video.\n")
     empty = folder / "empty.mp4"
     empty.write_bytes(b"")
-    truncated = folder / "talk1-truncated.mp4"
-    with talk1.open("rb") as src:
-        truncated.write_bytes(src.read(talk1.stat().st_size // 3))
-    no_audio = remux_without_audio(talk1, folder / "silent-film.mp4")
-    damaged = folder / "talk1-damaged.mp4"
-    damaged.write_bytes(scribble(talk1.read_bytes(), spots=200, seed=1))
-    wrecked = folder / "talk1-wrecked.mp4"
-    wrecked.write_bytes(scribble(talk1.read_bytes(), spots=20_000, seed=2))
+    truncated = folder / "talk-truncated.mp4"
+    with talk.open("rb") as src:
+        truncated.write_bytes(src.read(talk.stat().st_size // 3))
+    no_audio = remux_without_audio(talk, folder / "silent-film.mp4")
+    damaged = folder / "talk-damaged.mp4"
+    # Damage as dense as 200 and 20,000 spots were in a 23.6 MB talk: a few packets, or
+    # the whole file.
+    size = talk.stat().st_size
+    damaged.write_bytes(scribble(talk.read_bytes(), spots=max(5, size // 118_000), seed=1))
+    wrecked = folder / "talk-wrecked.mp4"
+    wrecked.write_bytes(scribble(talk.read_bytes(), spots=size // 1_180, seed=2))
     return {
         "text": text,
         "empty": empty,
@@ -74,7 +67,7 @@ def scribble(data: bytes, *, spots: int, seed: int) -> bytes:
     rng = random.Random(seed)
     damaged = bytearray(data)
     for _ in range(spots):
-        at = rng.randrange(200_000, len(damaged) - 100)
+        at = rng.randrange(min(200_000, len(damaged) // 10), len(damaged) - 100)
         damaged[at : at + 50] = rng.randbytes(50)
     return bytes(damaged)
 
@@ -137,7 +130,8 @@ def fake_distribution(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, talk1: Path) -> Path:
-    """A scratch directory holding a copy of talk1 (nothing writes beside shared media)."""
-    shutil.copy(talk1, tmp_path / "talk1.mp4")
+def workdir(tmp_path: Path, talk: Path) -> Path:
+    """A scratch directory holding a copy of the talk, as talk.mp4 (nothing writes into
+    the media cache)."""
+    shutil.copy(talk, tmp_path / "talk.mp4")
     return tmp_path

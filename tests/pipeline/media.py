@@ -1,67 +1,14 @@
-"""Test inputs made on demand: synthetic talks with ground truth, broken and odd files."""
+"""Test inputs derived on demand from the kit's samples: no audio, other formats, tones.
+
+Talks with ground truth come from ``hushcut.pipeline.testing``."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-
-GENERATOR_TOOLS = ("ffmpeg", "espeak-ng")
-
-
-class MissingToolError(RuntimeError):
-    """A tool the generator needs is not installed."""
-
-
-def make_talk(
-    media_dir: Path,
-    cache_dir: Path,
-    *,
-    noise_dbfs: float,
-    duration: float,
-    seed: int,
-    preset: str = "ultrafast",
-) -> Path:
-    """A talk from ``make_talk.py`` (with its ``.json`` truth beside it), built once per
-    parameter set and kept in ``cache_dir``: the generator is deterministic."""
-    name = f"talk_n{abs(noise_dbfs):g}_d{duration:g}_s{seed}_{preset}.mp4"
-    target = cache_dir / name
-    if target.exists() and target.with_suffix(".json").exists():
-        return target
-    missing = [tool for tool in GENERATOR_TOOLS if shutil.which(tool) is None]
-    if missing:
-        raise MissingToolError(
-            f"make_talk.py needs {', '.join(missing)}: apt-get install -y ffmpeg espeak-ng"
-        )
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cache_dir / f"partial-{name}"
-    subprocess.run(
-        [
-            sys.executable,
-            str(media_dir / "make_talk.py"),
-            "--out",
-            str(partial),
-            "--duration",
-            str(duration),
-            "--seed",
-            str(seed),
-            "--noise-dbfs",
-            str(noise_dbfs),
-            "--preset",
-            preset,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    partial.with_suffix(".json").replace(target.with_suffix(".json"))
-    partial.replace(target)
-    return target
 
 
 def remux_without_audio(source: Path, target: Path) -> Path:

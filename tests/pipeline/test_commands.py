@@ -10,10 +10,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.testing import SampleMedia
 
 
-def test_detect_json_prints_duration_and_silences(talk1: Path) -> None:
-    result = CliRunner().invoke(main, ["detect", str(talk1), "--json"])
+def test_detect_json_prints_duration_and_silences(talk: Path) -> None:
+    result = CliRunner().invoke(main, ["detect", str(talk), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["duration"] == 60.0
@@ -22,14 +23,17 @@ def test_detect_json_prints_duration_and_silences(talk1: Path) -> None:
     assert data["silences"][-1][1] == 60.0
 
 
-def test_piped_cut_shows_no_progress_bar_only_the_summary(media_dir: Path, tmp_path: Path) -> None:
+def test_piped_cut_shows_no_progress_bar_only_the_summary(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
+    source = sample_media("mono.mp3")
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "hushcut.pipeline",
             "cut",
-            str(media_dir / "edge" / "mono.mp3"),
+            str(source),
             "-o",
             str(tmp_path / "out.mp4"),
         ],
@@ -42,7 +46,7 @@ def test_piped_cut_shows_no_progress_bar_only_the_summary(media_dir: Path, tmp_p
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"{media_dir / 'edge' / 'mono.mp3'} -> {tmp_path / 'out.mp4'}: ")
+    assert lines[0].startswith(f"{source} -> {tmp_path / 'out.mp4'}: ")
 
 
 def test_a_command_that_fails_to_load_is_listed_unavailable(fake_distribution) -> None:
@@ -65,15 +69,30 @@ def test_a_command_that_fails_to_load_is_listed_unavailable(fake_distribution) -
     )
 
 
-def test_plugins_lists_builtins_with_their_hooks() -> None:
+def test_plugins_lists_builtins_with_their_hooks_and_registries() -> None:
     result = CliRunner().invoke(main, ["plugins"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[:2] == ["loudness (built-in)", "  hooks: hushcut_detect"]
-    assert "renderer (built-in)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "loudness (built-in)",
+        "  hooks: hushcut_register_detectors",
+        "  detector loudness: Windows quieter than a threshold between the recording's noise "
+        "floor and speech level (the default).",
+    ]
+    assert "renderer (built-in)" in lines
+    assert (
+        "  renderer mp4 (.mp4, video/mp4): MP4 (H.264/AAC): mode smart copies whole GOPs and "
+        "re-encodes only around cuts; mode reencode encodes everything once."
+    ) in lines
+    assert lines[-3:] == [
+        "detectors: loudness (default)",
+        "renderers: mp4 (default)",
+        "exporters: json",
+    ]
 
 
-def test_bad_option_value_is_one_line(talk1: Path) -> None:
-    result = CliRunner().invoke(main, ["detect", str(talk1), "--set", "speedup.factor=2"])
+def test_bad_option_value_is_one_line(talk: Path) -> None:
+    result = CliRunner().invoke(main, ["detect", str(talk), "--set", "speedup.factor=2"])
     assert result.exit_code == 1
     assert (
         result.stderr == "error: unknown plugin 'speedup' in options (plugins with options: none)\n"

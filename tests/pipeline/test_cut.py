@@ -11,21 +11,10 @@ from click.testing import CliRunner
 
 from hushcut.pipeline import CutOptions, cut, probe
 from hushcut.pipeline.cli import main
+from hushcut.pipeline.testing import SAMPLES, GroundTruth, SampleMedia
 
-#: Small inputs of every kind in the shared media (talk1 gets its own test).
-SMALL_INPUTS = [
-    "edge/aac.m4a",
-    "edge/h264-mjpeg.mp4",
-    "edge/man-on-green-screen.mp4",
-    "edge/mono.mp3",
-    "edge/mov_text.mp4",
-    "edge/pcm-s32le.wav",
-    "edge/testsrc-hevc.mp4",
-    "edge/testsrc.mkv",
-    "edge/testsrc.mp4",
-    "real/example-cut-s16le.wav",
-    "real/new-commentary.mp3",
-]
+#: Small inputs of every kind the kit makes (the talk gets its own test), and real speech.
+SMALL_INPUTS = [name for name, spec in SAMPLES.items() if name != "talk" and spec.audio]
 
 
 def frame_duration(path: Path) -> float:
@@ -33,11 +22,11 @@ def frame_duration(path: Path) -> float:
     return 1.0 / media.video.fps if media.video and media.video.fps else 1024 / 44_100
 
 
-@pytest.mark.parametrize("relative_path", SMALL_INPUTS)
-def test_every_small_shared_input_cuts_to_a_valid_output(
-    media_dir: Path, tmp_path: Path, relative_path: str
+@pytest.mark.parametrize("name", [*SMALL_INPUTS, "real speech"])
+def test_every_small_input_cuts_to_a_valid_output(
+    sample_media: SampleMedia, real_speech: Path, tmp_path: Path, name: str
 ) -> None:
-    source = media_dir / relative_path
+    source = real_speech if name == "real speech" else sample_media(name)
     output = tmp_path / "out.mp4"
     plan_file = tmp_path / "plan.json"
     result = CliRunner().invoke(
@@ -53,20 +42,20 @@ def test_every_small_shared_input_cuts_to_a_valid_output(
     assert (made.video is not None) == (probe(source).video is not None)
 
 
-def test_default_cut_of_talk1_removes_the_pauses_and_matches_the_plan(
-    workdir: Path, talk1: Path
+def test_default_cut_of_the_talk_removes_the_pauses_and_matches_the_plan(
+    workdir: Path, talk: Path
 ) -> None:
-    source = workdir / "talk1.mp4"
+    source = workdir / "talk.mp4"
     runner = CliRunner()
     result = runner.invoke(main, ["cut", str(source), "--timeline", str(workdir / "plan.json")])
     assert result.exit_code == 0, result.output
-    output = workdir / "talk1_hushcut.mp4"  # default: beside the input
+    output = workdir / "talk_hushcut.mp4"  # default: beside the input
     planned = json.loads((workdir / "plan.json").read_text())
     made = probe(output)
     assert made.duration == pytest.approx(planned["output_duration"], abs=1 / 30)
-    truth = json.loads(talk1.with_suffix(".json").read_text())
+    inserted = GroundTruth.load(talk).silent_duration
     removed = 60.0 - made.duration
-    assert 0.7 * truth["inserted_silence_total"] < removed < truth["inserted_silence_total"]
+    assert 0.7 * inserted < removed < inserted
     summary = result.stdout.strip().splitlines()[-1]
     assert summary.startswith(f"{source} -> {output}: 60.00 s -> ")
     numbers = re.search(r"removed ([\d.]+) s \(([\d.]+)%\)$", summary)
@@ -92,16 +81,20 @@ def test_hand_edited_timeline_renders_as_edited(workdir: Path) -> None:
     )
     output = workdir / "edited.mp4"
     result = CliRunner().invoke(
-        main, ["cut", str(workdir / "talk1.mp4"), "-o", str(output), "--from-timeline", str(edited)]
+        main, ["cut", str(workdir / "talk.mp4"), "-o", str(output), "--from-timeline", str(edited)]
     )
     assert result.exit_code == 0, result.output
     assert probe(output).duration == pytest.approx(3.0, abs=1 / 30)
 
 
-def test_cut_api_reports_every_stage_and_returns_durations(media_dir: Path, tmp_path) -> None:
+def test_cut_api_reports_every_stage_and_returns_durations(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
+    source = sample_media("pcm-s16le.wav")
+    truth = GroundTruth.load(source)
     reports: list[tuple[str, float]] = []
     result = cut(
-        media_dir / "real" / "example-cut-s16le.wav",
+        source,
         tmp_path / "speech.mp4",
         CutOptions(margin_s=0.1),
         progress=lambda stage, fraction: reports.append((stage, fraction)),
@@ -114,9 +107,11 @@ def test_cut_api_reports_every_stage_and_returns_durations(media_dir: Path, tmp_
         "postprocess",
     ]
     assert reports[-1][1] == 1.0
-    assert result.input_duration == pytest.approx(17.6, abs=0.01)
+    assert result.input_duration == pytest.approx(truth.duration, abs=0.01)
     assert result.removed_s == pytest.approx(result.input_duration - result.output_duration)
-    assert result.removed_s > 0.3  # its five pauses, less the margins
+    # Its pauses, less the 0.1 s margins on each side of each.
+    margins = 0.1 * (2 * len(truth.silences) - 2)
+    assert result.removed_s > 0.9 * (truth.silent_duration - margins)
     assert probe(tmp_path / "speech.mp4").duration == pytest.approx(
         result.output_duration, abs=0.03
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,23 @@ from hushcut.pipeline import (
     CanceledError,
     CutOptions,
     Detection,
-    OptionSpec,
+    Detector,
+    Exporter,
+    MediaInfo,
+    OptionsError,
     PluginError,
     Segment,
+    Timeline,
+    capabilities,
     cut,
     detect,
+    export_timeline,
     get_plugin_manager,
     hookimpl,
     plan,
+    probe,
 )
+from hushcut.pipeline._hooks import Hooks
 from hushcut.pipeline.api import STAGES
 from hushcut.pipeline.cli import main
 from hushcut.pipeline.plugins import (
@@ -30,90 +39,91 @@ from hushcut.pipeline.plugins import (
     hook_names,
     register_plugin,
 )
-from hushcut.pipeline.render import RenderResult
-
-
-class FakeRenderer:
-    """Writes a small file instead of a video and records the settings it received."""
-
-    def __init__(self, progress_steps: int = 4) -> None:
-        self.settings = None
-        self.timeline = None
-        self.progress_steps = progress_steps
-
-    @hookimpl
-    def hushcut_render(self, source, output, timeline, settings, progress) -> RenderResult:
-        self.settings, self.timeline = settings, timeline
-        Path(output).write_bytes(b"partial")
-        for step in range(1, self.progress_steps + 1):
-            progress("render", step / self.progress_steps)
-        return RenderResult(
-            output=Path(output), mode_used=settings.mode, duration=timeline.output_duration
-        )
-
-
-class ConstantDetector:
-    """A detector plugin answering only when selected with ``detector="constant"``."""
-
-    @hookimpl
-    def hushcut_options(self) -> list[OptionSpec]:
-        return [OptionSpec("constant", "gap", float, 2.0, "Length of the pretend silence.")]
-
-    @hookimpl
-    def hushcut_detect(self, source, media, options, progress) -> Detection | None:
-        if options.detector != "constant":
-            return None
-        progress("detect", 0.5)
-        gap = options.plugins["constant"]["gap"]
-        return Detection(media.duration, [(10.0, 10.0 + gap)], -60, -20, -50, detector="constant")
+from hushcut.pipeline.testing import SampleMedia
+from tests.pipeline.fake_plugins import ConstantDetector, FakeRenderer, use_fake_renderer
 
 
 @pytest.fixture
 def renderer(pm) -> FakeRenderer:
-    fake = FakeRenderer()
-    pm.register(fake, name="fake-renderer")
-    return fake
+    return use_fake_renderer(pm)
 
 
 def test_builtins_are_registered_first_as_ordinary_plugins(pm) -> None:
     names = [name for name, _ in pm.list_name_plugin()]
     assert names[: len(BUILTIN_PLUGINS)] == list(BUILTIN_PLUGINS)
     infos = {info.name: info for info in describe_plugins(pm)}
-    assert infos["loudness"].hooks == ("hushcut_detect",)
-    assert infos["loudness"].origin == "built-in"
+    assert infos["loudness"].hooks == ("hushcut_register_detectors",)
+    assert [d.name for d in infos["loudness"].detectors] == ["loudness"]
+    assert [r.name for r in infos["renderer"].renderers] == ["mp4"]
+    assert [e.name for e in infos["json"].exporters] == ["json"]
+    assert str(infos["loudness"].origin) == "built-in"
 
 
 def test_hook_hushcut_options_declares_validated_options(pm, workdir: Path) -> None:
     pm.register(ConstantDetector(), name="constant")
     detection = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant", "plugins": {"constant": {"gap": "3.5"}}},
         plugin_manager=pm,
     )
     assert detection.silences == [(10.0, 13.5)]
     with pytest.raises(Exception, match=r"option constant\.gap") as info:
-        detect(workdir / "talk1.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
+        detect(workdir / "talk.mp4", {"plugins": {"constant": {"gap": "long"}}}, plugin_manager=pm)
     assert type(info.value).__name__ == "OptionsError"
 
 
-def test_hook_hushcut_detect_selected_plugin_replaces_builtin(pm, workdir: Path) -> None:
+def test_hook_hushcut_register_detectors_a_detector_chosen_by_name(pm, workdir: Path) -> None:
     pm.register(ConstantDetector(), name="constant")
+    assert Hooks(pm).register_detectors().names() == ["loudness", "constant"]
     reports: list[tuple[str, float]] = []
     chosen = detect(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         {"detector": "constant"},
         lambda stage, f: reports.append((stage, f)),
         plugin_manager=pm,
     )
-    assert chosen.detector == "constant"
+    assert chosen.silences == [(10.0, 12.0)]
+    assert chosen.detector == "constant"  # set by the pipeline: the plugin left the default
     assert ("detect", 0.5) in reports
     # Installed but not selected, the plugin changes nothing: the built-in one answers.
-    assert detect(workdir / "talk1.mp4", plugin_manager=pm).detector == "loudness"
+    assert detect(workdir / "talk.mp4", plugin_manager=pm).detector == "loudness"
 
 
-def test_unknown_detector_name_is_an_options_error(pm, workdir: Path) -> None:
-    with pytest.raises(Exception, match="no installed detector is called 'vad'"):
-        detect(workdir / "talk1.mp4", {"detector": "vad"}, plugin_manager=pm)
+def test_unknown_detector_is_refused_before_the_input_is_read(pm, tmp_path: Path) -> None:
+    pm.register(ConstantDetector(), name="constant")
+    not_media = tmp_path / "notes.mp4"
+    not_media.write_text("meeting notes, not a video\n")
+    expected = (
+        "no installed detector is called 'vad' (installed detectors: loudness, constant; "
+        "see `hushcut plugins`)"
+    )
+    for missing_or_not_media in (not_media, tmp_path / "missing.mp4"):
+        with pytest.raises(OptionsError) as caught:
+            detect(missing_or_not_media, {"detector": "vad"}, plugin_manager=pm)
+        assert str(caught.value) == expected
+        with pytest.raises(OptionsError, match="no installed detector is called 'vad'"):
+            cut(missing_or_not_media, tmp_path / "out.mp4", {"detector": "vad"}, plugin_manager=pm)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_unknown_detector_or_renderer_on_the_command_line_is_one_line_before_any_work(
+    tmp_path: Path,
+) -> None:
+    not_media = tmp_path / "notes.mp4"
+    not_media.write_text("meeting notes, not a video\n")
+    runner = CliRunner()
+    detected = runner.invoke(main, ["detect", str(not_media), "--set", "detector=vad"])
+    assert detected.exit_code == 1
+    assert detected.stderr == (
+        "error: no installed detector is called 'vad' (installed detectors: loudness; "
+        "see `hushcut plugins`)\n"
+    )
+    rendered = runner.invoke(main, ["cut", str(not_media), "--set", "renderer=webm"])
+    assert rendered.exit_code == 1
+    assert rendered.stderr == (
+        "error: no installed renderer is called 'webm' (installed renderers: mp4; "
+        "see `hushcut plugins`)\n"
+    )
 
 
 def test_hook_hushcut_plan_replaces_the_planner(pm) -> None:
@@ -176,7 +186,7 @@ class Filters:
 
 def test_hook_hushcut_audio_filters_reach_the_renderer(pm, renderer, workdir: Path) -> None:
     pm.register(Filters(), name="filters")
-    cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert renderer.settings.audio_filters == ["highpass=f=80", "lowpass=f=8000"]
 
 
@@ -184,25 +194,27 @@ def test_hook_hushcut_video_filters_reach_the_renderer_and_force_reencode(
     pm, renderer, workdir: Path
 ) -> None:
     pm.register(Filters(), name="filters")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", {"mode": "smart"}, plugin_manager=pm)
     assert renderer.settings.video_filters == ["hflip"]
     assert renderer.settings.mode == "reencode"
     assert any("reencode" in note for note in result.notes)
 
 
-def test_video_filters_are_not_asked_for_audio_only_input(pm, renderer, media_dir: Path, tmp_path):
+def test_video_filters_are_not_asked_for_audio_only_input(
+    pm, renderer, sample_media: SampleMedia, tmp_path
+):
     pm.register(Filters(), name="filters")
-    cut(media_dir / "edge" / "mono.mp3", tmp_path / "out.mp4", plugin_manager=pm)
+    cut(sample_media("mono.mp3"), tmp_path / "out.mp4", plugin_manager=pm)
     assert renderer.settings.video_filters == []
     assert renderer.settings.mode == "smart"
 
 
-def test_hook_hushcut_render_replaces_the_renderer_and_progress_is_monotonic(
+def test_hook_hushcut_register_renderers_the_chosen_renderer_writes_and_progress_is_monotonic(
     pm, renderer, workdir: Path
 ) -> None:
     reports: list[tuple[str, float]] = []
     result = cut(
-        workdir / "talk1.mp4",
+        workdir / "talk.mp4",
         workdir / "out.mp4",
         {"preset": "slow", "crf": 18, "mode": "reencode"},
         lambda stage, fraction: reports.append((stage, fraction)),
@@ -231,7 +243,7 @@ def test_hook_hushcut_postprocess_runs_after_render_and_adds_notes(pm, renderer,
             return "stamped the output"
 
     pm.register(Stamp(), name="stamp")
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert (workdir / "out.mp4").read_bytes() == b"stamped"
     assert "stamped the output" in result.notes
 
@@ -244,7 +256,7 @@ def test_a_plugin_crashing_in_a_hook_is_named_and_leaves_no_output(pm, renderer,
 
     pm.register(Explosive(), name="explosive")
     with pytest.raises(PluginError, match=r"^plugin 'explosive' failed in hushcut_postprocess: "):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
     assert not (workdir / "out.mp4").exists()
 
 
@@ -255,7 +267,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
     with pytest.raises(CanceledError):
         cut(
-            workdir / "talk1.mp4",
+            workdir / "talk.mp4",
             workdir / "out.mp4",
             progress=cancel_during_render,
             plugin_manager=pm,
@@ -265,7 +277,7 @@ def test_cancel_from_progress_stops_the_cut_and_leaves_no_output(pm, renderer, w
 
 def test_output_may_not_overwrite_the_input(pm, renderer, workdir) -> None:
     with pytest.raises(Exception, match="is the input"):
-        cut(workdir / "talk1.mp4", workdir / "talk1.mp4", plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "talk.mp4", plugin_manager=pm)
 
 
 def test_misspelt_hook_is_a_plugin_error_naming_the_plugin(pm) -> None:
@@ -325,6 +337,54 @@ def test_entry_point_plugin_is_autoloaded_and_listed(fake_distribution) -> None:
     assert "option louder.gain_db (float, default 3.0): Gain added to the output." in listing.stdout
 
 
+def test_capabilities_describe_what_the_plugins_offer_as_json(fake_distribution) -> None:
+    fake_distribution(
+        "hushcut-louder",
+        {"hushcut_test_plugin_louder": PLUGIN_SOURCE},
+        {"louder": "hushcut_test_plugin_louder"},
+    )
+    offered = capabilities(get_plugin_manager(allow=["louder"]))
+    assert offered["plugins"][-1] == {
+        "name": "louder",
+        "kind": "distribution",
+        "distribution": "hushcut-louder",
+        "version": "1.0",
+        "hooks": ["hushcut_audio_filters", "hushcut_options"],
+    }
+    assert [p["kind"] for p in offered["plugins"][:-1]] == ["built-in"] * len(BUILTIN_PLUGINS)
+    assert offered["detectors"] == [
+        {
+            "name": "loudness",
+            "plugin": "loudness",
+            "description": offered["detectors"][0]["description"],
+        }
+    ]
+    assert [(r["name"], r["extension"], r["media_type"]) for r in offered["renderers"]] == [
+        ("mp4", ".mp4", "video/mp4")
+    ]
+    assert [(e["name"], e["plugin"], e["extension"]) for e in offered["exporters"]] == [
+        ("json", "json", ".json")
+    ]
+    assert offered["options"] == [
+        {
+            "name": "louder.gain_db",
+            "plugin": "louder",
+            "key": "gain_db",
+            "type": "float",
+            "schema": {"type": "number"},
+            "default": 3.0,
+            "help": "Gain added to the output.",
+        }
+    ]
+    assert offered["cut_options_schema"]["properties"]["renderer"]["default"] == "mp4"
+    # `hushcut plugins --json` prints the same for every installed plugin.
+    printed = CliRunner().invoke(main, ["plugins", "--json"])
+    assert printed.exit_code == 0, printed.output
+    listed = json.loads(printed.stdout)
+    assert offered["plugins"][-1] in listed["plugins"]
+    assert offered["options"][0] in listed["options"]
+
+
 def test_allow_and_block_choose_entry_point_plugins(fake_distribution) -> None:
     fake_distribution(
         "hushcut-louder",
@@ -381,12 +441,164 @@ def test_entry_point_plugin_with_misspelt_hook_is_named(fake_distribution) -> No
 
 def test_blocking_a_builtin_lets_a_plugin_take_over(workdir: Path) -> None:
     pm = get_plugin_manager(block=["loudness"], autoload=False)
-    with pytest.raises(Exception, match="no installed detector"):
-        detect(workdir / "talk1.mp4", plugin_manager=pm)
+    with pytest.raises(OptionsError, match=r"no installed detector .*installed detectors: none"):
+        detect(workdir / "talk.mp4", plugin_manager=pm)
     pm.register(ConstantDetector(), name="constant")
-    assert detect(
-        workdir / "talk1.mp4", CutOptions(detector="constant"), plugin_manager=pm
-    ).silences
+    assert detect(workdir / "talk.mp4", CutOptions(detector="constant"), plugin_manager=pm).silences
+
+
+RENDERER_PLUGIN = """
+from pathlib import Path
+from hushcut.pipeline import Renderer, RenderResult, hookimpl
+
+def render(source, output, timeline, settings, progress):
+    lines = [f"{s.start:.3f} {s.end:.3f}" for s in timeline.segments]
+    Path(output).write_text("\\n".join(lines) + "\\n")
+    return RenderResult(Path(output), settings.mode, timeline.output_duration)
+
+@hookimpl
+def hushcut_register_renderers(register):
+    register(Renderer("cuelist", render, ".txt", "text/plain", "The kept stretches as text."))
+"""
+
+
+def test_an_installed_renderer_is_chosen_by_name_and_names_the_default_output(
+    fake_distribution, workdir: Path
+) -> None:
+    fake_distribution(
+        "hushcut-cuelist",
+        {"hushcut_test_plugin_cuelist": RENDERER_PLUGIN},
+        {"cuelist": "hushcut_test_plugin_cuelist"},
+    )
+    listing = CliRunner().invoke(main, ["plugins"])
+    assert "  renderer cuelist (.txt, text/plain): The kept stretches as text." in listing.stdout
+    assert "renderers: mp4 (default), cuelist" in listing.stdout
+    source = workdir / "talk.mp4"
+    result = CliRunner().invoke(main, ["cut", str(source), "-q", "--set", "renderer=cuelist"])
+    assert result.exit_code == 0, result.output
+    written = (workdir / "talk_hushcut.txt").read_text().splitlines()
+    assert len(written) > 3
+    assert all(len(line.split()) == 2 for line in written)
+    assert not (workdir / "talk_hushcut.mp4").exists()
+
+
+class CueSheet:
+    """An exporter plugin: the kept segments as text, with an option."""
+
+    @hookimpl
+    def hushcut_options(self):
+        from hushcut.pipeline import OptionSpec
+
+        return [OptionSpec("cuesheet", "title", str, "untitled", "Title line.")]
+
+    @hookimpl
+    def hushcut_register_exporters(self, register) -> None:
+        register(Exporter("cuesheet", self.export, ".cue", "text/plain", "A cue sheet."))
+
+    def export(self, timeline: Timeline, media: MediaInfo, options: CutOptions) -> str:
+        title = options.plugin_option("cuesheet", "title")
+        rows = [f"{s.start:.2f}-{s.end:.2f}" for s in timeline.segments]
+        return "\n".join([f"TITLE {title} ({media.path.name})", *rows]) + "\n"
+
+
+def test_hook_hushcut_register_exporters_formats_chosen_by_name(pm, talk: Path, tmp_path) -> None:
+    media = probe(talk)
+    timeline = Timeline(60.0, [Segment(1.0, 7.5), Segment(20.0, 23.0, 2.0)], source="talk1.mp4")
+    # The built-in exporter writes exactly the file `hushcut cut --timeline` writes.
+    timeline.write(tmp_path / "plan.json")
+    as_json = export_timeline(timeline, "json", media, plugin_manager=pm)
+    assert as_json == (tmp_path / "plan.json").read_bytes()
+    assert Timeline.from_dict(json.loads(as_json)).segments == timeline.segments
+
+    pm.register(CueSheet(), name="cuesheet")
+    sheet = export_timeline(
+        timeline, "cuesheet", media, {"plugins": {"cuesheet": {"title": "Talk"}}}, plugin_manager=pm
+    )
+    assert sheet == f"TITLE Talk ({talk.name})\n1.00-7.50\n20.00-23.00\n".encode()
+    with pytest.raises(OptionsError, match=r"installed exporters: json, cuesheet;"):
+        export_timeline(timeline, "fcpxml", media, plugin_manager=pm)
+
+
+def _registering(hook: str, *items: object) -> object:
+    """A plugin whose ``hook`` registers ``items``."""
+
+    def register_all(register) -> None:
+        for item in items:
+            register(item)
+
+    return type("Registering", (), {hook: staticmethod(hookimpl(register_all))})()
+
+
+def _detect_nothing(source, media, options, progress) -> Detection:
+    return Detection(media.duration, [])
+
+
+def test_a_name_registered_twice_names_the_plugin_registered_later(pm) -> None:
+    taken = _registering("hushcut_register_detectors", Detector("loudness", _detect_nothing))
+    with pytest.raises(PluginError) as caught:
+        register_plugin(pm, taken, "copycat")
+    assert str(caught.value) == (
+        "plugin 'copycat' registers a detector named 'loudness', which plugin 'loudness' "
+        "registers too"
+    )
+    assert (caught.value.plugin, caught.value.hook) == ("copycat", "hushcut_register_detectors")
+    assert pm.get_plugin("copycat") is None  # left out, the built-in one still works
+    assert Hooks(pm).register_detectors().names() == ["loudness"]
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        (Detector("Loud Ness", _detect_nothing), "registers a detector named 'Loud Ness': a name"),
+        ("loudness", "registered 'loudness' in hushcut_register_detectors, not a Detector"),
+    ],
+)
+def test_a_bad_registration_is_a_plugin_error_naming_the_plugin(pm, item, problem) -> None:
+    with pytest.raises(PluginError, match=rf"^plugin 'bad' {problem}"):
+        register_plugin(pm, _registering("hushcut_register_detectors", item), "bad")
+
+
+def test_a_plugin_implementing_a_removed_hook_is_told_what_replaced_it(pm) -> None:
+    class Outdated:
+        @hookimpl
+        def hushcut_detect(self, source, media, options, progress):
+            return None
+
+    with pytest.raises(PluginError) as caught:
+        register_plugin(pm, Outdated(), "outdated")
+    assert str(caught.value) == (
+        "plugin 'outdated' implements hushcut_detect, which hushcut-pipeline 0.2 replaced "
+        "by hushcut_register_detectors (see docs/plugins.md)"
+    )
+
+
+def test_plugin_errors_carry_the_plugin_and_its_distribution(fake_distribution, workdir) -> None:
+    source = PLUGIN_SOURCE.replace("return [f", "raise RuntimeError('no gain')\n    return [f")
+    fake_distribution(
+        "hushcut-louder",
+        {"hushcut_test_plugin_louder": source},
+        {"louder": "hushcut_test_plugin_louder"},
+    )
+    pm = get_plugin_manager(allow=["louder"])
+    use_fake_renderer(pm)
+    with pytest.raises(PluginError) as caught:
+        cut(workdir / "talk.mp4", workdir / "out.mp4", plugin_manager=pm)
+    error = caught.value
+    assert str(error) == (
+        "plugin 'louder' (hushcut-louder 1.0) failed in hushcut_audio_filters: "
+        "RuntimeError: no gain"
+    )
+    assert (error.plugin, error.hook) == ("louder", "hushcut_audio_filters")
+    assert error.origin is not None
+    assert (error.origin.distribution, error.origin.version) == ("hushcut-louder", "1.0")
+    assert error.origin.entry_point == "hushcut_test_plugin_louder"
+
+
+def test_the_typed_facade_has_one_method_per_hook() -> None:
+    for hook in hook_names():
+        method = getattr(Hooks, hook.removeprefix("hushcut_"), None)
+        assert callable(method), f"Hooks has no method for {hook}"
+        assert "return" in inspect.get_annotations(method), f"Hooks.{method.__name__} is untyped"
 
 
 def test_every_hook_has_a_test() -> None:

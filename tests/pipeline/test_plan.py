@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hushcut.pipeline import CutOptions, Segment, detect, plan
-from hushcut.pipeline.detect import Detection
-from hushcut.pipeline.plan import plan_timeline
+from hushcut.pipeline import CutOptions, Detection, Segment, detect, plan, plan_timeline
 
 RULES = {"min_silence_s": 0.3, "margin_s": 0.15, "min_cut_s": 0.1, "min_clip_s": 0.4}
 
@@ -78,9 +76,9 @@ def test_plan_uses_options_and_records_how_it_was_made(pm) -> None:
     assert timeline.meta["threshold_db"] == -41.0
 
 
-def test_default_plan_of_talk1_clips_no_word(talk1: Path, pm) -> None:
-    truth = json.loads(talk1.with_suffix(".json").read_text())
-    timeline = plan(detect(talk1, plugin_manager=pm), CutOptions(), plugin_manager=pm)
+def test_default_plan_of_the_talk_clips_no_word(talk: Path, pm) -> None:
+    truth = json.loads(talk.with_suffix(".json").read_text())
+    timeline = plan(detect(talk, plugin_manager=pm), CutOptions(), plugin_manager=pm)
     kept = timeline.segments
     for sentence in truth["speech"]:
         # Every spoken sentence lies inside one kept segment, with room to spare.

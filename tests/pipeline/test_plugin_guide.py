@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import tomllib
 import types
@@ -10,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from hushcut.pipeline import CutOptions, get_plugin_manager, hookspecs, probe
+from hushcut.pipeline import (
+    CutOptions,
+    capabilities,
+    detect,
+    get_plugin_manager,
+    hookspecs,
+    probe,
+)
 from hushcut.pipeline.api import resolve_options
 from hushcut.pipeline.plugins import ENTRY_POINT_GROUP, hook_names, register_plugin
+from hushcut.pipeline.testing import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -76,6 +85,15 @@ def test_hook_call_rule_matches_the_spec(sections: dict[str, str], hook: str) ->
     assert ("historic" in text) == bool(options["historic"])
 
 
+@pytest.mark.parametrize("hook", hook_names())
+def test_hook_says_when_it_was_added_as_its_spec_does(sections: dict[str, str], hook: str) -> None:
+    spec = re.search(r"Added in (\d+\.\d+)\.", inspect.getdoc(getattr(hookspecs, hook)) or "")
+    assert spec, f"the docstring of {hook} must end with 'Added in X.Y.'"
+    documented = re.search(r"^\*Added in (\d+\.\d+)", sections.get(hook, ""), re.M)
+    assert documented, f"docs/plugins.md must say *Added in {spec.group(1)}* under {hook}"
+    assert documented.group(1) == spec.group(1)
+
+
 def test_overview_lists_every_hook_with_its_call_rule(guide: str) -> None:
     overview = guide.split("## How a cut calls plugins", 1)[1].split("```", 2)[1]
     rules = {
@@ -95,7 +113,7 @@ def _example(guide: str, name: str) -> str:
     return match.group(1)
 
 
-def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> None:
+def test_minimal_example_is_a_working_plugin(guide: str, talk: Path) -> None:
     module = types.ModuleType("hushcut_rumble.plugin")
     # Running the documented code is the point: it must be a plugin that really loads.
     code = compile(_example(guide, "hushcut_rumble/plugin.py"), "plugin.py", "exec")
@@ -103,7 +121,7 @@ def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> Non
     pm = get_plugin_manager(autoload=False)
     register_plugin(pm, module, "rumble")  # fails on a misspelt hook or wrong arguments
     options = resolve_options({"plugins": {"rumble": {"enabled": "true", "cutoff": "120"}}}, pm)
-    media = probe(media_dir / "talk1.mp4")
+    media = probe(talk)
     assert ["highpass=f=120.0:poles=2"] in pm.hook.hushcut_audio_filters(
         options=options, media=media
     )
@@ -111,6 +129,31 @@ def test_minimal_example_is_a_working_plugin(guide: str, media_dir: Path) -> Non
     assert pm.hook.hushcut_audio_filters(options=disabled, media=media) == []
     with pytest.raises(Exception, match=r"option rumble\.cutoff"):
         resolve_options({"plugins": {"rumble": {"cutoff": "5"}}}, pm)
+
+
+def test_detector_example_registers_a_working_detector(guide: str, talk: Path) -> None:
+    module = types.ModuleType("fixed45")
+    exec(compile(_example(guide, "detector"), "detector.py", "exec"), vars(module))  # noqa: S102
+    pm = get_plugin_manager(autoload=False)
+    register_plugin(pm, module, "fixed45")
+    detection = detect(talk, {"detector": "fixed45"}, plugin_manager=pm)
+    assert detection.detector == "fixed45"
+    assert detection.threshold_db == -45.0
+    assert len(detection.silences) > 5
+
+
+def test_capabilities_are_documented_with_their_exact_fields(guide: str) -> None:
+    chapter = guide.split("## Capabilities", 1)[1]
+    documented = json.loads(chapter.split("```json\n", 1)[1].split("```", 1)[0])
+    module = types.ModuleType("hushcut_rumble.plugin")  # a plugin with options
+    exec(compile(_example(guide, "hushcut_rumble/plugin.py"), "plugin.py", "exec"), vars(module))  # noqa: S102
+    pm = get_plugin_manager(autoload=False)
+    register_plugin(pm, module, "rumble")
+    actual = json.loads(json.dumps(capabilities(pm)))
+    assert documented.keys() == actual.keys()
+    for key in ("plugins", "detectors", "renderers", "exporters", "options"):
+        assert documented[key][0].keys() == actual[key][0].keys(), key
+    assert documented["schema_version"] == actual["schema_version"]
 
 
 def test_minimal_example_packaging_points_at_the_example_module(guide: str) -> None:
@@ -133,3 +176,15 @@ def test_guide_names_the_plugins_that_ship_in_this_repository(guide: str) -> Non
     for pyproject in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
         name = tomllib.loads(pyproject.read_text())["project"]["name"]
         assert f"`{name}`" in guide, f"docs/plugins.md does not mention {name}"
+
+
+def test_minimal_example_test_passes_with_the_test_kit(
+    guide: str, pytester: pytest.Pytester, sample_media_cache: Path, monkeypatch
+) -> None:
+    # The documented plugin and its documented test, run as its author would run them.
+    package = pytester.mkpydir("hushcut_rumble")
+    (package / "plugin.py").write_text(_example(guide, "hushcut_rumble/plugin.py"))
+    pytester.makepyfile(test_rumble=_example(guide, "tests/test_rumble.py"))
+    monkeypatch.setenv(CACHE_ENV, str(sample_media_cache))  # pytester moves HOME
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -1,4 +1,4 @@
-"""Probing and bad input: every shared media file works or fails with one clear line."""
+"""Probing and bad input: every sample file works or fails with one clear line."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from hushcut.pipeline import MediaError, NoAudioError, detect, probe
+from hushcut.pipeline._detect import detect_silences
 from hushcut.pipeline.cli import main
-from hushcut.pipeline.detect import detect_silences
-from tests.pipeline.scoring import score_against_truth
+from hushcut.pipeline.testing import SAMPLES, SampleMedia, score_against_truth
 
 MEDIA_SUFFIXES = {".mp4", ".mkv", ".m4a", ".mp3", ".wav"}
 
@@ -21,11 +21,11 @@ def shared_files(media_dir: Path) -> list[Path]:
     return sorted(p for p in media_dir.rglob("*") if p.is_file())
 
 
-def test_talk1_streams_durations_and_keyframes(talk1: Path) -> None:
-    media = probe(talk1)
+def test_talk_streams_durations_and_keyframes(talk: Path) -> None:
+    media = probe(talk)
     assert media.duration == pytest.approx(60.0, abs=0.05)
     assert media.video is not None
-    assert (media.video.codec, media.video.width, media.video.height) == ("h264", 1280, 720)
+    assert (media.video.codec, media.video.width, media.video.height) == ("h264", 640, 360)
     assert media.video.fps == pytest.approx(30.0)
     assert media.audio.codec == "aac"
     assert (media.audio.sample_rate, media.audio.channels, media.audio.layout) == (
@@ -33,23 +33,24 @@ def test_talk1_streams_durations_and_keyframes(talk1: Path) -> None:
         2,
         "stereo",
     )
-    # x264's default keyint of 250 frames at 30 fps: a keyframe every 8.33 s.
+    # A keyint of 250 frames (x264's default) at 30 fps: a keyframe every 8.33 s.
     assert media.keyframes[:3] == pytest.approx([0.0, 250 / 30, 500 / 30])
     assert len(media.keyframes) == 8
 
 
-def test_extra_streams_are_described_but_never_chosen(media_dir: Path) -> None:
-    with_cover = probe(media_dir / "edge" / "h264-mjpeg.mp4")
+def test_extra_streams_are_described_but_never_chosen(sample_media: SampleMedia) -> None:
+    with_cover = probe(sample_media("cover-art.mp4"))
     assert [s.codec for s in with_cover.streams] == ["h264", "aac", "mjpeg"]
+    assert with_cover.streams[2].attached_picture
     assert with_cover.video is not None
     assert with_cover.video.codec == "h264"
-    subtitled = probe(media_dir / "edge" / "mov_text.mp4")
+    subtitled = probe(sample_media("subtitles.mp4"))
     assert "subtitle" in {s.type for s in subtitled.streams}
     assert subtitled.audio.codec == "aac"
 
 
-def test_audio_only_input_has_no_video_and_no_keyframes(media_dir: Path) -> None:
-    media = probe(media_dir / "edge" / "mono.mp3")
+def test_audio_only_input_has_no_video_and_no_keyframes(sample_media: SampleMedia) -> None:
+    media = probe(sample_media("mono.mp3"))
     assert media.video is None
     assert media.keyframes == ()
     assert media.audio.channels == 1
@@ -79,9 +80,9 @@ def test_detect_refuses_a_truncated_file_without_the_keyframe_scan(broken_media)
     assert "\n" not in str(info.value)
 
 
-def test_a_few_damaged_packets_are_skipped_like_players_do(broken_media, talk1: Path) -> None:
+def test_a_few_damaged_packets_are_skipped_like_players_do(broken_media, talk: Path) -> None:
     detection = detect_silences(broken_media["damaged"])
-    assert score_against_truth(detection.silences, talk1.with_suffix(".json")).f1 >= 0.97
+    assert score_against_truth(detection.silences, talk).f1 >= 0.97
 
 
 def test_audio_damaged_throughout_is_refused_in_one_line(broken_media) -> None:
@@ -90,20 +91,42 @@ def test_audio_damaged_throughout_is_refused_in_one_line(broken_media) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_every_shared_media_file_detects_or_fails_in_one_line(media_dir: Path) -> None:
+def _detect_json_outcome(runner: CliRunner, path: Path) -> int:
+    """Exit status of ``hushcut detect --json PATH``, checked to be one clean line."""
+    result = runner.invoke(main, ["detect", str(path), "--json"])
+    assert "Traceback" not in result.output, path
+    if result.exit_code == 0:
+        assert result.stdout.count("\n") == 1
+    else:
+        assert result.exit_code == 1, f"{path.name}: {result.output}"
+        assert result.stderr.startswith("error: ")
+        assert result.stderr.count("\n") == 1, result.stderr
+    return result.exit_code
+
+
+def test_every_sample_detects_or_fails_in_one_line(
+    sample_media: SampleMedia, real_speech: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    for name, spec in SAMPLES.items():
+        path = sample_media(name)
+        # Files with a sound track are analysed; a video without one is refused.
+        assert _detect_json_outcome(runner, path) == (0 if spec.audio else 1), name
+        # Its ground truth is no media file: refused in one line.
+        assert _detect_json_outcome(runner, path.with_suffix(".json")) == 1
+    assert _detect_json_outcome(runner, real_speech) == 0
+    notes = tmp_path / "README.md"
+    notes.write_text("# Not media\n")
+    assert _detect_json_outcome(runner, notes) == 1
+
+
+@pytest.mark.shared_media
+def test_every_shared_media_file_detects_or_fails_in_one_line(shared_media: Path) -> None:
     runner = CliRunner()
     outcomes = {}
-    for path in shared_files(media_dir):
-        result = runner.invoke(main, ["detect", str(path), "--json"])
-        assert "Traceback" not in result.output, path
-        if path.suffix in MEDIA_SUFFIXES:
-            assert result.exit_code == 0, f"{path.name}: {result.output}"
-            assert result.stdout.count("\n") == 1
-        else:
-            assert result.exit_code == 1, f"{path.name} should be refused"
-            assert result.stderr.startswith("error: ")
-            assert result.stderr.count("\n") == 1, result.stderr
-        outcomes[path.name] = result.exit_code
+    for path in shared_files(shared_media):
+        outcomes[path.name] = _detect_json_outcome(runner, path)
+        assert (outcomes[path.name] == 0) == (path.suffix in MEDIA_SUFFIXES), path.name
     assert outcomes["talk1.mp4"] == 0
     assert outcomes["man-on-green-screen.mp4"] == 0  # it does have an audio track
 

@@ -13,6 +13,7 @@ import pytest
 
 from hushcut.pipeline.errors import CanceledError, MediaError, PipelineError, RenderError
 from hushcut.pipeline.render import RenderMode, RenderSettings, render
+from hushcut.pipeline.testing import SAMPLES, SampleMedia
 from hushcut.pipeline.timeline import Segment, Timeline
 
 FPS = 30
@@ -265,8 +266,10 @@ def test_reencode_copies_nothing(source: Path, tmp_path: Path) -> None:
     assert result.reencoded_video_s == pytest.approx(timeline.output_duration, abs=FRAME * 3)
 
 
-def test_hevc_source_falls_back_to_reencode_and_says_so(media_dir: Path, tmp_path: Path) -> None:
-    src = media_dir / "edge" / "testsrc-hevc.mp4"
+def test_hevc_source_falls_back_to_reencode_and_says_so(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
+    src = sample_media("hevc.mp4")
     timeline = Timeline(source_duration=2.0, segments=[Segment(0.1, 0.75), Segment(1.2, 1.9)])
     result = render(src, tmp_path / "out.mp4", timeline, RenderSettings())
     assert result.mode_used == "reencode"
@@ -379,19 +382,26 @@ def test_bad_timelines_and_inputs_fail_clearly(source: Path, tmp_path: Path) -> 
     assert not (tmp_path / "o.mp4").exists()
 
 
-_SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
-EDGE_FILES = sorted(
-    f"{p.parent.name}/{p.name}"
-    for folder in ("edge", "real")
-    for p in (_SHARED_MEDIA / folder).glob("*")
-)
+EDGE_FILES = [name for name in SAMPLES if name != "talk"]
 
 
-@pytest.mark.parametrize("name", EDGE_FILES)
+@pytest.mark.parametrize("name", [*EDGE_FILES, "real speech"])
 def test_every_edge_file_renders_or_fails_clearly(
-    media_dir: Path, tmp_path: Path, name: str
+    sample_media: SampleMedia, real_speech: Path, tmp_path: Path, name: str
 ) -> None:
-    src = media_dir / name
+    src = real_speech if name == "real speech" else sample_media(name)
+    _renders_or_fails_clearly(src, tmp_path)
+
+
+@pytest.mark.shared_media
+def test_every_shared_edge_file_renders_or_fails_clearly(shared_media: Path, tmp_path: Path):
+    for folder in ("edge", "real"):
+        for src in sorted((shared_media / folder).glob("*")):
+            _renders_or_fails_clearly(src, tmp_path / src.name)
+
+
+def _renders_or_fails_clearly(src: Path, tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
     with av.open(str(src)) as container:
         duration = container.duration / 1e6 if container.duration else 4.0
         has_video = any(
@@ -417,9 +427,9 @@ def test_every_edge_file_renders_or_fails_clearly(
     assert out.errors == []
     planned = timeline.output_duration
     if has_video:
-        assert abs(out.video_end - planned) <= frame, (name, out.video_end, planned)
+        assert abs(out.video_end - planned) <= frame, (src.name, out.video_end, planned)
     if has_audio:
-        assert abs(out.audio_seconds - planned) <= frame, (name, out.audio_seconds, planned)
+        assert abs(out.audio_seconds - planned) <= frame, (src.name, out.audio_seconds, planned)
 
 
 @pytest.mark.parametrize(

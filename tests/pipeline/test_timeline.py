@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hushcut.pipeline import Segment, Timeline, TimelineError, cut, hookimpl
+from hushcut.pipeline import Segment, Timeline, TimelineError, cut
 from hushcut.pipeline.cli import main
-from hushcut.pipeline.render import RenderResult
+from tests.pipeline.fake_plugins import use_fake_renderer
 
 
 def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
@@ -58,29 +58,14 @@ def test_timeline_that_is_not_json_is_refused(tmp_path: Path) -> None:
         Timeline.read(path)
 
 
-class RecordingRenderer:
-    """Stands in for the renderer and remembers what it was asked to render."""
-
-    def __init__(self) -> None:
-        self.timelines: list[Timeline] = []
-
-    @hookimpl
-    def hushcut_render(self, source, output, timeline, settings, progress) -> RenderResult:
-        self.timelines.append(timeline)
-        Path(output).write_bytes(b"rendered")
-        return RenderResult(
-            output=Path(output), mode_used=settings.mode, duration=timeline.output_duration
-        )
-
-
 def test_cli_writes_the_plan_and_a_hand_edit_is_what_gets_planned(workdir: Path) -> None:
-    source = workdir / "talk1.mp4"
+    source = workdir / "talk.mp4"
     plan_file = workdir / "plan.json"
     runner = CliRunner()
     written = runner.invoke(main, ["cut", str(source), "--plan-only", "--timeline", str(plan_file)])
     assert written.exit_code == 0, written.output
     data = json.loads(plan_file.read_text())
-    assert data["source"] == "talk1.mp4"
+    assert data["source"] == "talk.mp4"
     assert len(data["segments"]) > 3
     # The user keeps only the first two kept segments and slows nothing down.
     data["segments"] = data["segments"][:2]
@@ -95,18 +80,17 @@ def test_cli_writes_the_plan_and_a_hand_edit_is_what_gets_planned(workdir: Path)
 
 
 def test_cut_renders_a_supplied_timeline_exactly_as_given(workdir: Path, pm) -> None:
-    renderer = RecordingRenderer()
-    pm.register(renderer, name="recording-renderer")
+    renderer = use_fake_renderer(pm)
     edited = Timeline(source_duration=60.0, segments=[Segment(1.0, 7.5), Segment(20.0, 23.0, 2.0)])
-    result = cut(workdir / "talk1.mp4", workdir / "out.mp4", timeline=edited, plugin_manager=pm)
+    result = cut(workdir / "talk.mp4", workdir / "out.mp4", timeline=edited, plugin_manager=pm)
     assert renderer.timelines == [edited]
     assert result.detection is None  # nothing was detected or re-planned
     assert result.output_duration == pytest.approx(8.0)
 
 
 def test_cut_refuses_a_timeline_longer_than_the_source(workdir: Path, pm) -> None:
-    pm.register(RecordingRenderer(), name="recording-renderer")
+    use_fake_renderer(pm)
     too_long = Timeline(source_duration=90.0, segments=[Segment(50.0, 80.0)])
     with pytest.raises(TimelineError, match="ends after the source"):
-        cut(workdir / "talk1.mp4", workdir / "out.mp4", timeline=too_long, plugin_manager=pm)
+        cut(workdir / "talk.mp4", workdir / "out.mp4", timeline=too_long, plugin_manager=pm)
     assert not (workdir / "out.mp4").exists()

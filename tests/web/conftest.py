@@ -25,10 +25,11 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from hushcut.core.runtime import Runtime
+from hushcut.pipeline.testing import SampleMedia
 from tests.api import conftest as api_conftest
 from tests.api.conftest import Account, ApiServer, new_account
 from tests.conftest import ROOT
-from tests.worker.media import make_clip
+from tests.worker.media import TALK_CLIP
 
 # The API tests' server (`hushcut up` with local Google and Stripe fakes), started once for
 # this directory too, and their report hook (the server's log beside a failure).
@@ -56,15 +57,10 @@ expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
-def talk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
-    """Six seconds of talk with a 2.4 s pause, 320x180 H.264/AAC (about 100 KB).
-
-    The one place that knows where test media come from: swap it for the pipeline's
-    test kit once that lands.
-    """
-    return make_clip(
-        media_dir / "talk1.mp4", tmp_path_factory.mktemp("web-clips") / "talk.mp4", 14.5, 20.5
-    )
+def talk_clip(sample_media: SampleMedia) -> Path:
+    """The worker tests' talk from the test kit: 6 s, 320x180 H.264/AAC, with pauses of
+    2 to 2.5 s that a cut visibly removes (generated once and cached)."""
+    return sample_media("talk", **TALK_CLIP)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

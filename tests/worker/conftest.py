@@ -1,16 +1,15 @@
-"""Fixtures for worker tests: a platform (runtime + queue) per test, short clips, job helpers."""
+"""Fixtures for worker tests: a platform (runtime + dispatcher) per test, clips, job helpers."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import pytest
 from sqlalchemy import func, select, update
 
@@ -22,43 +21,36 @@ from hushcut.core.models import (
     VideoJob,
     Workspace,
 )
+from hushcut.core.ports import JobDispatcher
+from hushcut.core.queue import RedisDispatcher
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services.auth import Actor
 from hushcut.core.settings import Settings
 from hushcut.pipeline import cut as pipeline_cut
-from hushcut.worker.queue import JobQueue
+from hushcut.pipeline.testing import SampleMedia
 from hushcut.worker.runner import WorkerRunner
 from tests.conftest import Services
-from tests.platform import make_settings, new_member
-from tests.worker.media import make_clip
+from tests.platform import make_settings, new_member, wait_until
+from tests.worker.media import TALK_CLIP
 
 #: Worker settings that make crash recovery observable within a test's budget.
 FAST_WORKER = {"job_lease_s": 3.0, "job_max_attempts": 3}
 
 
 @pytest.fixture(scope="session")
-def talk_clip(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Path:
-    """Six seconds of talk1.mp4 (14.5-20.5 s) holding a 2.4 s pause, at 320x180."""
+def talk_clip(sample_media: SampleMedia, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """talk.mp4: six seconds of talk at 320x180 holding over 2 s of pauses."""
     target = tmp_path_factory.mktemp("clips") / "talk.mp4"
-    return make_clip(media_dir / "talk1.mp4", target, 14.5, 20.5)
+    shutil.copy(sample_media("talk", **TALK_CLIP), target)
+    return target
 
 
 @pytest.fixture(scope="session")
-def silent_movie(tmp_path_factory: pytest.TempPathFactory, talk_clip: Path) -> Path:
-    """The talk clip's video stream alone: a video with no audio track at all.
-
-    (edge/man-on-green-screen.mp4 is described as having no audio, but it has an AAC
-    track, so the test makes its own.)
-    """
+def silent_movie(sample_media: SampleMedia, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """silent-movie.mp4: the talk clip's picture alone, with no audio track at all."""
     target = tmp_path_factory.mktemp("clips") / "silent-movie.mp4"
-    with av.open(str(talk_clip)) as inp, av.open(str(target), "w") as out:
-        stream = out.add_stream_from_template(inp.streams.video[0])
-        for packet in inp.demux(inp.streams.video[0]):
-            if packet.dts is None:
-                continue
-            packet.stream = stream
-            out.mux(packet)
+    shutil.copy(sample_media("talk", **TALK_CLIP, audio=None), target)
     return target
 
 
@@ -79,7 +71,9 @@ class Gate:
     def open(self) -> None:
         self._open.set()
 
-    def cut(self, source: Path, target: Path, options: Any, progress: Any) -> Any:
+    def cut(
+        self, source: Path, target: Path, options: Any, progress: Any, timeline: Any = None
+    ) -> Any:
         def gated(stage: str, fraction: float) -> None:
             progress(stage, fraction)
             if stage != "render":
@@ -89,7 +83,7 @@ class Gate:
             while not self._open.wait(0.05):
                 progress(stage, fraction)
 
-        return pipeline_cut(source, target, options, progress=gated)
+        return pipeline_cut(source, target, options, progress=gated, timeline=timeline)
 
     @property
     def held(self) -> int:
@@ -97,13 +91,30 @@ class Gate:
             return len(self.holding)
 
 
+class InProcessWorkers:
+    """The API's dispatcher on the embedded backend: hints go to the first in-process
+    worker started, as in ``hushcut up`` (none started yet: its reconciler finds the job)."""
+
+    def __init__(self, workers: list[WorkerRunner]) -> None:
+        self.workers = workers
+
+    async def startup(self) -> None:
+        return None
+
+    async def enqueue(self, job_id: str) -> bool:
+        return await self.workers[0].enqueue(job_id) if self.workers else False
+
+    async def shutdown(self) -> None:
+        return None
+
+
 @dataclass
 class Platform:
-    """One test's platform: settings, a started runtime, a job queue, and workers."""
+    """One test's platform: settings, a started runtime, a job dispatcher, and workers."""
 
     settings: Settings
     runtime: Runtime
-    queue: JobQueue
+    queue: JobDispatcher
     workers: list[WorkerRunner] = field(default_factory=list)
 
     async def workspace(self, credits: int = 5, priority: int = 0) -> tuple[Actor, str]:
@@ -126,8 +137,10 @@ class Platform:
         filename: str | None = None,
         options: dict[str, Any] | None = None,
         enqueue: bool = True,
+        review: bool = False,
     ) -> str:
-        """Create a job, upload ``path`` as its input, confirm it (charge) and enqueue it."""
+        """Create a job, upload ``path`` as its input, confirm it (charge; ``review``:
+        to be analyzed only) and enqueue it."""
         name = filename or path.name
         async with self.runtime.sessionmaker() as session:
             job = await job_service.create_job(
@@ -141,7 +154,9 @@ class Platform:
             )
         await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
         async with self.runtime.sessionmaker() as session:
-            await job_service.confirm_upload(session, actor, job.id, path.stat().st_size)
+            await job_service.confirm_upload(
+                session, actor, job.id, path.stat().st_size, review=review
+            )
         if enqueue:
             await self.queue.enqueue(job.id)
         return job.id
@@ -158,17 +173,21 @@ class Platform:
     ) -> VideoJob:
         """Poll the job until ``condition`` (or one of the statuses) holds."""
         test = (lambda job: job.status in condition) if isinstance(condition, set) else condition
-        deadline = time.monotonic() + timeout
-        while True:
-            job = await self.job(job_id)
-            if test(job):
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"job {job_id} still {job.status} ({job.stage} {job.progress:.2f}, "
-                    f"error {job.error!r}) after {timeout}s"
-                )
-            await asyncio.sleep(0.05)
+        seen: list[VideoJob] = []
+
+        async def holds() -> bool:
+            seen[:] = [await self.job(job_id)]
+            return test(seen[0])
+
+        try:
+            await wait_until(holds, timeout, f"job {job_id}'s awaited state")
+        except AssertionError:
+            job = seen[0]
+            raise AssertionError(
+                f"job {job_id} still {job.status} ({job.stage} {job.progress:.2f}, "
+                f"error {job.error!r}) after {timeout}s"
+            ) from None
+        return seen[0]
 
     async def worker(self, **kwargs: Any) -> WorkerRunner:
         """A started worker on this platform's runtime (stopped at teardown)."""
@@ -188,12 +207,6 @@ class Platform:
             )
             return {reason: count for reason, count in rows.all()}
 
-    async def balance(self, workspace_id: str) -> int:
-        async with self.runtime.sessionmaker() as session:
-            workspace = await session.get(Workspace, workspace_id, populate_existing=True)
-            assert workspace is not None
-            return workspace.credits
-
     async def sent_emails(self, job_id: str, expected: int) -> list[EmailOutbox]:
         """The job's emails once ``expected`` were sent (they follow the final state)."""
 
@@ -211,8 +224,19 @@ class Platform:
             return list(rows.all())
 
     async def outputs(self, job_id: str) -> list[str]:
-        """Keys under ``output/<jobId>/`` in storage."""
-        return await list_keys(self.runtime, f"output/{job_id}/")
+        """Keys under ``output/<jobId>/`` and ``derived/<jobId>/`` in storage."""
+        found = await list_keys(self.runtime, job_service.output_prefix(job_id))
+        found += await list_keys(self.runtime, job_service.derived_prefix(job_id))
+        return sorted(found)
+
+    @staticmethod
+    def written_for(job: VideoJob) -> list[str]:
+        """What a completed job's run leaves in storage besides its input: the output, the
+        waveform peaks and the timeline exports it records (nothing else)."""
+        keys = [job_service.peaks_key(job.id), *(job.exports or {}).values()]
+        if job.output_key:
+            keys.append(job.output_key)
+        return sorted(keys)
 
 
 async def list_keys(runtime: Runtime, prefix: str) -> list[str]:
@@ -228,23 +252,6 @@ async def list_keys(runtime: Runtime, prefix: str) -> list[str]:
         for p in root.rglob("*")
         if p.is_file() and p.relative_to(root).as_posix().startswith(prefix)
     )
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
-    timeout: float = 30.0,
-    message: str = "condition",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} not reached after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 def own_redis_database(services: Services, number: int) -> str:
@@ -271,9 +278,14 @@ def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest
 @pytest.fixture
 async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
     runtime = await Runtime.start(worker_settings, upgrade=False)
-    queue = JobQueue(runtime)
+    workers: list[WorkerRunner] = []
+    queue: JobDispatcher = (
+        RedisDispatcher(worker_settings.redis_url)
+        if worker_settings.redis_url
+        else InProcessWorkers(workers)
+    )
     await queue.startup()
-    platform = Platform(worker_settings, runtime, queue)
+    platform = Platform(worker_settings, runtime, queue, workers)
     try:
         yield platform
     finally:

@@ -1,4 +1,5 @@
-"""A broken installed plugin is left out of a worker, named once, and fails only jobs using it."""
+"""A broken installed plugin is left out of a worker, named once, and not offered: jobs using
+it are refused by the API or wait for a worker that has it; other jobs run."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from hushcut.core.errors import BadUserInput
 from hushcut.core.models import JobStatus, LedgerReason
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services.workers import OfferedOptions
 from hushcut.pipeline.plugins import DISABLE_AUTOLOAD_ENV
+from tests.platform import balance
 from tests.worker.conftest import Platform
 
 FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
@@ -48,7 +53,7 @@ def install_plugin(
         del sys.modules[module]
 
 
-async def test_a_worker_with_broken_plugins_runs_other_jobs_and_fails_those_selecting_them(
+async def test_a_worker_with_broken_plugins_runs_other_jobs_and_leaves_those_selecting_them(
     platform: Platform,
     talk_clip: Path,
     install_plugin: Callable[..., None],
@@ -64,7 +69,7 @@ async def test_a_worker_with_broken_plugins_runs_other_jobs_and_fails_those_sele
     )
 
     with caplog.at_level(logging.ERROR, logger="hushcut.worker"):
-        await platform.worker(concurrency=1)
+        worker = await platform.worker(concurrency=1)
     # One line per broken plugin at start, naming it and why it was left out.
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2, errors
@@ -76,24 +81,34 @@ async def test_a_worker_with_broken_plugins_runs_other_jobs_and_fails_those_sele
 
     job = await platform.wait_for(normal, FINAL, timeout=90)
     assert job.status is JobStatus.COMPLETED, job.error
-    assert len(await platform.outputs(normal)) == 1
+    assert await platform.outputs(normal) == platform.written_for(job)
 
-    for job_id, name, reason in [
-        (by_detector, "broken", "failed to import: ModuleNotFoundError"),
-        (by_options, "typo", "implements unknown hooks: hushcut_audio_filter"),
+    # The worker does not offer what it left out, so it never takes the jobs needing it:
+    # they wait, charged once, for a worker that has the plugin (or a cancel).
+    assert await worker.reconcile_once(min_queued_age_s=0) == 0
+    for job_id in (by_detector, by_options):
+        job = await platform.job(job_id)
+        assert (job.status, job.attempts, job.lease_owner) == (JobStatus.QUEUED, 0, None)
+    assert await balance(platform.runtime, workspace) == 2
+
+    # The API refuses new jobs selecting them, saying why, before any charge.
+    options = OfferedOptions(platform.runtime.sessionmaker)
+    for selection, name, reason in [
+        ({"detector": "broken"}, "broken", "failed to import: ModuleNotFoundError"),
+        ({"plugins": {"typo": {"gain": 2}}}, "typo", "implements unknown hooks"),
     ]:
-        job = await platform.wait_for(job_id, FINAL)
-        assert job.status is JobStatus.FAILED
-        assert job.error is not None
-        assert job.error.startswith(f"plugin {name!r} is unavailable on this worker: "), job.error
-        assert reason in job.error
-        assert "\n" not in job.error
-        assert job.attempts == 1, "a job needing a missing plugin is not retried"
-        assert await platform.ledger(job_id) == {
-            LedgerReason.JOB_CHARGE: 1,
-            LedgerReason.JOB_REFUND: 1,
-        }
-        assert await platform.outputs(job_id) == []
-        (email,) = await platform.sent_emails(job_id, 1)
-        assert job.error in email.text
-    assert await platform.balance(workspace) == 4
+        with pytest.raises(BadUserInput) as refused:
+            await options.validate(selection)
+        message = str(refused.value)
+        assert message.startswith(f"plugin {name!r} is unavailable on every worker: "), message
+        assert reason in message
+        assert "\n" not in message
+    await options.validate({"threshold_db": -40})
+
+    async with platform.runtime.sessionmaker() as session:
+        await job_service.cancel_job(session, actor, by_detector)
+    assert await platform.ledger(by_detector) == {
+        LedgerReason.JOB_CHARGE: 1,
+        LedgerReason.JOB_REFUND: 1,
+    }
+    assert await platform.outputs(by_detector) == []

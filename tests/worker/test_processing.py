@@ -12,7 +12,8 @@ from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
 from hushcut.worker.processor import INPUT_MISSING_MESSAGE
-from tests.worker.conftest import Gate, Platform, wait_until
+from tests.platform import balance, wait_until
+from tests.worker.conftest import Gate, Platform
 from tests.worker.media import media_duration
 
 FINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
@@ -46,13 +47,13 @@ async def test_job_is_processed_end_to_end(
     assert job.output_duration_s < job.input_duration_s - 1.5  # the 2.4 s pause is gone
     assert (job.stage, job.progress, job.attempts) == ("done", 1.0, 1)
 
-    assert await platform.outputs(job_id) == [job.output_key]
+    assert await platform.outputs(job_id) == platform.written_for(job)
     downloaded = tmp_path / "result.mp4"
     await platform.runtime.storage.download_file(job.output_key, downloaded)
     assert media_duration(downloaded) == pytest.approx(job.output_duration_s, abs=0.1)
 
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1}
-    assert await platform.balance(workspace) == 2
+    assert await balance(platform.runtime, workspace) == 2
     emails = await platform.sent_emails(job_id, 1)
     assert len(emails) == 1
     assert "ready" in emails[0].subject
@@ -93,7 +94,7 @@ async def test_bad_media_fails_once_with_a_clear_message_and_a_refund(
     assert "Traceback" not in job.error
     assert job.attempts == 1, "bad media is never retried"
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
-    assert await platform.balance(workspace) == 3
+    assert await balance(platform.runtime, workspace) == 3
     assert await platform.outputs(job_id) == []
     emails = await platform.sent_emails(job_id, 1)
     assert len(emails) == 1

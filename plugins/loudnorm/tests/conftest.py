@@ -1,27 +1,18 @@
-"""Fixtures of the hushcut-loudnorm tests: shared media and the installed plugins loaded."""
+"""Fixtures of the hushcut-loudnorm tests: the kit's sample media; only this plugin
+installed beside the built-in steps."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from hushcut.pipeline.api import default_plugin_manager
-from hushcut.pipeline.plugins import DISABLE_AUTOLOAD_ENV
+from hushcut.pipeline.plugins import HushcutPluginManager
+from hushcut.pipeline.testing import PluginManagers
 
-#: The repository's shared test media, laid beside the clone (see shared/media/README.md).
-MEDIA_DIR = Path(__file__).resolve().parents[4] / "shared" / "media"
-
-
-@pytest.fixture(scope="session")
-def media_dir() -> Path:
-    if not MEDIA_DIR.is_dir():
-        pytest.fail(f"test media not found at {MEDIA_DIR} (shared/ must sit beside the clone)")
-    return MEDIA_DIR
+pytest_plugins = ["hushcut.pipeline.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
-def installed_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Load the installed plugins (this one among them) afresh for every test."""
-    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
-    default_plugin_manager.cache_clear()
+def only_this_plugin(hushcut_plugins: PluginManagers) -> HushcutPluginManager:
+    """The built-in steps and this plugin (from its entry point), whatever else is
+    installed: the default for `cut` and the `hushcut` command in every test."""
+    return hushcut_plugins.use("loudnorm")

@@ -17,6 +17,7 @@ from hushcut_loudnorm import LoudnessError, LoudnormTarget, normalise
 from hushcut.pipeline import CutOptions, OptionsError, cut, get_plugin_manager
 from hushcut.pipeline.cli import main
 from hushcut.pipeline.plugins import option_specs
+from hushcut.pipeline.testing import SampleMedia
 
 
 def integrated_loudness(path: Path) -> float:
@@ -49,9 +50,11 @@ def audio_seconds(path: Path) -> float:
         return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
 
 
-def test_cut_output_is_normalised_to_minus_16_lufs(media_dir: Path, tmp_path: Path) -> None:
+def test_cut_output_is_normalised_to_minus_16_lufs(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
     source = tmp_path / "speech.wav"
-    shutil.copy(media_dir / "real" / "example-cut-s16le.wav", source)
+    shutil.copy(sample_media("pcm-s16le.wav"), source)
     output = tmp_path / "out.m4a"
     result = CliRunner().invoke(
         main, ["cut", str(source), "-o", str(output), "--set", "loudnorm.enabled=true"]
@@ -68,13 +71,13 @@ def sample_peak_dbfs(path: Path) -> float:
 
 
 def test_loud_target_is_reached_dynamically_under_the_peak_limit(
-    media_dir: Path, tmp_path: Path
+    sample_media: SampleMedia, tmp_path: Path
 ) -> None:
     # +8 dB of gain would push this recording's peaks over -1.5 dBTP: one constant gain
     # cannot do it, so loudnorm normalises dynamically and limits the peaks.
     output = tmp_path / "loud.m4a"
     result = cut(
-        media_dir / "real" / "example-cut-s16le.wav",
+        sample_media("pcm-s16le.wav"),
         output,
         {"plugins": {"loudnorm": {"enabled": True, "target": -14}}},
     )
@@ -86,9 +89,11 @@ def test_loud_target_is_reached_dynamically_under_the_peak_limit(
     assert sample_peak_dbfs(output) <= -1.5 + 0.5
 
 
-def test_normalise_copies_video_and_keeps_the_audio_length(media_dir: Path, tmp_path: Path) -> None:
+def test_normalise_copies_video_and_keeps_the_audio_length(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
     clip = tmp_path / "clip.mp4"
-    shutil.copy(media_dir / "edge" / "testsrc.mp4", clip)
+    shutil.copy(sample_media("short.mp4"), clip)
     video_before, seconds_before = video_packets(clip), audio_seconds(clip)
     done = normalise(clip, LoudnormTarget(integrated_lufs=-23.0))
     assert done.mode in {"linear", "dynamic"}
@@ -98,10 +103,12 @@ def test_normalise_copies_video_and_keeps_the_audio_length(media_dir: Path, tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
-def test_audio_only_cut_is_normalised_to_the_chosen_target(media_dir: Path, tmp_path: Path) -> None:
+def test_audio_only_cut_is_normalised_to_the_chosen_target(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
     output = tmp_path / "commentary.m4a"
     result = cut(
-        media_dir / "real" / "new-commentary.mp3",
+        sample_media("mono.mp3"),
         output,
         {"plugins": {"loudnorm": {"enabled": True, "target": -20, "true_peak": -2}}},
     )
@@ -109,15 +116,17 @@ def test_audio_only_cut_is_normalised_to_the_chosen_target(media_dir: Path, tmp_
     assert integrated_loudness(output) == pytest.approx(-20.0, abs=1.0)
 
 
-def test_disabled_by_default_so_installing_it_changes_no_cut(media_dir: Path, tmp_path: Path):
-    result = cut(media_dir / "real" / "new-commentary.mp3", tmp_path / "plain.m4a")
+def test_disabled_by_default_so_installing_it_changes_no_cut(
+    sample_media: SampleMedia, tmp_path: Path
+):
+    result = cut(sample_media("mono.mp3"), tmp_path / "plain.m4a")
     assert not any("loudnorm" in note for note in result.notes)
 
 
-def test_a_failure_leaves_the_output_as_it_was(media_dir: Path, tmp_path: Path) -> None:
+def test_a_failure_leaves_the_output_as_it_was(sample_media: SampleMedia, tmp_path: Path) -> None:
     silent_film = tmp_path / "film.mp4"
     with (
-        av.open(str(media_dir / "edge" / "testsrc.mp4")) as src,
+        av.open(str(sample_media("short.mp4"))) as src,
         av.open(str(silent_film), "w") as dst,
     ):
         video = dst.add_stream_from_template(src.streams.video[0])
@@ -148,13 +157,13 @@ def test_a_failure_leaves_the_output_as_it_was(media_dir: Path, tmp_path: Path) 
     ],
 )
 def test_bad_options_are_one_clear_line(
-    media_dir: Path, tmp_path: Path, assignment: str, expected: str
+    sample_media: SampleMedia, tmp_path: Path, assignment: str, expected: str
 ) -> None:
     result = CliRunner().invoke(
         main,
         [
             "cut",
-            str(media_dir / "real" / "new-commentary.mp3"),
+            str(sample_media("mono.mp3")),
             "-o",
             str(tmp_path / "x.m4a"),
             "--set",

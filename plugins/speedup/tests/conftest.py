@@ -1,4 +1,5 @@
-"""Fixtures of the hushcut-speedup tests: the tone clip and the installed plugins loaded."""
+"""Fixtures of the hushcut-speedup tests: the tone clip; only this plugin installed
+beside the built-in steps."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 import pytest
 from speedup_media import PATTERN, write_clip
 
-from hushcut.pipeline.api import default_plugin_manager
-from hushcut.pipeline.plugins import DISABLE_AUTOLOAD_ENV
+from hushcut.pipeline.plugins import HushcutPluginManager
+from hushcut.pipeline.testing import PluginManagers
+
+pytest_plugins = ["hushcut.pipeline.testing.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +20,7 @@ def tone_talk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def installed_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Load the installed plugins (this one among them) afresh for every test."""
-    monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
-    default_plugin_manager.cache_clear()
+def only_this_plugin(hushcut_plugins: PluginManagers) -> HushcutPluginManager:
+    """The built-in steps and this plugin (from its entry point), whatever else is
+    installed: the default for `plan`, `cut` and the `hushcut` command in every test."""
+    return hushcut_plugins.use("speedup")

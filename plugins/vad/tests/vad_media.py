@@ -1,4 +1,4 @@
-"""Test input for the VAD claim: talk1's speech over a drum loop, written with PyAV."""
+"""Test input for the VAD claim: the talk's speech over a drum loop, written with PyAV."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ export const CODE_MESSAGES: Record<string, string> = {
   RATE_LIMITED: "Too many requests in a short time. Wait a minute, then try again.",
   STORAGE_UNAVAILABLE: "File storage cannot be reached right now. Nothing was charged; try again.",
   BILLING_UNAVAILABLE: "The payment provider cannot be reached right now. Nothing was charged; try again.",
+  EMAIL_UNAVAILABLE: "The email service cannot be reached right now, so nothing was sent or kept. Try again.",
   GRAPHQL_VALIDATION_FAILED: "The page sent a request the server does not understand. Reload the page.",
   INTERNAL_SERVER_ERROR: "Something went wrong on our side. Try again in a moment.",
   // Made by the page itself:

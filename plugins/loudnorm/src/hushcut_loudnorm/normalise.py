@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import av
 import av.error
@@ -271,7 +271,7 @@ def _push(graph: Graph, frame: av.AudioFrame | None) -> Iterator[av.AudioFrame]:
             yield out
 
 
-def _decode_packet(stream: AudioStream, packet: av.Packet, path: Path) -> list[av.AudioFrame]:
+def _decode_packet(stream: AudioStream, packet: av.Packet[Any], path: Path) -> list[av.AudioFrame]:
     try:
         return list(stream.decode(packet))
     except av.error.InvalidDataError:

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import webrtcvad
 
-from hushcut.pipeline import Detection, MediaError, MediaInfo
+from hushcut.pipeline import Detection, MediaError, MediaInfo, audio_samples
 
 #: WebRTC VAD accepts 8, 16, 32 or 48 kHz; 16 kHz covers the speech band at a third of
 #: the work of 48 kHz.
@@ -62,31 +62,14 @@ class VadSettings:
 
 def pcm_blocks(path: Path, media: MediaInfo) -> Iterator[tuple[npt.NDArray[np.int16], float]]:
     """The probed audio stream as 16 kHz mono s16, block by block, with each block's start
-    time in seconds from the start of the file. Memory stays flat whatever the length."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
-    emitted = 0
-    first: float | None = None
+    time in seconds from the start of the file. Memory stays flat whatever the length.
+
+    The pipeline decodes and converts it (:func:`~hushcut.pipeline.audio_samples`), so
+    when it analyses a recording (``analyze``) the waveform is measured on this decode.
+    """
     try:
-        with av.open(str(path)) as container:
-            stream = next(
-                (s for s in container.streams.audio if s.index == media.audio.index), None
-            )
-            if stream is None:
-                raise MediaError(f"{path.name}: audio stream {media.audio.index} is missing")
-            try:
-                for frame in container.decode(stream):
-                    if first is None and frame.time is not None:
-                        first = max(frame.time - media.start_time, 0.0)
-                    for out in resampler.resample(frame):
-                        samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-                        yield samples, (first or 0.0) + emitted / VAD_RATE
-                        emitted += samples.size
-            except av.error.EOFError:
-                pass
-            for out in resampler.resample(None):
-                samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-                yield samples, (first or 0.0) + emitted / VAD_RATE
-                emitted += samples.size
+        for block, time in audio_samples(path, media, rate=VAD_RATE, layout="mono"):
+            yield block.astype(np.int16, copy=False), time
     except av.error.FFmpegError as exc:
         raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
 
@@ -136,7 +119,8 @@ def _level_dbfs(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
     scaled = frames.astype(np.float32) / 32768.0
     power = np.einsum("ij,ij->i", scaled, scaled, dtype=np.float64) / max(frames.shape[1], 1)
     floor = 10 ** (FLOOR_DBFS / 10)
-    return (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+    level: npt.NDArray[np.float32] = (10.0 * np.log10(np.maximum(power, floor))).astype(np.float32)
+    return level
 
 
 def smooth(voiced: npt.NDArray[np.bool_], settings: VadSettings) -> npt.NDArray[np.bool_]:

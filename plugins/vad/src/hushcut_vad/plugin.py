@@ -1,7 +1,8 @@
-"""The pluggy hooks of hushcut-vad: its options and the ``vad`` detector."""
+"""The pluggy hooks of hushcut-vad: its options, and the ``vad`` detector it registers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,6 +11,7 @@ from pydantic import Field
 from hushcut.pipeline import (
     CutOptions,
     Detection,
+    Detector,
     MediaInfo,
     OptionSpec,
     ProgressCallback,
@@ -58,12 +60,10 @@ def hushcut_options() -> list[OptionSpec]:
     ]
 
 
-@hookimpl
-def hushcut_detect(
+def detect_by_voice(
     source: Path, media: MediaInfo, options: CutOptions, progress: ProgressCallback
-) -> Detection | None:
-    if options.detector != DETECTOR_NAME:
-        return None
+) -> Detection:
+    """The ``vad`` detector: silences are where WebRTC VAD hears no voice."""
     settings = VadSettings(
         aggressiveness=options.plugin_option(PLUGIN, "aggressiveness"),
         frame_ms=options.plugin_option(PLUGIN, "frame_ms"),
@@ -76,4 +76,15 @@ def hushcut_detect(
         settings,
         min_silence_s=options.min_silence_s,
         progress=lambda fraction: progress("detect", fraction),
+    )
+
+
+@hookimpl
+def hushcut_register_detectors(register: Callable[[Detector], None]) -> None:
+    register(
+        Detector(
+            DETECTOR_NAME,
+            detect_by_voice,
+            "WebRTC voice activity detection: music beds and room noise are not speech.",
+        )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, get
@@ -20,10 +20,20 @@ from hushcut.api.graphql.view import graphql_controller
 from hushcut.api.logs import configure_logging, request_id_middleware
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.oidc import OidcProvider
-from hushcut.api.ratelimit import create_rate_limiter, rate_limit_middleware
+from hushcut.api.ratelimit import (
+    ClientAddresses,
+    RequestLimits,
+    create_rate_limiter,
+    rate_limit_middleware,
+)
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
 from hushcut.api.web import WebApp
+from hushcut.core.events import InProcessEventBus
+from hushcut.core.ports import DispatcherScope, JobDispatcher
+from hushcut.core.queue import NoDispatcher, RedisDispatcher
+from hushcut.core.runtime import Runtime
+from hushcut.core.services.workers import OfferedOptions
 from hushcut.core.settings import Settings
 
 logger = logging.getLogger("hushcut.api")
@@ -45,7 +55,10 @@ async def log_unhandled(exception: Exception, scope: Scope) -> None:
     """Litestar answers 500 without a word; the operator needs the traceback."""
     if "client disconnected" in str(exception):
         return  # the client went away mid-request: nothing failed on our side
-    if getattr(exception, "status_code", 500) >= 500:
+    status = getattr(exception, "status_code", None)
+    # Only HTTP exceptions carry a status; others (a Redis error's status_code is None)
+    # are the 500s the operator must hear about.
+    if not isinstance(status, int) or status >= 500:
         logger.error(
             "unhandled error in %s %s",
             scope.get("method", "WS"),
@@ -62,10 +75,23 @@ async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(api.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+@asynccontextmanager
+async def queue_dispatcher(runtime: Runtime) -> AsyncIterator[JobDispatcher]:
+    """The default dispatcher: hints on Redis when ``REDIS_URL`` is set, else none (a
+    worker process on the same database finds queued jobs through its reconciler)."""
+    url = runtime.settings.redis_url
+    dispatcher: JobDispatcher = RedisDispatcher(url) if url else NoDispatcher()
+    await dispatcher.startup()
+    try:
+        yield dispatcher
+    finally:
+        await dispatcher.shutdown()
+
+
 def create_app(
     settings: Settings,
     *,
-    with_worker: bool = False,
+    dispatcher: DispatcherScope = queue_dispatcher,
     migrate: bool | None = None,
     configure_logs: bool = True,
     freeze_gc: bool = True,
@@ -73,47 +99,45 @@ def create_app(
     """The whole HTTP API for ``settings``; the core runtime starts with the app's lifespan.
 
     ``migrate`` upgrades the database first (default: only the embedded SQLite one).
-    ``with_worker`` also runs a worker on the same runtime (``hushcut up``), so jobs,
-    events and storage are shared in-process.
+    ``dispatcher`` starts what tells workers about queued jobs on the app's runtime;
+    ``hushcut up`` (:mod:`hushcut.platform`) passes one that runs a worker in-process,
+    so jobs, events and storage are shared.
     """
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
     holder = _StateHolder()
     metrics = ApiMetrics()
     schema = build_schema(count_error=lambda code: metrics.graphql_errors.labels(code).inc())
-    limiter = create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute)
+    signer = SessionSigner(settings.secret_key(), secure=settings.app_url.startswith("https://"))
+    limits = RequestLimits(
+        create_rate_limiter(settings.redis_url, settings.rate_limit_per_minute),
+        signer,
+        ClientAddresses(settings.trusted_proxies),
+    )
     web = WebApp(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        from hushcut.core.runtime import Runtime
-        from hushcut.worker.queue import JobQueue
-
         runtime = await Runtime.start(settings, upgrade=migrate)
-        queue = JobQueue(runtime)
-        worker: Any = None
+        stack = AsyncExitStack()
         try:
-            await queue.startup()
-            if with_worker:
-                from hushcut.worker.runner import WorkerRunner
-
-                worker = WorkerRunner(runtime)
-                await worker.start()
+            queue = await stack.enter_async_context(dispatcher(runtime))
             api = ApiState(
                 settings=settings,
                 runtime=runtime,
                 queue=queue,
-                signer=SessionSigner(
-                    settings.secret_key(), secure=settings.app_url.startswith("https://")
-                ),
-                limiter=limiter,
+                options=OfferedOptions(runtime.sessionmaker),
+                signer=signer,
+                limiter=limits,
                 metrics=metrics,
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
             )
-            api.option_specs()
-            bus_count = getattr(runtime.events, "subscriber_count", None)
-            metrics.watch_subscribers(bus_count or (lambda: api.live_subscriptions))
+            events = runtime.events
+            if isinstance(events, InProcessEventBus):
+                metrics.watch_subscribers(events.subscriber_count)
+            else:  # on Redis the bus cannot tell this process's subscribers apart
+                metrics.watch_subscribers(lambda: api.live_subscriptions)
             holder.api = api
             app.state.api = api
             if freeze_gc:
@@ -129,10 +153,8 @@ def create_app(
             yield
         finally:
             holder.api = None
-            if worker is not None:
-                await worker.stop()
-            await queue.shutdown()
-            await limiter.close()
+            await stack.aclose()
+            await limits.close()
             await runtime.close()
 
     return Litestar(
@@ -145,6 +167,7 @@ def create_app(
             signin.sign_in_methods,
             signin.token_sign_in,
             signin.logout,
+            signin.logout_everywhere,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
             *web.routes(),
@@ -153,7 +176,7 @@ def create_app(
         middleware=[
             request_id_middleware,
             metrics.middleware,
-            rate_limit_middleware(limiter),
+            rate_limit_middleware(limits),
         ],
         cors_config=CORSConfig(
             allow_origins=[settings.app_url.rstrip("/")],

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.api.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches, parse_cookies
+from hushcut.api.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_matches,
+    headers_of,
+    parse_cookies,
+)
 from hushcut.api.state import ApiState
-from hushcut.core.errors import NotFound, Unauthenticated
+from hushcut.core.errors import Unauthenticated
 from hushcut.core.services.auth import Actor
-from hushcut.core.services.tokens import verify_api_token, verify_api_token_id
-from hushcut.core.services.workspaces import get_user
+from hushcut.core.services.sessions import verify_session
+from hushcut.core.services.tokens import verify_api_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +50,7 @@ async def authenticate(
     """The caller named by ``token``, the Authorization header or the session cookie.
 
     Returns None when no credentials were sent at all; raises Unauthenticated when
-    credentials were sent but are not valid (revoked token, unknown user).
+    credentials were sent but are not valid (revoked token, ended session).
     """
     token = token or bearer_token(headers.get("authorization"))
     if token is not None:
@@ -54,16 +60,10 @@ async def authenticate(
     browser = api.signer.read_session(cookie)
     if browser is None:
         return None
-    if browser.token_id is not None:
-        # Opened with an API token: as far as the token reaches, and no longer.
-        actor = await verify_api_token_id(session, browser.token_id, browser.user_id)
-    else:
-        try:
-            await get_user(session, browser.user_id)
-        except NotFound:
-            # The user was deleted after the cookie was signed.
-            raise Unauthenticated("your session has ended: sign in again") from None
-        actor = Actor(user_id=browser.user_id)
+    # Signed sign-outs, expiry and deleted users all end the session on the server.
+    actor = await verify_session(session, browser.token)
+    if actor.user_id != browser.user_id:
+        raise Unauthenticated("your session has ended: sign in again")
     return Principal(
         actor=actor,
         via_cookie=True,
@@ -71,6 +71,4 @@ async def authenticate(
     )
 
 
-def headers_of(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers as a dict (lower-case names; the last value of a repeated header)."""
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+__all__ = ["Principal", "authenticate", "bearer_token", "headers_of"]

@@ -18,6 +18,20 @@ logger = logging.getLogger("hushcut.api.billing")
 WEBHOOK_TOLERANCE_S = 300
 
 
+#: The most credits one payment may add: far above any pack, far below the balance column's
+#: limit, so a mistyped metadata value is refused instead of overflowing.
+MAX_CREDITS_PER_PAYMENT = 1_000_000
+PAYMENT_EVENTS = frozenset({"checkout.session.completed", "payment_intent.succeeded"})
+
+
+class UnusableEvent(ValueError):
+    """A correctly signed payment event that can never be applied (its metadata is wrong).
+
+    Answering an error would make Stripe redeliver it for days to the same end, so the
+    caller acknowledges it, logs it for a person to look at, and changes nothing.
+    """
+
+
 class BillingUnavailable(ServiceError):
     """Stripe could not be reached or refused the request."""
 
@@ -106,42 +120,69 @@ class Billing:
         if self.webhook_secret is None:
             raise ValueError("webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
         try:
-            return stripe.Webhook.construct_event(
+            event: stripe.Event = stripe.Webhook.construct_event(
                 payload, signature, self.webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
             )
         except stripe.SignatureVerificationError as exc:
             raise ValueError(f"bad signature: {exc.user_message or exc}") from None
-        except ValueError as exc:  # the body is not JSON
-            raise ValueError(f"bad payload: {exc}") from None
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested too deeply
+            raise ValueError(f"bad payload: {type(exc).__name__}") from None
+        raw = event.to_dict()
+        if not isinstance(raw.get("id"), str) or not isinstance(raw.get("type"), str):
+            raise ValueError("bad payload: an event needs an id and a type")
+        return event
 
     @staticmethod
     def paid_credits(event: stripe.Event) -> PaidCredits | None:
-        """What a payment event pays for, or None for events that move no credits."""
-        obj: dict[str, Any] = event.data.object.to_dict()
+        """What a payment event pays for, or None for events that move no credits.
+
+        Raises UnusableEvent when a payment event's data cannot be applied as sent.
+        """
+        if event.type not in PAYMENT_EVENTS:
+            return None
+        data = event.to_dict().get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(obj, dict):
+            raise UnusableEvent("the event carries no data.object")
         if event.type == "checkout.session.completed":
             if obj.get("payment_status") != "paid":
                 return None
             intent = obj.get("payment_intent")
             amount = obj.get("amount_total")
             checkout_id = obj.get("id")
-        elif event.type == "payment_intent.succeeded":
+        else:
             intent = obj.get("id")
             amount = obj.get("amount_received") or obj.get("amount")
             checkout_id = None
-        else:
-            return None
-        metadata = obj.get("metadata") or {}
-        workspace_id, credits = metadata.get("workspace_id"), metadata.get("credits")
-        if not intent or not workspace_id or not credits:
+        if isinstance(intent, dict):  # expanded
+            intent = intent.get("id")
+        metadata = obj.get("metadata")
+        if not isinstance(metadata, dict) or not metadata.get("workspace_id"):
+            # Payments of other products on the same Stripe account look like this.
             logger.warning("stripe event %s (%s) lacks Hushcut metadata", event.id, event.type)
             return None
+        workspace_id, credits = metadata["workspace_id"], metadata.get("credits")
+        if not isinstance(intent, str) or not intent:
+            raise UnusableEvent("the payment has no payment intent id")
         return PaidCredits(
             event_id=event.id,
             event_type=event.type,
-            payment_intent_id=str(intent if isinstance(intent, str) else intent["id"]),
-            checkout_session_id=checkout_id,
+            payment_intent_id=intent,
+            checkout_session_id=checkout_id if isinstance(checkout_id, str) else None,
             workspace_id=str(workspace_id),
-            credits=int(credits),
-            amount=int(amount or 0),
-            currency=str(obj.get("currency") or "usd"),
+            credits=_whole_number("credits", credits, 1, MAX_CREDITS_PER_PAYMENT),
+            amount=_whole_number("amount", amount or 0, 0, 2**62),
+            currency=str(obj.get("currency") or "usd")[:8],
         )
+
+
+def _whole_number(name: str, value: object, low: int, high: int) -> int:
+    """``value`` (an int, or a string of digits as Stripe metadata holds) within bounds."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 20:
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        raise UnusableEvent(f"{name} {value!r} is not a whole number from {low} to {high}")
+    return number

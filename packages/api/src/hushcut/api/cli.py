@@ -1,16 +1,19 @@
-"""`hushcut api` (the HTTP API alone) and `hushcut up` (API plus a worker, one process)."""
+"""`hushcut api`: the HTTP API alone (``hushcut up``, API plus a worker, is hushcut.platform's)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hushcut.core.cli import data_dir_option
-from hushcut.core.settings import Settings, load_settings
+from hushcut.core.cli import cli_settings, data_dir_option
+from hushcut.core.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 logger = logging.getLogger("hushcut.api")
 
@@ -25,16 +28,14 @@ port_option = click.option(
 )
 
 
-def _settings(data_dir: Path | None, host: str | None, port: int | None) -> Settings:
+def server_settings(data_dir: Path | None, host: str | None, port: int | None) -> Settings:
+    """Settings of a server process: the environment, then the command's options."""
     overrides: dict[str, Any] = {}
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    try:
-        settings = load_settings(data_dir, **overrides)
-    except Exception as exc:  # pydantic's message names the bad variable
-        raise click.ClickException(f"invalid configuration: {exc}") from None
+    settings = cli_settings(data_dir, **overrides)
     if "app_url" not in settings.model_fields_set:
         # Without APP_URL the server's own address is its public one, which local
         # storage URLs and OAuth redirects are built from.
@@ -43,13 +44,10 @@ def _settings(data_dir: Path | None, host: str | None, port: int | None) -> Sett
     return settings
 
 
-def serve(settings: Settings, *, with_worker: bool, migrate: bool | None, announce: bool) -> None:
-    """Run uvicorn with the app until SIGINT/SIGTERM (uvicorn handles the signals)."""
+def serve(settings: Settings, app: Litestar, *, announce: bool) -> None:
+    """Run uvicorn with ``app`` until SIGINT/SIGTERM (uvicorn handles the signals)."""
     import uvicorn
 
-    from hushcut.api.app import create_app
-
-    app = create_app(settings, with_worker=with_worker, migrate=migrate)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -59,7 +57,9 @@ def serve(settings: Settings, *, with_worker: bool, migrate: bool | None, announ
         lifespan="on",
         ws="websockets-sansio",
         ws_ping_interval=20.0,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from TRUSTED_PROXIES, by the rate-limit
+        # middleware; uvicorn's own handling trusts loopback (or FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
@@ -120,8 +120,10 @@ def api(
     """Serve the GraphQL API (with uvicorn); `hushcut api schema` prints its SDL."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(data_dir, host, port)
-    serve(settings, with_worker=False, migrate=migrate or None, announce=True)
+    from hushcut.api.app import create_app
+
+    settings = server_settings(data_dir, host, port)
+    serve(settings, create_app(settings, migrate=migrate or None), announce=True)
 
 
 @api.command("schema")
@@ -141,13 +143,3 @@ def schema_command(output: Path | None) -> None:
         click.echo(sdl, nl=False)
     else:
         output.write_text(sdl)
-
-
-@click.command("up")
-@host_option
-@port_option
-@data_dir_option
-def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
-    """Run the whole platform in one process: API plus a worker, on embedded defaults."""
-    settings = _settings(data_dir, host, port)
-    serve(settings, with_worker=True, migrate=True, announce=True)

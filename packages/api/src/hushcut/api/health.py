@@ -1,4 +1,12 @@
-"""GET /api/health: database, queue and storage checks; 503 naming the one that fails."""
+"""GET /api/health: database, queue and storage checks for load balancers and monitors.
+
+``up`` (200) when every dependency answers; ``degraded`` (200) when the queue (Redis)
+or storage does not: this instance still serves reads and the mutations that need
+neither, and answers the others with a retryable error, so a load balancer must keep it
+in rotation (every instance shares the same Redis and bucket: taking them all out would
+turn a partial outage into a full one); ``down`` (503) only when the database does not
+answer, as then nothing can be served.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,11 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from hushcut.api.state import ApiState
+from hushcut.core.redis_connection import redis_client
 
 CHECK_TIMEOUT_S = 3.0
+#: Dependencies without which this instance can serve nothing at all.
+ESSENTIAL = frozenset({"database"})
 
 
 async def _database(api: ApiState) -> None:
@@ -25,7 +36,7 @@ async def _database(api: ApiState) -> None:
 async def _queue(api: ApiState) -> None:
     if not api.settings.redis_url:
         return  # the in-process queue is up whenever this process is
-    client: Redis = Redis.from_url(api.settings.redis_url, socket_connect_timeout=2)
+    client: Redis = redis_client(api.settings.redis_url)
     try:
         await client.ping()
     finally:
@@ -59,7 +70,9 @@ async def health(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     results = await asyncio.gather(*(_run(api, check) for check in CHECKS.values()))
     checks = dict(zip(CHECKS, results, strict=True))
     failing = [name for name, result in checks.items() if result["status"] != "up"]
-    body: dict[str, Any] = {"status": "down" if failing else "up", "checks": checks}
+    down = any(name in ESSENTIAL for name in failing)
+    status = "down" if down else "degraded" if failing else "up"
+    body: dict[str, Any] = {"status": status, "checks": checks}
     if failing:
         body["failing"] = failing
-    return Response(body, status_code=503 if failing else 200)
+    return Response(body, status_code=503 if down else 200)

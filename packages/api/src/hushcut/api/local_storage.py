@@ -2,7 +2,9 @@
 
 Only mounted when no S3 bucket is configured. Every request must carry a signature the
 API issued (``requestUpload`` / ``downloadUrl``): a PUT for exactly the announced size
-and content type before its expiry, a GET for one object before its expiry.
+and content type before its expiry, a GET for one object before its expiry. A PUT with
+``upload`` and ``part`` sends one part of an upload in parts, signed for exactly that
+part's length. An object confirmed as a job's input is sealed: PUTs to it answer 409.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
     HTTP_411_LENGTH_REQUIRED,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from hushcut.api.state import ApiState
-from hushcut.core.errors import BadUserInput, Forbidden, ServiceError
+from hushcut.core.errors import BadUserInput, Conflict, Forbidden, NotFound, ServiceError
 from hushcut.core.settings import Settings
-from hushcut.core.storage import LocalStorage, content_disposition
+from hushcut.core.storage import PUT_PART, LocalStorage, content_disposition
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -35,6 +39,15 @@ def _local(request: AnyRequest) -> LocalStorage:
     if not isinstance(storage, LocalStorage):
         raise RuntimeError("local storage routes mounted without local storage")
     return storage
+
+
+#: How a refusal of a storage request is answered (anything else is storage failing).
+STATUS_OF = {
+    Forbidden.code: HTTP_403_FORBIDDEN,
+    BadUserInput.code: HTTP_400_BAD_REQUEST,
+    NotFound.code: HTTP_404_NOT_FOUND,
+    Conflict.code: HTTP_409_CONFLICT,
+}
 
 
 def _error(status: int, message: str) -> Response[dict[str, str]]:
@@ -51,9 +64,15 @@ def routes(settings: Settings) -> list[BaseRouteHandler]:
         include_in_schema=False,
         request_max_body_size=settings.max_upload_bytes,
     )
-    async def upload(
-        request: AnyRequest, key: str, expires: str = "", sig: str = ""
+    async def put_object(
+        request: AnyRequest,
+        key: str,
+        expires: str = "",
+        sig: str = "",
+        upload: str | None = None,
+        part: int | None = None,
     ) -> Response[dict[str, Any]]:
+        """A whole object, or (with ``upload`` and ``part``) one part of an upload in parts."""
         storage = _local(request)
         key = key.lstrip("/")
         length = request.headers.get("content-length")
@@ -64,15 +83,18 @@ def routes(settings: Settings) -> list[BaseRouteHandler]:
             return _error(HTTP_413_REQUEST_ENTITY_TOO_LARGE, "upload too large")
         content_type = request.headers.get("content-type", "")
         try:
+            if upload is not None and part is not None:
+                storage.verify(PUT_PART, key, expires, sig, size=size, upload_id=upload, part=part)
+                stored = await storage.write_part(key, upload, part, request.stream(), size)
+                # S3 answers a part with its ETag; clients written for S3 read it there.
+                return Response(
+                    {"key": key, "part": part, "size": stored.size},
+                    headers={"ETag": f'"{stored.etag}"'},
+                )
             storage.verify("PUT", key, expires, sig, size=size, content_type=content_type)
-        except Forbidden as exc:
-            return _error(HTTP_403_FORBIDDEN, str(exc))
-        try:
             written = await storage.write(key, request.stream(), content_type, size)
-        except BadUserInput as exc:
-            return _error(HTTP_400_BAD_REQUEST, str(exc))
         except ServiceError as exc:
-            return _error(503, str(exc))
+            return _error(STATUS_OF.get(exc.code, HTTP_503_SERVICE_UNAVAILABLE), str(exc))
         return Response({"key": key, "size": written})
 
     @get("/storage/{key:path}", include_in_schema=False)
@@ -103,4 +125,4 @@ def routes(settings: Settings) -> list[BaseRouteHandler]:
             headers=headers,
         )
 
-    return [upload, download]
+    return [put_object, download]

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
     REGISTRY,
@@ -133,7 +134,7 @@ class ApiMetrics:
         """This app's metrics plus the process-wide ones (the embedded worker's included)."""
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             shared = CollectorRegistry()
-            multiprocess.MultiProcessCollector(shared)
+            multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call, unused-ignore]
         else:
             shared = REGISTRY
         return generate_latest(self.registry) + generate_latest(shared)
@@ -143,7 +144,7 @@ class ApiMetrics:
         observe = self.request_seconds
 
         async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             started = time.perf_counter()

@@ -14,7 +14,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 if TYPE_CHECKING:
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
+    # authlib ships no type information.
+    from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped, unused-ignore]
 
 DISCOVERY_TTL_S = 3600.0
 CLOCK_LEEWAY_S = 60
@@ -28,8 +29,12 @@ class SignInError(Exception):
 class VerifiedIdentity:
     """What a verified id_token says about the person."""
 
+    issuer: str
     subject: str
     email: str
+    #: Only the JSON boolean ``true`` counts: an absent claim or the string "false" does
+    #: not vouch for the address.
+    email_verified: bool
     name: str | None
 
 
@@ -140,11 +145,13 @@ class OidcProvider:
         email = claims.get("email")
         if not isinstance(email, str) or not email:
             raise SignInError("the identity provider did not share an email address")
-        if claims.get("email_verified") is False:
-            raise SignInError("the email address is not verified with the identity provider")
         name = claims.get("name")
         return VerifiedIdentity(
+            # The configured issuer, not the token's spelling of it (Google writes it
+            # with and without the scheme): one person, one identity.
+            issuer=self.issuer,
             subject=str(claims["sub"]),
             email=email.lower(),
+            email_verified=claims.get("email_verified") is True,
             name=name if isinstance(name, str) else None,
         )

@@ -1,169 +1,36 @@
-"""What each GraphQL field does: a thin mapping from arguments to core services and back."""
+"""Mutations and the subscription that combine a core service with what the API holds:
+storage, the job queue, the event bus, billing. They take and return core values; the
+GraphQL resolvers map those to the schema's types."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
-from typing import Any, TypeVar
-
-import strawberry
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.errors import INTERNAL_CODE, MASKED_MESSAGE, ApiError, as_graphql_error
-from hushcut.api.graphql.types import (
-    ApiToken,
-    CheckoutSession,
-    CutOptionsInput,
-    Header,
-    Job,
-    JobConnection,
-    JobEdge,
-    Member,
-    NewApiToken,
-    PageInfo,
-    Payment,
-    UploadTicket,
-    User,
-    Workspace,
-)
 from hushcut.core import models
-from hushcut.core.errors import BadUserInput, Conflict, NotFound, ServiceError
+from hushcut.core.errors import BadUserInput, Conflict, Forbidden
 from hushcut.core.events import JobEvent
-from hushcut.core.runtime import Runtime
+from hushcut.core.models import Role
+from hushcut.core.services import deletion as deletion_service
+from hushcut.core.services import invitations as invitation_service
 from hushcut.core.services import jobs as job_service
-from hushcut.core.services import payments as payment_service
-from hushcut.core.services import tokens as token_service
 from hushcut.core.services import workspaces as workspace_service
-from hushcut.core.services.auth import MANAGERS, Actor
-from hushcut.pipeline.errors import OptionsError
-from hushcut.pipeline.options import CutOptions
+from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.retention import RetentionPolicy
+from hushcut.core.storage import PresignedRequest
 
 logger = logging.getLogger("hushcut.api")
-T = TypeVar("T")
+
+#: Statuses whose events a subscriber sees as the job read again.
+RELOADED = frozenset({models.JobStatus.COMPLETED, models.JobStatus.REVIEW})
 
 
-# --- queries ------------------------------------------------------------------------------
-
-
-async def me(ctx: Context) -> User:
-    user = await ctx.call(workspace_service.get_user, ctx.actor.user_id)
-    return User(id=strawberry.ID(user.id), email=user.email, name=user.name)
-
-
-async def my_workspaces(ctx: Context) -> list[Workspace]:
-    rows = await ctx.call(workspace_service.list_workspaces, ctx.actor)
-    return [Workspace.from_model(row) for row in rows]
-
-
-async def workspace(ctx: Context, workspace_id: str) -> Workspace:
-    # Another workspace's id and an unknown id both answer NOT_FOUND: nothing leaks.
-    row = await ctx.call(workspace_service.get_workspace, ctx.actor, workspace_id)
-    return Workspace.from_model(row)
-
-
-async def job(ctx: Context, job_id: str) -> Job:
-    row = await ctx.call(job_service.get_job, ctx.actor, job_id)
-    return Job.from_model(row)
-
-
-async def _per_workspace(
-    ctx: Context, name: str, workspace_id: str, fetch: Callable[[str], Awaitable[list[T]]]
-) -> list[T]:
-    """``fetch(workspace_id)`` through the request's DataLoader ``name``: each workspace
-    is read once per request however many times the query names it."""
-
-    async def load(ids: list[str]) -> list[list[T] | BaseException]:
-        results: list[list[T] | BaseException] = []
-        for key in ids:
-            try:
-                results.append(await fetch(key))
-            except ServiceError as exc:
-                results.append(exc)
-        return results
-
-    return await ctx.loader(name, load).load(workspace_id)
-
-
-async def members(ctx: Context, workspace_id: str) -> list[Member]:
-    async def fetch(key: str) -> list[Member]:
-        rows = await ctx.call(workspace_service.list_members, ctx.actor, key)
-        return [
-            Member(
-                user_id=strawberry.ID(user.id),
-                email=user.email,
-                name=user.name,
-                role=membership.role,
-            )
-            for membership, user in rows
-        ]
-
-    return await _per_workspace(ctx, "members", workspace_id, fetch)
-
-
-async def payments(ctx: Context, workspace_id: str) -> list[Payment]:
-    async def fetch(key: str) -> list[Payment]:
-        rows = await ctx.call(payment_service.list_payments, ctx.actor, key)
-        return [Payment.from_model(row) for row in rows]
-
-    return await _per_workspace(ctx, "payments", workspace_id, fetch)
-
-
-async def api_tokens(ctx: Context, workspace_id: str) -> list[ApiToken]:
-    async def fetch(key: str) -> list[ApiToken]:
-        rows = await ctx.call(token_service.list_api_tokens, ctx.actor, key)
-        return [ApiToken.from_model(row) for row in rows]
-
-    return await _per_workspace(ctx, "api_tokens", workspace_id, fetch)
-
-
-async def jobs_page(
-    ctx: Context,
-    workspace_id: str,
-    first: int,
-    after: str | None,
-    status: models.JobStatus | None,
-) -> JobConnection:
-    if first > job_service.MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must be at most {job_service.MAX_PAGE_SIZE}")
-    page = await ctx.call(
-        job_service.list_jobs,
-        ctx.actor,
-        workspace_id,
-        first,
-        after,
-        status,
-    )
-    edges = [
-        JobEdge(cursor=job_service.encode_cursor(row), node=Job.from_model(row))
-        for row in page.items
-    ]
-    return JobConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor)
-    )
-
-
-# --- mutations ----------------------------------------------------------------------------
-
-
-async def create_workspace(ctx: Context, name: str) -> Workspace:
-    actor = ctx.mutating_actor()
-    row = await ctx.call(
-        workspace_service.create_workspace,
-        actor,
-        name,
-        starter_credits=ctx.api.settings.starter_credits,
-    )
-    return Workspace.from_model(row)
-
-
-def validated_options(ctx: Context, options: CutOptionsInput | None) -> dict[str, Any]:
-    """The options as given, after the pipeline (and its plugins) accepted them."""
-    mapping = options.to_mapping() if options is not None else {}
-    try:
-        CutOptions.from_mapping(mapping, ctx.api.option_specs())
-    except OptionsError as exc:
-        raise BadUserInput(str(exc)) from None
+async def validated_options(ctx: Context, options: Mapping[str, object]) -> dict[str, object]:
+    """The options as given, after what the running workers offer accepted them."""
+    mapping = dict(options)
+    await ctx.api.options.validate(mapping)
     return mapping
 
 
@@ -173,10 +40,11 @@ async def request_upload(
     filename: str,
     size_bytes: int,
     content_type: str,
-    options: CutOptionsInput | None,
-) -> UploadTicket:
+    options: Mapping[str, object],
+) -> tuple[models.VideoJob, PresignedRequest]:
+    """A new PENDING job and the presigned request that uploads its input."""
     actor = ctx.mutating_actor()
-    mapping = validated_options(ctx, options)
+    mapping = await validated_options(ctx, options)
     row = await ctx.call(
         job_service.create_job,
         actor,
@@ -190,16 +58,12 @@ async def request_upload(
     upload = await ctx.api.runtime.storage.presign_put(
         row.input_key, row.size_bytes, row.content_type, ctx.api.settings.upload_url_ttl_s
     )
-    return UploadTicket(
-        job=Job.from_model(row),
-        url=upload.url,
-        method=upload.method,
-        headers=[Header(name=name, value=value) for name, value in upload.headers.items()],
-        expires_at=upload.expires_at,
-    )
+    return row, upload
 
 
-async def confirm_upload(ctx: Context, job_id: str) -> Job:
+async def confirm_upload(ctx: Context, job_id: str, review: bool = False) -> models.VideoJob:
+    """Charge and queue a job whose input landed in storage with the promised size
+    (``review``: to be analyzed only, then wait in REVIEW)."""
     actor = ctx.mutating_actor()
     row = await ctx.call(job_service.get_job, actor, job_id)
     if row.status is not models.JobStatus.PENDING:
@@ -207,105 +71,177 @@ async def confirm_upload(ctx: Context, job_id: str) -> Job:
         raise Conflict(f"job is {row.status.value}: its upload was already confirmed")
     stored = await ctx.api.runtime.storage.head(row.input_key)
     confirmed = await ctx.call(
-        job_service.confirm_upload, actor, job_id, None if stored is None else stored.size
+        job_service.confirm_upload,
+        actor,
+        job_id,
+        None if stored is None else stored.size,
+        review=review,
     )
     await publish(ctx, confirmed)
     await ctx.api.queue.enqueue(confirmed.id)
-    return Job.from_model(confirmed)
+    return confirmed
 
 
-async def cancel_job(ctx: Context, job_id: str) -> Job:
+async def render_job(
+    ctx: Context,
+    job_id: str,
+    segments: Sequence[job_service.KeptSegment] | None,
+    options: Mapping[str, object] | None,
+) -> models.VideoJob:
+    """Queue a REVIEW job's render (free) or a COMPLETED job's re-edit (one credit).
+
+    ``options`` change the job's options field by field (``plugins`` as a whole); the
+    result is checked against what the workers offer, like a new job's.
+    """
+    actor = ctx.mutating_actor()
+    row = await ctx.call(job_service.get_job, actor, job_id)
+    if not job_service.Move.RENDER.allows(row.status):
+        # Said before touching storage, which may be slow or down.
+        raise Conflict(f"job is {row.status.value}: only REVIEW and COMPLETED jobs can be rendered")
+    merged = None
+    if options is not None:
+        merged = await validated_options(ctx, {**(row.options or {}), **options})
+    stored = await ctx.api.runtime.storage.head(row.input_key)
+    queued = await ctx.call(
+        job_service.render_job, actor, job_id, segments, merged, input_kept=stored is not None
+    )
+    await publish(ctx, queued)
+    await ctx.api.queue.enqueue(queued.id)
+    return queued
+
+
+async def cancel_job(ctx: Context, job_id: str) -> models.VideoJob:
     row = await ctx.call(job_service.cancel_job, ctx.mutating_actor(), job_id)
     await publish(ctx, row)
-    return Job.from_model(row)
+    return row
 
 
-async def retry_job(ctx: Context, job_id: str) -> Job:
+async def retry_job(ctx: Context, job_id: str) -> models.VideoJob:
     row = await ctx.call(job_service.retry_job, ctx.mutating_actor(), job_id)
     await publish(ctx, row)
     await ctx.api.queue.enqueue(row.id)
-    return Job.from_model(row)
-
-
-async def create_api_token(ctx: Context, workspace_id: str, name: str) -> NewApiToken:
-    row, plaintext = await ctx.call(
-        token_service.create_api_token, ctx.mutating_actor(), workspace_id, name
-    )
-    return NewApiToken(api_token=ApiToken.from_model(row), token=plaintext)
-
-
-async def revoke_api_token(ctx: Context, token_id: str) -> ApiToken:
-    try:
-        row = await ctx.call(token_service.revoke_api_token, ctx.mutating_actor(), token_id)
-    except NotFound:
-        # Another workspace's token must look exactly like one that does not exist.
-        raise NotFound("token not found") from None
-    return ApiToken.from_model(row)
+    return row
 
 
 async def create_checkout_session(
     ctx: Context, workspace_id: str, pack: str | None
-) -> CheckoutSession:
+) -> tuple[str, str]:
+    """A Stripe Checkout session for a credit pack: its id and the URL to send the buyer to."""
     actor = ctx.mutating_actor()
-    role = await ctx.role_in(workspace_id)
-    if role not in MANAGERS:
-        raise ApiError("only owners and admins can buy credits", "FORBIDDEN")
+    if await ctx.role_in(workspace_id) not in MANAGERS:
+        raise Forbidden("only owners and admins can buy credits")
     billing = ctx.api.billing
     if billing is None:
-        raise ApiError("billing is not enabled on this server", "FORBIDDEN")
+        raise Forbidden("billing is not enabled on this server")
     user = await ctx.call(workspace_service.get_user, actor.user_id)
-    session_id, url = await billing.create_checkout(workspace_id, actor.user_id, pack, user.email)
-    return CheckoutSession(id=session_id, url=url)
+    return await billing.create_checkout(workspace_id, actor.user_id, pack, user.email)
 
 
-# --- subscription -------------------------------------------------------------------------
+# --- teams ------------------------------------------------------------------------------
 
 
-async def job_updates(ctx: Context, job_id: str) -> AsyncIterator[Job]:
-    """The job now, then after every event; ends at a final state.
+async def invite_member(
+    ctx: Context, workspace_id: str, email: str, role: Role
+) -> models.Invitation:
+    """Invite ``email`` and send them the link (APP_URL/invite/<token>)."""
+    settings = ctx.api.settings
+    return await ctx.call(
+        invitation_service.invite_member,
+        ctx.mutating_actor(),
+        workspace_id,
+        email,
+        role,
+        sender=ctx.api.runtime.email,
+        app_url=settings.app_url,
+        ttl_hours=settings.invitation_ttl_hours,
+    )
+
+
+async def change_member_role(
+    ctx: Context, workspace_id: str, user_id: str, role: Role
+) -> tuple[models.Membership, models.User]:
+    actor = ctx.mutating_actor()
+    membership = await ctx.call(
+        workspace_service.change_member_role, actor, workspace_id, user_id, role
+    )
+    return membership, await ctx.call(workspace_service.get_user, user_id)
+
+
+async def remove_member(ctx: Context, workspace_id: str, user_id: str) -> models.Workspace:
+    """Remove another member; the workspace as it is now."""
+    actor = ctx.mutating_actor()
+    if user_id == actor.user_id:
+        raise BadUserInput("to remove yourself, use leaveWorkspace")
+    await ctx.call(workspace_service.remove_member, actor, workspace_id, user_id)
+    return await ctx.call(workspace_service.get_workspace, actor, workspace_id)
+
+
+# --- deleting -----------------------------------------------------------------------------
+
+
+def _deleting(ctx: Context) -> dict[str, Any]:
+    return {
+        "storage": ctx.api.runtime.storage,
+        "policy": RetentionPolicy.from_settings(ctx.api.settings),
+    }
+
+
+async def delete_job(ctx: Context, job_id: str) -> None:
+    await ctx.call(deletion_service.delete_job, ctx.mutating_actor(), job_id, **_deleting(ctx))
+
+
+async def delete_workspace(ctx: Context, workspace_id: str, confirm_name: str) -> None:
+    deleted = await ctx.call(
+        deletion_service.delete_workspace,
+        ctx.mutating_actor(),
+        workspace_id,
+        confirm_name,
+        **_deleting(ctx),
+    )
+    for row in deleted.canceled_jobs:
+        await publish(ctx, row)
+
+
+async def delete_account(ctx: Context, confirm_email: str) -> str:
+    """Delete the caller's account; returns its user id."""
+    actor = ctx.mutating_actor()
+    deleted = await ctx.call(
+        deletion_service.delete_account, actor, confirm_email, **_deleting(ctx)
+    )
+    for row in deleted.canceled_jobs:
+        await publish(ctx, row)
+    return actor.user_id
+
+
+async def job_updates(
+    ctx: Context, job_id: str
+) -> AsyncGenerator[models.VideoJob | JobEvent, None]:
+    """The job now, then every event of it; ends after a final state.
 
     Subscribing before reading the current state means no event can fall between the
-    two. Each read uses a short session of its own, so an idle subscriber holds no
-    database connection.
+    two. A job that completed or awaits review is read again (its output, exports and
+    review deadline are not in the event). Leaving
+    the loop for any reason, a client that went away included, frees the event-bus
+    subscription and the count of live subscriptions.
     """
+    actor = ctx.actor
     api = ctx.api
-    try:
-        actor = ctx.actor
-        runtime = api.runtime
-        async with runtime.events.subscribe(job_id) as events:
-            api.live_subscriptions += 1
-            try:
-                async for job in _job_states(runtime, actor, job_id, events):
-                    yield job
-            finally:
-                api.live_subscriptions -= 1
-    except ServiceError as exc:
-        raise as_graphql_error(exc) from None
-    except Exception as exc:
-        # Subscription errors bypass the operation's error processing: mask them here.
-        logger.exception("jobUpdates for job %s failed", job_id)
-        raise ApiError(MASKED_MESSAGE, INTERNAL_CODE) from exc
-
-
-async def _job_states(
-    runtime: Runtime, actor: Actor, job_id: str, events: AsyncIterator[JobEvent]
-) -> AsyncIterator[Job]:
-    async with runtime.sessionmaker() as session:
-        row = await job_service.get_job(session, actor, job_id)
-    current = Job.from_model(row)
-    yield current
-    if row.status.is_final:
-        return
-    async for event in events:
-        if event.status is models.JobStatus.COMPLETED:
-            # The output key is not in the event; read the finished job once.
-            async with runtime.sessionmaker() as session:
-                current = Job.from_model(await job_service.load_job(session, job_id))
-        else:
-            current = apply_event(current, event)
-        yield current
-        if event.is_final:
-            return
+    async with api.runtime.events.subscribe(job_id) as events:
+        api.live_subscriptions += 1
+        try:
+            row = await ctx.call(job_service.get_job, actor, job_id)
+            yield row
+            if row.status.is_final:
+                return
+            async for event in events:
+                if event.status in RELOADED:
+                    yield await ctx.call(job_service.load_job, job_id)
+                else:
+                    yield event
+                if event.is_final:
+                    return
+        finally:
+            api.live_subscriptions -= 1
 
 
 async def publish(ctx: Context, row: models.VideoJob) -> None:
@@ -315,17 +251,3 @@ async def publish(ctx: Context, row: models.VideoJob) -> None:
     except Exception as exc:
         # The change is committed; a lost live event only delays what subscribers see.
         logger.warning("could not publish an event for job %s: %s", row.id, exc)
-
-
-def apply_event(job: Job, event: JobEvent) -> Job:
-    """The job as the event describes it (events carry the whole changing state)."""
-    return replace(
-        job,
-        status=event.status,
-        stage=event.stage,
-        progress=event.progress,
-        error=event.error,
-        input_duration_s=event.input_duration_s,
-        output_duration_s=event.output_duration_s,
-        finished_at=event.timestamp if event.is_final else None,
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +19,17 @@ OAUTH_MAX_AGE_S = 600
 
 
 @dataclass(frozen=True, slots=True)
-class BrowserSession:
-    """Who is signed in, and the CSRF token their page must echo in X-CSRF-Token.
+class SessionCookie:
+    """What a valid session cookie says: who signed in, the token of their session on the
+    server (which sign-out ends), and the CSRF token their page must echo in X-CSRF-Token.
 
-    A session opened with an API token (``POST /auth/token``) carries that token's id: it
-    reaches only the token's workspace and ends when the token is revoked.
+    The signature proves the cookie was issued here; only the server-side session
+    (:mod:`hushcut.core.services.sessions`) says it still counts.
     """
 
     user_id: str
+    token: str
     csrf: str
-    token_id: str | None = None
 
 
 class SessionSigner:
@@ -38,30 +40,24 @@ class SessionSigner:
         self._sessions = URLSafeTimedSerializer(secret, salt="hushcut.session")
         self._oauth = URLSafeTimedSerializer(secret, salt="hushcut.oauth")
 
-    def new_session(
-        self, user_id: str, *, token_id: str | None = None
-    ) -> tuple[BrowserSession, str]:
-        session = BrowserSession(user_id=user_id, csrf=secrets.token_urlsafe(24), token_id=token_id)
-        data = {"u": user_id, "c": session.csrf}
-        if token_id is not None:
-            data["t"] = token_id
-        return session, self._sessions.dumps(data)
+    def new_session(self, user_id: str, token: str) -> tuple[SessionCookie, str]:
+        """The cookie for the server-side session ``token`` of ``user_id``, and its value."""
+        session = SessionCookie(user_id=user_id, token=token, csrf=secrets.token_urlsafe(24))
+        return session, self._sessions.dumps({"u": user_id, "s": token, "c": session.csrf})
 
-    def read_session(self, cookie: str | None) -> BrowserSession | None:
+    def read_session(self, cookie: str | None) -> SessionCookie | None:
         if not cookie:
             return None
         try:
             data = self._sessions.loads(cookie, max_age=SESSION_MAX_AGE_S)
         except BadSignature:
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+        if not isinstance(data, dict):
             return None
-        token_id = data.get("t")
-        return BrowserSession(
-            user_id=data["u"],
-            csrf=str(data.get("c", "")),
-            token_id=token_id if isinstance(token_id, str) else None,
-        )
+        user_id, token = data.get("u"), data.get("s")
+        if not isinstance(user_id, str) or not isinstance(token, str):
+            return None  # signed before sessions lived on the server: sign in again
+        return SessionCookie(user_id=user_id, token=token, csrf=str(data.get("c", "")))
 
     def dump_oauth(self, data: dict[str, Any]) -> str:
         return self._oauth.dumps(data)
@@ -85,7 +81,7 @@ class SessionSigner:
         }
 
 
-def csrf_matches(session: BrowserSession, header_value: str | None) -> bool:
+def csrf_matches(session: SessionCookie, header_value: str | None) -> bool:
     return bool(header_value) and hmac.compare_digest(session.csrf, header_value or "")
 
 
@@ -99,3 +95,8 @@ def parse_cookies(raw: str | None) -> dict[str, str]:
         if sep:
             cookies[name] = value.strip('"')
     return cookies
+
+
+def headers_of(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI headers as a dict (lower-case names; the last value of a repeated header)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}

@@ -9,6 +9,7 @@ from litestar import Request, post
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND
 
+from hushcut.api.billing import UnusableEvent
 from hushcut.api.state import ApiState
 from hushcut.core.errors import NotFound
 from hushcut.core.services import payments as payment_service
@@ -27,10 +28,19 @@ async def stripe_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, 
     except ValueError as exc:
         logger.warning("refused a Stripe webhook: %s", exc)
         return Response({"error": str(exc)}, status_code=HTTP_400_BAD_REQUEST)
-    paid = api.billing.paid_credits(event)
+    try:
+        paid = api.billing.paid_credits(event)
+        unusable = None
+    except UnusableEvent as exc:
+        # Signed by Stripe but never applicable: acknowledged (an error answer would only
+        # bring it back for days), changing nothing, and said once for a person to act on.
+        paid, unusable = None, exc
+        logger.error("stripe event %s (%s) not applied: %s", event.id, event.type, exc)
     async with api.runtime.sessionmaker() as session:
         if paid is None:
             await payment_service.record_webhook_event(session, "stripe", event.id, event.type)
+            if unusable is not None:
+                return Response({"status": "ignored", "reason": str(unusable)})
             return Response({"status": "ignored"})
         try:
             payment = await payment_service.apply_payment(

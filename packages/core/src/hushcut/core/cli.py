@@ -1,14 +1,21 @@
-"""`hushcut db` and `hushcut token`: schema upgrades and API tokens from the shell."""
+"""`hushcut db`, `token`, `storage` and `scheduler`: the platform's shell commands that need
+core only (schema upgrades, API tokens, bucket set-up, the scheduled sweeps)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
 from hushcut.core.errors import ServiceError
 from hushcut.core.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 data_dir_option = click.option(
     "--data-dir",
@@ -19,11 +26,23 @@ data_dir_option = click.option(
 )
 
 
-def _settings(data_dir: Path | None) -> Settings:
+def cli_settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings for a command: the environment, then its options; a bad value is one line
+    naming its environment variable (``invalid configuration: PORT: ...``)."""
     try:
-        return load_settings(data_dir)
+        return load_settings(data_dir, **overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        variables = Settings.environment_variables()
+        where = variables.get(field, ".".join(str(part) for part in error["loc"]) or "settings")
+        raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
     except ValueError as exc:
         raise click.ClickException(f"invalid configuration: {_first_line(exc)}") from None
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return cli_settings(data_dir)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -172,3 +191,204 @@ async def _create_token(
             return f"{workspace.name} {workspace.id}", balance, plaintext
     finally:
         await engine.dispose()
+
+
+# --- storage ------------------------------------------------------------------------------
+
+
+@click.group()
+def storage() -> None:
+    """Object storage set-up: the bucket's CORS rule, and a check of the whole set-up."""
+
+
+def _origins(settings: Settings, origins: tuple[str, ...]) -> list[str]:
+    from hushcut.core.storage_setup import origin_of
+
+    try:
+        return [origin_of(origin) for origin in origins or (settings.app_url,)]
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@storage.command("cors")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    metavar="URL",
+    help="Origin browsers upload from (repeatable; default: APP_URL).",
+)
+@data_dir_option
+def storage_cors(origins: tuple[str, ...], data_dir: Path | None) -> None:
+    """Let browsers PUT and GET the bucket's objects from the web app (PutBucketCors).
+
+    Replaces Hushcut's own rule and keeps any other rule the bucket has.
+    """
+    from hushcut.core.storage import create_storage
+    from hushcut.core.storage_setup import set_cors
+
+    settings = _settings(data_dir)
+    allowed = _origins(settings, origins)
+
+    async def run() -> dict[str, Any]:
+        bucket = create_storage(settings)
+        try:
+            return await set_cors(bucket, allowed)
+        finally:
+            await bucket.close()
+
+    try:
+        rule = asyncio.run(run())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    except Exception as exc:
+        raise click.ClickException(f"could not set the CORS rule: {_storage_error(exc)}") from None
+    click.echo(
+        f"bucket {settings.s3_bucket}: {', '.join(rule['AllowedOrigins'])} may "
+        f"{', '.join(rule['AllowedMethods'])} objects"
+    )
+
+
+@storage.command("check")
+@click.option(
+    "--origin",
+    default=None,
+    metavar="URL",
+    help="Origin the web app is served from (default: APP_URL).",
+)
+@data_dir_option
+def storage_check(origin: str | None, data_dir: Path | None) -> None:
+    """Check storage for Hushcut, one line per check: credentials, bucket, CORS, and a
+    presigned PUT/GET round trip. Exit status 1 if any check fails."""
+    from hushcut.core.storage import create_storage
+    from hushcut.core.storage_setup import check_storage
+
+    settings = _settings(data_dir)
+    browser_origin = _origins(settings, (origin,) if origin else ())[0]
+
+    async def run() -> bool:
+        bucket = create_storage(settings)
+        passed = True
+        try:
+            async for check in check_storage(bucket, browser_origin):
+                click.echo(check.line())
+                passed = passed and check.ok
+        finally:
+            await bucket.close()
+        return passed
+
+    try:
+        passed = asyncio.run(run())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    if not passed:
+        raise SystemExit(1)
+
+
+def _storage_error(exc: BaseException) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "refused")
+    return _first_line(exc)
+
+
+# --- long-running processes -------------------------------------------------------------
+
+
+def metrics_port_option(envvar: str, what: str) -> Callable[[F], F]:
+    """The ``--metrics-port`` option of a long-running command (also from ``envvar``)."""
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(min=1, max=65535),
+        envvar=envvar,
+        default=None,
+        help=f"Serve Prometheus metrics of {what} on this port (env {envvar}).",
+    )
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, for a process that runs until asked to stop."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+@contextmanager
+def process_metrics(port: int | None, host: str, what: str) -> Iterator[None]:
+    """Serve this process's metrics on ``port`` (when given) while the block runs.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set, the process's live gauges stop counting when
+    the block ends (the API's ``/metrics`` aggregates every process's files).
+    """
+    import logging
+    import os
+
+    if port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host)
+        logging.getLogger("hushcut").info("%s metrics on http://%s:%d/metrics", what, host, port)
+    try:
+        yield
+    finally:
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@click.command("scheduler")
+@data_dir_option
+@click.option("--once", is_flag=True, help="Run every sweep once, print what each did, exit.")
+@metrics_port_option("SCHEDULER_METRICS_PORT", "the sweeps")
+def scheduler(data_dir: Path | None, once: bool, metrics_port: int | None) -> None:
+    """Run the scheduled sweeps (retention, abandoned uploads, storage purges) until
+    SIGTERM or SIGINT: one such process per deployment (two are harmless)."""
+    from hushcut.core.db import SchemaOutdated
+    from hushcut.core.logging_setup import configure_logging
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        ok = asyncio.run(_run_scheduler(settings, once=once, metrics_port=metrics_port))
+    except (OSError, SchemaOutdated, ServiceError) as exc:
+        raise click.ClickException(f"could not run the scheduler: {_first_line(exc)}") from None
+    except _database_errors() as exc:
+        raise _database_failure(exc) from None
+    if not ok:
+        raise SystemExit(1)
+
+
+async def _run_scheduler(settings: Settings, *, once: bool, metrics_port: int | None) -> bool:
+    from hushcut.core.runtime import Runtime
+    from hushcut.core.scheduler import Sweeper, SweepScheduler
+
+    runtime = await Runtime.start(settings)
+    try:
+        if once:
+            reports = await Sweeper(runtime).run_all()
+            for name, report in reports.items():
+                if report is None:
+                    click.echo(f"{name}: failed (see the log)")
+                else:
+                    click.echo(
+                        f"{name}: {report.handled} handled, {report.objects} objects deleted"
+                    )
+            return all(report is not None for report in reports.values())
+        stop = stop_on_signals()
+        with process_metrics(metrics_port, settings.host, "scheduler"):
+            async with SweepScheduler(runtime):
+                click.echo(
+                    f"hushcut scheduler running: sweeps every {settings.sweep_interval_s}s; "
+                    "Ctrl+C or SIGTERM to stop",
+                    err=True,
+                )
+                await stop.wait()
+        return True
+    finally:
+        await runtime.close()

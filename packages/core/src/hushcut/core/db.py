@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine as _create_async_engine,
 )
 
+from hushcut.core.datadir import DATABASE_FILE, create_private_file, prepare_data_dir
 from hushcut.core.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -36,7 +37,7 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            create_private_file(prepare_data_dir(settings.data_dir) / DATABASE_FILE)
         engine = _create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

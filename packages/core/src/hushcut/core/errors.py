@@ -66,3 +66,10 @@ class StorageUnavailable(ServiceError):
 
     code = "STORAGE_UNAVAILABLE"
     transient = True
+
+
+class EmailUnavailable(ServiceError):
+    """The email provider could not be reached or refused the message; try again later."""
+
+    code = "EMAIL_UNAVAILABLE"
+    transient = True

@@ -130,9 +130,11 @@ class RedisEventBus:
 
     @classmethod
     def from_url(cls, url: str) -> RedisEventBus:
-        from redis.asyncio import Redis
+        from hushcut.core.redis_connection import redis_client
 
-        return cls(Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30))
+        # Reconnects by itself: a publish on a connection Redis dropped (a restart) is
+        # sent again on a fresh one rather than lost.
+        return cls(redis_client(url))
 
     async def publish(self, event: JobEvent) -> None:
         """Best effort: the database is the source of truth and subscribers start from
@@ -168,7 +170,7 @@ class RedisEventBus:
             await iterator.aclose()
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hushcut.core.datadir import prepare_data_dir
 from hushcut.core.db import check_schema, create_engine, create_sessionmaker, upgrade_database
 from hushcut.core.email import EmailSender, create_email_sender
 from hushcut.core.events import JobEventBus, create_event_bus
@@ -38,7 +39,7 @@ class Runtime:
         a database older than the code raises SchemaOutdated, a clear message instead
         of failing queries later.
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         if upgrade if upgrade is not None else settings.is_sqlite:
             await upgrade_database(settings)
         else:

@@ -1,4 +1,5 @@
-"""The Python API: ``probe``, ``detect``, ``plan`` and ``cut``, each step run through the hooks."""
+"""The Python API: ``detect``, ``plan``, ``cut`` and ``export_timeline``, each step run
+through the hooks (``probe`` needs none)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pluggy
-
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._hooks import Hooks, failures_named
+from hushcut.pipeline._plan import force_ranges
+from hushcut.pipeline._probe import MediaInfo, probe
+from hushcut.pipeline._registries import Detector, Registered, Renderer
 from hushcut.pipeline.errors import OptionsError, PluginError
 from hushcut.pipeline.options import CutOptions, resolve_plugin_options
-from hushcut.pipeline.plugins import call_hook, get_plugin_manager, option_specs
-from hushcut.pipeline.probe import MediaInfo, probe
+from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
 from hushcut.pipeline.timeline import Timeline
 
@@ -60,20 +62,23 @@ class StageProgress:
     progress bar or a job's ``progress`` field can show it as is.
     """
 
-    def __init__(self, callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, callback: ProgressCallback | None, stages: dict[str, float] | None = None
+    ) -> None:
         self._callback = callback
+        self._stages = STAGES if stages is None else stages
         self._last = 0.0
 
     def report(self, stage: str, fraction: float) -> None:
         if self._callback is None:
             return
         start = 0.0
-        for name, share in STAGES.items():
+        for name, share in self._stages.items():
             if name == stage:
                 break
             start += share
         fraction = min(max(float(fraction), 0.0), 1.0)
-        overall = min(start + STAGES.get(stage, 0.0) * fraction, 1.0)
+        overall = min(start + self._stages.get(stage, 0.0) * fraction, 1.0)
         self._last = max(self._last, overall)
         self._callback(stage, self._last)
 
@@ -84,20 +89,39 @@ class StageProgress:
 
 
 @functools.cache
-def default_plugin_manager() -> pluggy.PluginManager:
+def default_plugin_manager() -> HushcutPluginManager:
     """The process-wide plugin manager: built-ins plus installed plugins, loaded once."""
     return get_plugin_manager()
 
 
 def resolve_options(
-    options: CutOptions | Mapping[str, Any] | None, plugin_manager: pluggy.PluginManager
+    options: CutOptions | Mapping[str, Any] | None, plugin_manager: HushcutPluginManager
 ) -> CutOptions:
     """Validate ``options`` (a CutOptions, a plain mapping or None) including the plugin
-    options that ``plugin_manager``'s plugins declare; OptionsError names a bad key."""
-    specs = option_specs(plugin_manager)
+    options that ``plugin_manager``'s plugins declare and the detector and renderer they
+    name; OptionsError names a bad key, or lists the installed names."""
+    hooks = Hooks(plugin_manager)
+    resolved = _resolve(options, hooks)
+    _choices(resolved, hooks)
+    return resolved
+
+
+def _resolve(options: CutOptions | Mapping[str, Any] | None, hooks: Hooks) -> CutOptions:
+    specs = hooks.options()
     if isinstance(options, CutOptions):
         return resolve_plugin_options(options, specs)
     return CutOptions.from_mapping(options, specs)
+
+
+def _choices(
+    options: CutOptions, hooks: Hooks
+) -> tuple[Registered[Detector], Registered[Renderer]]:
+    """The detector and renderer ``options`` name; OptionsError listing the installed
+    ones when one is unknown."""
+    return (
+        hooks.register_detectors().get(options.detector),
+        hooks.register_renderers().get(options.renderer),
+    )
 
 
 def detect(
@@ -105,31 +129,33 @@ def detect(
     options: CutOptions | Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     *,
-    plugin_manager: pluggy.PluginManager | None = None,
+    plugin_manager: HushcutPluginManager | None = None,
     media: MediaInfo | None = None,
 ) -> Detection:
-    """Find the silences in ``input`` with the detector ``options.detector`` selects.
+    """Find the silences in ``input`` with the detector ``options.detector`` names.
 
-    ``progress`` receives ``("detect", fraction of detection done)``.
+    ``progress`` receives ``("detect", fraction of detection done)``. Bad options (an
+    unknown detector among them) are refused before ``input`` is read.
     """
-    pm = plugin_manager or default_plugin_manager()
-    opts = resolve_options(options, pm)
+    hooks = Hooks(plugin_manager or default_plugin_manager())
+    opts = _resolve(options, hooks)
+    detector, _ = _choices(opts, hooks)
     source = Path(input)
     # Detection needs no keyframes; the built-in detector checks the audio is complete.
     media = media or probe(source, keyframes=False)
-    return _run_detect(pm, source, media, opts, progress or _ignore)
+    return _run_detector(detector, source, media, opts, progress or _ignore)
 
 
 def plan(
     detection: Detection,
     options: CutOptions | Mapping[str, Any] | None = None,
     *,
-    plugin_manager: pluggy.PluginManager | None = None,
+    plugin_manager: HushcutPluginManager | None = None,
 ) -> Timeline:
     """The timeline that ``cut`` would render for ``detection``: planned, then adjusted by
     plugins (``hushcut_plan``, ``hushcut_adjust_timeline``) and checked."""
-    pm = plugin_manager or default_plugin_manager()
-    return _run_plan(pm, detection, resolve_options(options, pm))
+    hooks = Hooks(plugin_manager or default_plugin_manager())
+    return _run_plan(hooks, detection, _resolve(options, hooks))
 
 
 def cut(
@@ -138,18 +164,21 @@ def cut(
     options: CutOptions | Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     timeline: Timeline | None = None,
-    plugin_manager: pluggy.PluginManager | None = None,
+    plugin_manager: HushcutPluginManager | None = None,
 ) -> CutResult:
-    """Remove the silences of ``input`` and write the result to ``output`` (MP4).
+    """Remove the silences of ``input`` and write the result to ``output`` with the
+    renderer ``options.renderer`` names (MP4 by default).
 
     ``progress(stage, overall_fraction)`` is called as work advances, ``stage`` being one
     of ``probe``, ``detect``, ``plan``, ``render``, ``postprocess``; it may raise
     CanceledError to stop the cut (no partial output is left). With ``timeline``, the
     detection and planning steps are skipped and that timeline is rendered as it is.
-    Expected failures raise a PipelineError subclass whose message is one line.
+    Expected failures raise a PipelineError subclass whose message is one line; bad
+    options (an unknown detector or renderer among them) are refused before any work.
     """
-    pm = plugin_manager or default_plugin_manager()
-    opts = resolve_options(options, pm)
+    hooks = Hooks(plugin_manager or default_plugin_manager())
+    opts = _resolve(options, hooks)
+    detector, renderer = _choices(opts, hooks)
     source, target = Path(input), Path(output)
     if target.exists() and source.exists() and os.path.samefile(source, target):
         raise OptionsError(f"the output {target} is the input: choose another output path")
@@ -161,44 +190,34 @@ def cut(
 
     detection: Detection | None = None
     if timeline is None:
-        detection = _run_detect(pm, source, media, opts, reporter.for_stage("detect"))
+        detection = _run_detector(detector, source, media, opts, reporter.for_stage("detect"))
         reporter.report("detect", 1.0)
-        timeline = _run_plan(pm, detection, opts)
+        timeline = _run_plan(hooks, detection, opts)
     else:
         timeline.check(media.duration)
     if timeline.source is None:
         timeline.source = source.name
     reporter.report("plan", 1.0)
 
-    settings, notes = render_settings(pm, opts, media)
+    settings, notes = _render_settings(hooks, opts, media)
     if timeline.meta.get("note"):
         notes.insert(0, str(timeline.meta["note"]))
     existed = target.exists()
     try:
-        result = call_hook(
-            pm,
-            "hushcut_render",
-            source=source,
-            output=target,
-            timeline=timeline,
-            settings=settings,
-            progress=reporter.for_stage("render"),
-        )
-        if result is None:
-            raise PluginError("no plugin rendered the output (is the built-in renderer blocked?)")
+        with failures_named(renderer):
+            result = renderer.implementation.render(
+                source, target, timeline, settings, reporter.for_stage("render")
+            )
+        if not isinstance(result, RenderResult):
+            raise PluginError.about(
+                renderer.plugin,
+                renderer.origin,
+                f"returned {result!r} from renderer {renderer.name!r}, not a RenderResult",
+            )
         reporter.report("render", 1.0)
         if result.fallback_reason:
             notes.append(result.fallback_reason)
-        for note in call_hook(
-            pm,
-            "hushcut_postprocess",
-            output=target,
-            result=result,
-            options=opts,
-            progress=reporter.for_stage("postprocess"),
-        ):
-            if note:
-                notes.append(str(note))
+        notes.extend(hooks.postprocess(target, result, opts, reporter.for_stage("postprocess")))
     except BaseException:
         if not existed:
             target.unlink(missing_ok=True)
@@ -216,17 +235,41 @@ def cut(
     )
 
 
-def render_settings(
-    pm: pluggy.PluginManager, options: CutOptions, media: MediaInfo
-) -> tuple[RenderSettings, list[str]]:
-    """Render settings from the options plus the filters plugins add, and notes about them."""
-    notes: list[str] = []
-    audio_filters = _flatten(call_hook(pm, "hushcut_audio_filters", options=options, media=media))
-    video_filters = (
-        _flatten(call_hook(pm, "hushcut_video_filters", options=options, media=media))
-        if media.has_video
-        else []
+def export_timeline(
+    timeline: Timeline,
+    exporter: str,
+    media: MediaInfo,
+    options: CutOptions | Mapping[str, Any] | None = None,
+    *,
+    plugin_manager: HushcutPluginManager | None = None,
+) -> bytes:
+    """``timeline`` (of the source ``media`` describes) in the format ``exporter`` names
+    (``"json"`` built in; plugins add others), as the bytes of the file to write.
+
+    OptionsError lists the installed exporters when ``exporter`` is none of them.
+    """
+    hooks = Hooks(plugin_manager or default_plugin_manager())
+    opts = _resolve(options, hooks)
+    chosen = hooks.register_exporters().get(exporter)
+    with failures_named(chosen):
+        content = chosen.implementation.export(timeline, media, opts)
+    if isinstance(content, str):
+        return content.encode()
+    if isinstance(content, bytes | bytearray):
+        return bytes(content)
+    raise PluginError.about(
+        chosen.plugin,
+        chosen.origin,
+        f"returned {type(content).__name__} from exporter {exporter!r}, not str or bytes",
     )
+
+
+def _render_settings(
+    hooks: Hooks, options: CutOptions, media: MediaInfo
+) -> tuple[RenderSettings, list[str]]:
+    notes: list[str] = []
+    audio_filters = hooks.audio_filters(options, media)
+    video_filters = hooks.video_filters(options, media) if media.has_video else []
     mode = options.mode
     if video_filters and mode == "smart":
         # A filter changes every frame, so there is nothing left to stream-copy.
@@ -242,48 +285,37 @@ def render_settings(
     return settings, notes
 
 
-def _flatten(results: list[Any]) -> list[str]:
-    filters: list[str] = []
-    for result in results:
-        if result is None:
-            continue
-        if isinstance(result, str):
-            raise PluginError(f"a filter hook returned the string {result!r}, not a list")
-        filters.extend(str(item) for item in result if item)
-    return filters
-
-
 def _ignore(stage: str, fraction: float) -> None:
     """Progress sink for callers that pass none."""
 
 
-def _run_detect(
-    pm: pluggy.PluginManager,
+def _run_detector(
+    detector: Registered[Detector],
     source: Path,
     media: MediaInfo,
     options: CutOptions,
     progress: ProgressCallback,
 ) -> Detection:
-    detection = call_hook(
-        pm, "hushcut_detect", source=source, media=media, options=options, progress=progress
-    )
-    if detection is None:
-        raise OptionsError(
-            f"no installed detector is called {options.detector!r} (see `hushcut plugins`)"
-        )
+    with failures_named(detector):
+        detection = detector.implementation.detect(source, media, options, progress)
     if not isinstance(detection, Detection):
-        raise PluginError(
-            f"detector {options.detector!r} returned {type(detection).__name__}, not a Detection"
+        raise PluginError.about(
+            detector.plugin,
+            detector.origin,
+            f"returned {type(detection).__name__} from detector {detector.name!r}, not a Detection",
         )
+    detection.detector = detector.name
     return detection
 
 
-def _run_plan(pm: pluggy.PluginManager, detection: Detection, options: CutOptions) -> Timeline:
-    timeline = call_hook(pm, "hushcut_plan", detection=detection, options=options)
+def _run_plan(hooks: Hooks, detection: Detection, options: CutOptions) -> Timeline:
+    timeline = hooks.plan(detection, options)
     if timeline is None:
         raise PluginError("no plugin planned the timeline (is the built-in planner blocked?)")
-    call_hook(
-        pm, "hushcut_adjust_timeline", timeline=timeline, detection=detection, options=options
+    hooks.adjust_timeline(timeline, detection, options)
+    # The user's forced ranges come last: over the planner's and every plugin's choices.
+    force_ranges(
+        timeline, add_in=options.add_in, cut_out=options.cut_out, min_clip_s=options.min_clip_s
     )
     timeline.check(detection.duration)
     return timeline

@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pluggy
 
+from hushcut.pipeline._capabilities import capabilities
+from hushcut.pipeline._cli_plan import (
+    edit_flags,
+    export_plan,
+    export_summary,
+    plan_table,
+    with_edit_options,
+)
+from hushcut.pipeline._hooks import Hooks
 from hushcut.pipeline.api import (
     CutResult,
     cut,
@@ -24,7 +32,7 @@ from hushcut.pipeline.api import (
 from hushcut.pipeline.commands import HushcutGroup
 from hushcut.pipeline.errors import PipelineError
 from hushcut.pipeline.options import CutOptions, parse_assignments
-from hushcut.pipeline.plugins import describe_plugins
+from hushcut.pipeline.plugins import HushcutPluginManager, describe_plugins
 from hushcut.pipeline.timeline import Timeline
 
 #: Set to 1 to see the traceback of an unexpected failure instead of its one-line summary.
@@ -72,16 +80,16 @@ def errors_as_one_line() -> Iterator[None]:
         )
 
 
-def _options(assignments: tuple[str, ...], pm: pluggy.PluginManager, **flags: Any) -> CutOptions:
+def _options(assignments: tuple[str, ...], pm: HushcutPluginManager, **flags: Any) -> CutOptions:
     """Options from ``--set`` assignments, overridden by the dedicated flags given."""
     data = parse_assignments(assignments)
     data.update({key: value for key, value in flags.items() if value is not None})
     return resolve_options(data, pm)
 
 
-def default_output(source: Path) -> Path:
-    """``talk.mov`` -> ``talk_hushcut.mp4`` beside it."""
-    return source.with_name(f"{source.stem}{OUTPUT_SUFFIX}.mp4")
+def default_output(source: Path, extension: str = ".mp4") -> Path:
+    """``talk.mov`` -> ``talk_hushcut.mp4`` beside it (the renderer's ``extension``)."""
+    return source.with_name(f"{source.stem}{OUTPUT_SUFFIX}{extension}")
 
 
 @contextmanager
@@ -157,15 +165,11 @@ def with_detection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output MP4 (default: <IN stem>_hushcut.mp4 beside IN).",
+    help="Output file (default: <IN stem>_hushcut.mp4 beside IN, or the extension of the "
+    "chosen renderer).",
 )
 @with_detection_options
-@click.option(
-    "--margin",
-    "margin_s",
-    type=float,
-    help="Seconds kept around speech at each cut (default 0.15).",
-)
+@with_edit_options
 @click.option(
     "--mode",
     type=click.Choice(["smart", "reencode"], case_sensitive=False),
@@ -200,8 +204,21 @@ def cut_command(
         pm = default_plugin_manager()
         if flags.get("mode"):
             flags["mode"] = flags["mode"].lower()
+        export_format = flags.pop("export_format")
+        flags.update(edit_flags(flags.pop("margin_s"), flags.pop("cut_out"), flags.pop("add_in")))
         options = _options(assignments, pm, **flags)
         timeline = Timeline.read(timeline_in) if timeline_in else None
+        if export_format:
+            exporter = Hooks(pm).register_exporters().get(export_format)
+            target = output or default_output(source, exporter.implementation.extension)
+            with progress_display(not quiet) as progress:
+                timeline = export_plan(source, target, exporter, options, timeline, pm, progress)
+            _write_timeline(timeline, timeline_out, source)
+            if not quiet:
+                if plan_only:
+                    click.echo(plan_table(timeline))
+                click.echo(export_summary(source, target, exporter, timeline))
+            return
         if plan_only:
             if timeline is None:
                 with progress_display(not quiet) as progress:
@@ -214,9 +231,11 @@ def cut_command(
             if not quiet:
                 if timeline.meta.get("note"):
                     click.echo(f"note: {one_line(timeline.meta['note'])}", err=True)
+                click.echo(plan_table(timeline))
                 click.echo(_plan_summary(source, timeline))
             return
-        target = output or default_output(source)
+        renderer = Hooks(pm).register_renderers().get(options.renderer)
+        target = output or default_output(source, renderer.implementation.extension)
         with progress_display(not quiet) as progress:
             result = cut(source, target, options, progress, timeline=timeline, plugin_manager=pm)
         _write_timeline(result.timeline, timeline_out, source)
@@ -291,14 +310,50 @@ def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **
 
 
 @main.command("plugins")
-def plugins_command() -> None:
-    """List the pipeline plugins: built-in steps and installed ones, their hooks and options."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the capabilities (plugins, detectors, renderers, exporters, options) as JSON.",
+)
+def plugins_command(as_json: bool) -> None:
+    """List the plugins and what they offer.
+
+    Every plugin (built-in steps and installed ones) with its hooks, its options and the
+    detectors, renderers and exporters it registers; then the names of each of those.
+    """
     with errors_as_one_line():
-        for info in describe_plugins(default_plugin_manager()):
+        pm = default_plugin_manager()
+        if as_json:
+            click.echo(json.dumps(capabilities(pm), indent=2))
+            return
+        for info in describe_plugins(pm):
             click.echo(f"{info.name} ({info.origin})")
             click.echo(f"  hooks: {', '.join(info.hooks) or 'none'}")
+            for detector in info.detectors:
+                click.echo(f"  detector {detector.name}" + _described(detector.description))
+            for kind, formats in (("renderer", info.renderers), ("exporter", info.exporters)):
+                for item in formats:
+                    click.echo(
+                        f"  {kind} {item.name} ({item.extension}, {item.media_type})"
+                        + _described(item.description)
+                    )
             for spec in info.options:
                 click.echo(
                     f"  option {spec.name} ({spec.type_name}, default {spec.default!r})"
-                    + (f": {spec.help}" if spec.help else "")
+                    + _described(spec.help)
                 )
+        defaults = CutOptions()
+        hooks = Hooks(pm)
+        click.echo("")
+        for kind, names, default in (
+            ("detectors", hooks.register_detectors().names(), defaults.detector),
+            ("renderers", hooks.register_renderers().names(), defaults.renderer),
+            ("exporters", hooks.register_exporters().names(), None),
+        ):
+            listed = [f"{name} (default)" if name == default else name for name in names]
+            click.echo(f"{kind}: {', '.join(listed) or 'none'}")
+
+
+def _described(text: str) -> str:
+    return f": {text}" if text else ""

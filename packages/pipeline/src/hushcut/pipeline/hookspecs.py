@@ -3,24 +3,38 @@
 Plugins are registered through the ``hushcut.pipeline`` entry-point group and implement
 hooks with ``@hushcut.pipeline.hookimpl``. Built-in steps are ordinary plugins registered
 first; pluggy calls later-registered plugins first, so an installed plugin is consulted
-before the built-in step it wants to replace.
+before the built-in step it wants to replace. Where users choose one implementation by
+name (a detector, a renderer, an export format), plugins register named implementations
+through a ``hushcut_register_*`` hook instead, and the cut calls the one chosen.
+
+Each hook's docstring says when it was added; docs/plugins.md says how hooks are
+deprecated and removed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pluggy
 
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._probe import MediaInfo
+from hushcut.pipeline._registries import Detector, Exporter, Renderer
 from hushcut.pipeline.options import CutOptions, OptionSpec
-from hushcut.pipeline.probe import MediaInfo
-from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
+from hushcut.pipeline.render import ProgressCallback, RenderResult
 from hushcut.pipeline.timeline import Timeline
 
 PROJECT_NAME = "hushcut"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+#: Hooks that no longer exist: name -> (the version that removed it, what replaces it).
+#: A plugin still implementing one fails to load with a message naming the replacement.
+REMOVED_HOOKS: dict[str, tuple[str, str]] = {
+    "hushcut_detect": ("0.2", "hushcut_register_detectors"),
+    "hushcut_render": ("0.2", "hushcut_register_renderers"),
+}
 
 
 @hookspec
@@ -35,23 +49,54 @@ def hushcut_options() -> list[OptionSpec]:  # type: ignore[empty-body]
     filled in when the user set nothing.
 
     Every result is used: the lists of all plugins are concatenated.
+
+    Added in 0.1.
     """
 
 
-@hookspec(firstresult=True)
-def hushcut_detect(
-    source: Path, media: MediaInfo, options: CutOptions, progress: ProgressCallback
-) -> Detection | None:
-    """Find the silences in ``source``.
+@hookspec
+def hushcut_register_detectors(register: Callable[[Detector], None]) -> None:
+    """Register detectors: call ``register(Detector(name, detect, description))`` for each.
 
-    Called once per cut (and by ``hushcut detect``), after probing. A detector answers
-    only when ``options.detector`` names it and returns None otherwise, so installing a
-    detector never changes results until a user selects it; the built-in ``"loudness"``
-    detector answers for ``detector="loudness"``. Report work done with
-    ``progress("detect", fraction)``; the callback may raise CanceledError, which must
-    propagate.
+    Called whenever a cut or ``hushcut detect`` starts (before the input is read, so an
+    unknown ``options.detector`` is refused at once), and by ``hushcut plugins``; keep
+    it cheap, with no side effects. The cut calls only the detector ``options.detector``
+    names, so installing a detector changes nothing until a user selects it; the
+    built-in one is ``"loudness"``. A name registered twice is a PluginError.
 
-    First non-None result wins (``firstresult``).
+    Every implementation is called; return values are ignored.
+
+    Added in 0.2.
+    """
+
+
+@hookspec
+def hushcut_register_renderers(register: Callable[[Renderer], None]) -> None:
+    """Register renderers: call ``register(Renderer(name, render, extension, media_type))``.
+
+    Called like ``hushcut_register_detectors``; the cut calls only the renderer
+    ``options.renderer`` names (the built-in one, ``"mp4"``, writes MP4 in SMART or
+    REENCODE ``mode``). A name registered twice is a PluginError.
+
+    Every implementation is called; return values are ignored.
+
+    Added in 0.2.
+    """
+
+
+@hookspec
+def hushcut_register_exporters(register: Callable[[Exporter], None]) -> None:
+    """Register timeline export formats: ``register(Exporter(name, export, extension,
+    media_type))`` for each, ``export(timeline, media, options)`` returning the file's
+    text or bytes.
+
+    Called when a timeline is exported (``export_timeline``) and by ``hushcut plugins``;
+    the built-in ``"json"`` exporter writes the timeline JSON of ``hushcut cut
+    --timeline``. A name registered twice is a PluginError.
+
+    Every implementation is called; return values are ignored.
+
+    Added in 0.2.
     """
 
 
@@ -64,6 +109,8 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline | None:
     short silences and drops tiny clips. Return None to leave planning to the next plugin.
 
     First non-None result wins (``firstresult``).
+
+    Added in 0.1.
     """
 
 
@@ -79,6 +126,8 @@ def hushcut_adjust_timeline(timeline: Timeline, detection: Detection, options: C
 
     Every implementation is called, later-registered plugins first; each sees the changes
     of those before it. Return values are ignored.
+
+    Added in 0.1.
     """
 
 
@@ -90,6 +139,8 @@ def hushcut_audio_filters(options: CutOptions, media: MediaInfo) -> list[str] | 
     changes, in the order collected: later-registered plugins first.
 
     Every result is used: the lists are concatenated into ``RenderSettings.audio_filters``.
+
+    Added in 0.1.
     """
 
 
@@ -101,25 +152,8 @@ def hushcut_video_filters(options: CutOptions, media: MediaInfo) -> list[str] | 
     change every frame, so SMART rendering re-encodes the whole video when any is set.
 
     Every result is used: the lists are concatenated into ``RenderSettings.video_filters``.
-    """
 
-
-@hookspec(firstresult=True)
-def hushcut_render(
-    source: Path,
-    output: Path,
-    timeline: Timeline,
-    settings: RenderSettings,
-    progress: ProgressCallback,
-) -> RenderResult | None:
-    """Render ``timeline`` of ``source`` into ``output``.
-
-    Called once per cut after planning. The built-in renderer writes MP4 (SMART or
-    REENCODE per ``settings.mode``). Return None to leave rendering to the next plugin.
-    Report with ``progress("render", fraction)``; CanceledError raised by it must
-    propagate, and a failed render must not leave a partial ``output`` behind.
-
-    First non-None result wins (``firstresult``).
+    Added in 0.1.
     """
 
 
@@ -134,4 +168,6 @@ def hushcut_postprocess(
     one-line note for the user (shown in the summary and ``CutResult.notes``) or None.
 
     Every result is used: notes are collected in call order (later-registered first).
+
+    Added in 0.1.
     """

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from hushcut.pipeline.errors import OptionsError
 
@@ -46,6 +54,25 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
+#: Most ranges ``cut_out`` or ``add_in`` may hold.
+MAX_RANGES = 10_000
+
+
+def _check_range(value: tuple[float, float | None]) -> tuple[float, float | None]:
+    start, end = value
+    if not (start >= 0 and math.isfinite(start)):
+        raise ValueError(f"a range starts at 0 or later (got {start:g})")
+    if end is not None and not (end > start and math.isfinite(end)):
+        raise ValueError(f"a range ends after it starts (got {start:g} to {end:g})")
+    return value
+
+
+#: ``(start, end)`` seconds of the source; ``end`` None runs to the end of the source.
+TimeRange = Annotated[
+    tuple[Annotated[float, Field(ge=0.0)], float | None], AfterValidator(_check_range)
+]
+
+
 class CutOptions(BaseModel):
     """Everything that decides how a recording is cut. Defaults are documented (and
     measured) in docs/pipeline.md."""
@@ -55,6 +82,7 @@ class CutOptions(BaseModel):
     detector: str = Field(
         "loudness", min_length=1, description="Which detector finds the silences."
     )
+    renderer: str = Field("mp4", min_length=1, description="Which renderer writes the output.")
     threshold_db: float | None = Field(
         None,
         le=0.0,
@@ -74,6 +102,28 @@ class CutOptions(BaseModel):
         0.3, ge=0.0, le=60.0, description="Shorter quiet stretches are not silences (s)."
     )
     margin_s: float = Field(0.15, ge=0.0, le=5.0, description="Kept around speech at each cut (s).")
+    margin_before_s: float | None = Field(
+        None,
+        ge=0.0,
+        le=5.0,
+        description="Kept before speech starts again at each cut (s); None: margin_s.",
+    )
+    margin_after_s: float | None = Field(
+        None,
+        ge=0.0,
+        le=5.0,
+        description="Kept after speech stops at each cut (s); None: margin_s.",
+    )
+    cut_out: list[TimeRange] = Field(
+        default_factory=list,
+        max_length=MAX_RANGES,
+        description="Ranges [start, end] (s; end null: to the end) always removed.",
+    )
+    add_in: list[TimeRange] = Field(
+        default_factory=list,
+        max_length=MAX_RANGES,
+        description="Ranges [start, end] (s; end null: to the end) always kept (cut_out wins).",
+    )
     min_clip_s: float = Field(
         0.4, ge=0.0, le=60.0, description="Kept clips shorter than this are dropped (s)."
     )
@@ -105,6 +155,14 @@ class CutOptions(BaseModel):
         if specs is not None:
             options = resolve_plugin_options(options, specs)
         return options
+
+    @property
+    def margins(self) -> tuple[float, float]:
+        """(before, after) speech: ``margin_before_s`` and ``margin_after_s``, each
+        ``margin_s`` when unset."""
+        before = self.margin_s if self.margin_before_s is None else self.margin_before_s
+        after = self.margin_s if self.margin_after_s is None else self.margin_after_s
+        return before, after
 
     def plugin_option(self, plugin: str, key: str) -> Any:
         """The value of a plugin option (its default once the options were resolved)."""

@@ -112,8 +112,12 @@ class Timeline:
                 raise TimelineError(f"{where} ends after the source ({limit:.3f} s)")
             previous_end = segment.end
 
+    def to_json(self) -> str:
+        """The JSON file's text (what :meth:`write` writes and the ``json`` exporter returns)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        path.write_text(self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> Timeline:

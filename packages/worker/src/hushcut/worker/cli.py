@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
-from hushcut.core.cli import data_dir_option
+from hushcut.core.cli import (
+    cli_settings,
+    data_dir_option,
+    metrics_port_option,
+    process_metrics,
+    stop_on_signals,
+)
 from hushcut.core.db import SchemaOutdated
 from hushcut.core.errors import ServiceError
 from hushcut.core.logging_setup import configure_logging
-from hushcut.core.settings import Settings, load_settings
-from hushcut.pipeline.errors import PipelineError
+from hushcut.core.settings import Settings
+from hushcut.pipeline import PipelineError
 
 logger = logging.getLogger("hushcut.worker")
 
@@ -31,27 +34,17 @@ async def serve(
     """Run one worker until the process is asked to stop, then stop it cleanly."""
     from hushcut.worker.runner import WorkerRunner
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    if metrics_port is not None:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr=settings.host)
-        logger.info("worker metrics on http://%s:%d/metrics", settings.host, metrics_port)
-    runner = WorkerRunner(settings, concurrency=concurrency, shutdown_grace_s=shutdown_grace_s)
-    await runner.start()
-    click.echo(f"hushcut worker {runner.worker_id} running; Ctrl+C or SIGTERM to stop", err=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.stop()
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-            from prometheus_client import multiprocess
-
-            # Live gauges (running jobs) must stop counting this process.
-            multiprocess.mark_process_dead(os.getpid())
+    stop = stop_on_signals()
+    with process_metrics(metrics_port, settings.host, "worker"):
+        runner = WorkerRunner(settings, concurrency=concurrency, shutdown_grace_s=shutdown_grace_s)
+        await runner.start()
+        click.echo(
+            f"hushcut worker {runner.worker_id} running; Ctrl+C or SIGTERM to stop", err=True
+        )
+        try:
+            await stop.wait()
+        finally:
+            await runner.stop()
 
 
 @click.command("worker")
@@ -62,13 +55,7 @@ async def serve(
     default=None,
     help="Jobs this worker runs at once (default: WORKER_CONCURRENCY, 2).",
 )
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(min=1, max=65535),
-    envvar="WORKER_METRICS_PORT",
-    default=None,
-    help="Serve Prometheus metrics of this worker on this port (env WORKER_METRICS_PORT).",
-)
+@metrics_port_option("WORKER_METRICS_PORT", "this worker")
 @click.option(
     "--shutdown-grace",
     type=click.FloatRange(min=0),
@@ -80,12 +67,7 @@ def worker(
     data_dir: Path | None, concurrency: int | None, metrics_port: int | None, shutdown_grace: float
 ) -> None:
     """Process queued jobs until SIGTERM or SIGINT (then finish or hand back running jobs)."""
-    try:
-        settings = load_settings(data_dir)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        raise click.ClickException(f"invalid configuration: {where}: {error['msg']}") from None
+    settings = cli_settings(data_dir)
     configure_logging(settings.log_level, settings.log_json)
     try:
         asyncio.run(

@@ -14,7 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 JOBS = Counter(
     "hushcut_worker_jobs",
     "Jobs a worker finished handling, by outcome "
-    "(completed, failed, canceled, released, lease_lost, error).",
+    "(completed, review, failed, canceled, released, lease_lost, error).",
     ["outcome"],
 )
 FAILURES = Counter(

@@ -1,4 +1,11 @@
-"""Processing one job end to end: claim, download, cut, upload, complete, notify — crash-safely.
+"""Processing one job end to end: claim, download, analyze, render, upload, complete, notify
+— crash-safely.
+
+What a run does depends on the job: a job with a timeline (queued by ``render_job``, or
+retried after one) renders exactly that timeline, with no detection; any other job is
+analyzed (detection, plan and waveform peaks in one decode) and then, unless it was
+confirmed with review, rendered from the plan. Analyses and renders also store the
+timeline's exports (JSON, and the editor formats the worker's exporters write).
 
 The database is the truth. A worker runs a job only while it holds the job's lease
 (``claim_job`` sets it atomically, a heartbeat renews it); the moment a renewal fails —
@@ -14,25 +21,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from hushcut.core.errors import Conflict, ServiceError, StorageUnavailable
+from hushcut.core.errors import Conflict, NotFound, ServiceError, StorageUnavailable
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, VideoJob
+from hushcut.core.runtime import Runtime
 from hushcut.core.services import emails
 from hushcut.core.services import jobs as job_service
-from hushcut.pipeline.errors import CanceledError, MediaError, OptionsError, PipelineError
+from hushcut.core.services.jobs import AnalysisRecord, KeptSegment
+from hushcut.pipeline import (
+    Analysis,
+    CanceledError,
+    CutResult,
+    MediaError,
+    MediaInfo,
+    OptionsError,
+    PipelineError,
+    ProgressCallback,
+    Segment,
+    Timeline,
+)
 from hushcut.worker import metrics
-from hushcut.worker.plugins import unavailable_plugin_message
-from hushcut.worker.scheduling import claimable_job_ids
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +68,73 @@ RETRY_BASE_DELAY_S = 1.0
 #: Share of the job's progress bar the pipeline covers (download before, upload after).
 PIPELINE_START = 0.05
 PIPELINE_SHARE = 0.9
+#: Of that share, what the analysis covers in a run that also renders.
+ANALYSIS_SHARE = 0.2
 
 STORAGE_MESSAGE = "storage unavailable, retry later"
 INPUT_MISSING_MESSAGE = "the uploaded file is no longer in storage; upload it again"
 INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
+
+
+class Cutter(Protocol):
+    """How the worker renders: ``hushcut.pipeline.cut`` with its plugins bound. The
+    worker always passes the ``timeline`` to render (it analyzed the input first, or a
+    person edited the segments), so nothing is detected twice."""
+
+    def __call__(
+        self,
+        source: Path,
+        target: Path,
+        options: Mapping[str, Any],
+        *,
+        progress: ProgressCallback,
+        timeline: Timeline | None = None,
+    ) -> CutResult: ...
+
+
+class Analyzer(Protocol):
+    """How the worker analyzes: ``hushcut.pipeline.analyze`` with its plugins bound."""
+
+    def __call__(
+        self, source: Path, options: Mapping[str, Any], *, progress: ProgressCallback
+    ) -> Analysis: ...
+
+
+class TimelineExporter(Protocol):
+    """``hushcut.pipeline.export_timeline`` with its plugins bound: the file's bytes."""
+
+    def __call__(
+        self, timeline: Timeline, exporter: str, media: MediaInfo, options: Mapping[str, Any]
+    ) -> bytes: ...
+
+
+class MediaProber(Protocol):
+    """``hushcut.pipeline.probe``: what the input holds (for a render's exports)."""
+
+    def __call__(self, path: Path, *, keyframes: bool = ...) -> MediaInfo: ...
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """An exporter this worker has: the file it writes."""
+
+    name: str
+    extension: str
+    media_type: str
+
+
+@dataclass(frozen=True)
+class JobPipeline:
+    """The pipeline steps a worker runs for jobs, its plugins bound to each.
+
+    ``exports`` are the exporters whose files every analyzed or rendered job gets.
+    """
+
+    cut: Cutter
+    analyze: Analyzer
+    export: TimelineExporter
+    probe: MediaProber
+    exports: tuple[ExportFormat, ...] = ()
 
 
 class InputMissing(Exception):
@@ -74,6 +157,9 @@ class _RunningJob:
     #: Set (with a reason) to stop the pipeline at its next progress report.
     abort: threading.Event = field(default_factory=threading.Event)
     abort_reason: str = ""
+    #: What a cancel must remove from storage: the keys this run writes (a render keeps
+    #: the analysis it renders from), or None for everything under the job's output.
+    writes: list[str] | None = None
 
     def stop(self, reason: str) -> None:
         if not self.abort.is_set():
@@ -84,28 +170,27 @@ class _RunningJob:
 class JobProcessor:
     """Runs jobs for one worker process: at most ``concurrency`` at a time.
 
-    ``runtime`` is a started ``hushcut.core.runtime.Runtime`` (settings, sessionmaker,
-    storage, email, events). ``cut`` is ``hushcut.pipeline.cut`` (injectable so the
-    pipeline is imported once, in the worker). ``unavailable_plugins`` maps installed
-    plugins that failed to load to the reason; a job selecting one fails at once.
+    ``runtime`` is a started core :class:`~hushcut.core.runtime.Runtime`. ``pipeline``
+    holds the steps it runs. ``offered`` are the capabilities this worker offers (see
+    :mod:`hushcut.core.capabilities`): it claims only jobs needing nothing else (None:
+    any job).
     """
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: Runtime,
         *,
         worker_id: str,
-        cut: Callable[..., Any],
+        pipeline: JobPipeline,
         concurrency: int,
-        unavailable_plugins: Mapping[str, str] | None = None,
+        offered: Collection[str] | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.worker_id = worker_id
-        self.cut = cut
+        self.pipeline = pipeline
         self.concurrency = concurrency
-        #: Installed plugins that failed to load here -> why; jobs selecting one fail.
-        self.unavailable_plugins = dict(unavailable_plugins or {})
+        self.offered = None if offered is None else frozenset(offered)
         self.lease_s = float(self.settings.job_lease_s)
         self.heartbeat_s = min(self.lease_s / 3, MAX_HEARTBEAT_S)
         self.draining = False
@@ -159,11 +244,12 @@ class JobProcessor:
             return None
         now = datetime.now(UTC)
         async with self.runtime.sessionmaker() as session:
-            candidates = await claimable_job_ids(
+            candidates = await job_service.claimable_job_ids(
                 session,
                 now=now,
                 workspace_max_running=self.settings.workspace_max_running,
                 limit=10,
+                offered=self.offered,
             )
         if prefer is not None and prefer not in candidates:
             candidates.append(prefer)
@@ -182,6 +268,7 @@ class JobProcessor:
                 lease_s=self.lease_s,
                 workspace_max_running=self.settings.workspace_max_running,
                 max_attempts=self.settings.job_max_attempts,
+                offered=self.offered,
             )
         if job is None:
             await self._after_refused_claim(job_id)
@@ -252,50 +339,31 @@ class JobProcessor:
             )
 
     async def _process(self, job: VideoJob, running: _RunningJob) -> str:
-        output_key = job_service.output_key(job.id, job.filename)
         reporter = _ProgressReporter(self, job.id, running)
         reporter.start()
         try:
-            unavailable = unavailable_plugin_message(job.options, self.unavailable_plugins)
-            if unavailable is not None:
-                # Another worker may have it, but a job is not routed by plugin; failing
-                # (with a refund) says what to fix instead of retrying where it cannot run.
-                return await self._fail(job, unavailable, kind="plugin")
+            async with self.runtime.sessionmaker() as session:
+                edit = await job_service.load_timeline(session, job.id)
             with tempfile.TemporaryDirectory(prefix="hushcut-job-") as tmp:
                 # The input keeps the uploaded name, so pipeline messages name the user's
                 # file ("talk.mov has no audio track"), not a temporary one.
-                source = Path(tmp) / "input" / job_service.sanitise_filename(job.filename)
-                target = Path(tmp) / "output" / "result.mp4"
-                target.parent.mkdir()
+                work = Path(tmp)
+                source = work / "input" / job_service.sanitise_filename(job.filename)
                 reporter.set("download", 0.0)
                 await self._retrying(
                     "download", running, lambda: self._download(job.input_key, source)
                 )
-                result = await self._retrying(
-                    "cut",
-                    running,
-                    lambda: asyncio.to_thread(
-                        self.cut, source, target, job.options or {}, progress=reporter.report
-                    ),
-                )
-                self._check(running)
-                reporter.set("upload", 0.95)
-                await self._retrying("upload", running, lambda: self._upload(target, output_key))
-                self._check(running)
-                await reporter.close()
-                async with self.runtime.sessionmaker() as session:
-                    done = await job_service.complete_job(
-                        session,
-                        job.id,
-                        worker_id=self.worker_id,
-                        output_key=output_key,
-                        input_duration_s=float(result.input_duration),
-                        output_duration_s=float(result.output_duration),
-                    )
+                if edit is not None:
+                    running.writes = self._render_keys(job)
+                    done = await self._render_edit(job, running, reporter, source, edit)
+                elif job.review:
+                    done = await self._analyze_for_review(job, running, reporter, source)
+                else:
+                    done = await self._analyze_and_render(job, running, reporter, source)
                 await self._publish(done)
                 await self._notify(done)
-                return "completed"
-        except (AbortJob, CanceledError, Conflict) as exc:
+                return "completed" if done.status is JobStatus.COMPLETED else "review"
+        except (AbortJob, CanceledError, Conflict, NotFound) as exc:
             reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
             return await self._stopped(job, reason)
         except InputMissing as exc:
@@ -317,26 +385,240 @@ class JobProcessor:
         finally:
             await reporter.close()
 
+    # --- what a run does -------------------------------------------------------------------
+    async def _analyze(
+        self, job: VideoJob, running: _RunningJob, progress: ProgressCallback, source: Path
+    ) -> tuple[Analysis, AnalysisRecord]:
+        """Analyze the input and store its waveform peaks; the analysis and its record."""
+        analysis = await self._retrying(
+            "analyze",
+            running,
+            lambda: asyncio.to_thread(
+                self.pipeline.analyze, source, job.options or {}, progress=progress
+            ),
+        )
+        self._check(running)
+        key = job_service.peaks_key(job.id)
+        peaks = source.parent.parent / "peaks.json"
+        peaks.write_bytes(analysis.peaks.to_bytes())
+        await self._retrying(
+            "upload", running, lambda: self.runtime.storage.upload_file(peaks, key, JSON_TYPE)
+        )
+        detection = analysis.detection
+        record = AnalysisRecord(
+            duration_s=float(detection.duration),
+            detector=detection.detector,
+            threshold_db=detection.threshold_db,
+            noise_floor_db=detection.noise_floor_db,
+            speech_db=detection.speech_db,
+            silences=[(float(a), float(b)) for a, b in detection.silences],
+            segments=kept_segments(analysis.timeline),
+            peaks_key=key,
+        )
+        return analysis, record
+
+    async def _analyze_for_review(
+        self, job: VideoJob, running: _RunningJob, reporter: _ProgressReporter, source: Path
+    ) -> VideoJob:
+        """A job confirmed with review: analyze, export the plan, wait in REVIEW."""
+        analysis, record = await self._analyze(
+            job, running, reporter.span(PIPELINE_START, PIPELINE_SHARE, "analyze"), source
+        )
+        reporter.set("export", PIPELINE_START + PIPELINE_SHARE)
+        exports = await self._export(job, running, analysis.timeline, analysis.media, source)
+        self._check(running)
+        await reporter.close()
+        async with self.runtime.sessionmaker() as session:
+            return await job_service.record_analysis(
+                session,
+                job.id,
+                worker_id=self.worker_id,
+                analysis=record,
+                exports=exports,
+                review_ttl=timedelta(hours=self.settings.review_ttl_hours),
+            )
+
+    async def _analyze_and_render(
+        self, job: VideoJob, running: _RunningJob, reporter: _ProgressReporter, source: Path
+    ) -> VideoJob:
+        """Analyze the input, then render its plan (the analysis is kept for re-edits)."""
+        analyzed = PIPELINE_SHARE * ANALYSIS_SHARE
+        analysis, record = await self._analyze(
+            job, running, reporter.span(PIPELINE_START, analyzed, "analyze"), source
+        )
+        return await self._render(
+            job,
+            running,
+            reporter,
+            source,
+            analysis.timeline,
+            reporter.span(PIPELINE_START + analyzed, PIPELINE_SHARE - analyzed),
+            media=analysis.media,
+            analysis=record,
+        )
+
+    async def _render_edit(
+        self,
+        job: VideoJob,
+        running: _RunningJob,
+        reporter: _ProgressReporter,
+        source: Path,
+        edit: Sequence[KeptSegment],
+    ) -> VideoJob:
+        """Render exactly the segments a person chose (or the plan they accepted)."""
+        timeline = Timeline(
+            source_duration=job.input_duration_s or max(segment.end for segment in edit),
+            segments=[Segment(s.start, s.end, s.speed) for s in edit],
+            source=source.name,
+        )
+        return await self._render(
+            job,
+            running,
+            reporter,
+            source,
+            timeline,
+            reporter.span(PIPELINE_START, PIPELINE_SHARE),
+            media=None,
+            analysis=None,
+        )
+
+    async def _render(
+        self,
+        job: VideoJob,
+        running: _RunningJob,
+        reporter: _ProgressReporter,
+        source: Path,
+        timeline: Timeline,
+        progress: ProgressCallback,
+        *,
+        media: MediaInfo | None,
+        analysis: AnalysisRecord | None,
+    ) -> VideoJob:
+        output_key = job_service.output_key(job.id, job.filename)
+        target = source.parent.parent / "output" / "result.mp4"
+        target.parent.mkdir(exist_ok=True)
+        result = await self._retrying(
+            "cut",
+            running,
+            lambda: asyncio.to_thread(
+                self.pipeline.cut,
+                source,
+                target,
+                job.options or {},
+                progress=progress,
+                timeline=timeline,
+            ),
+        )
+        self._check(running)
+        reporter.set("upload", PIPELINE_START + PIPELINE_SHARE)
+        await self._retrying("upload", running, lambda: self._upload(target, output_key))
+        if media is None:
+            media = await asyncio.to_thread(self.pipeline.probe, source, keyframes=False)
+        exports = await self._export(job, running, result.timeline, media, source)
+        self._check(running)
+        await reporter.close()
+        async with self.runtime.sessionmaker() as session:
+            return await job_service.complete_job(
+                session,
+                job.id,
+                worker_id=self.worker_id,
+                output_key=output_key,
+                input_duration_s=float(result.input_duration),
+                output_duration_s=float(result.output_duration),
+                timeline=kept_segments(result.timeline),
+                analysis=analysis,
+                exports=exports,
+            )
+
+    async def _export(
+        self,
+        job: VideoJob,
+        running: _RunningJob,
+        timeline: Timeline,
+        media: MediaInfo,
+        source: Path,
+    ) -> dict[str, str]:
+        """Store the timeline in every export format this worker has; ``{name: key}``.
+
+        Exports name the file the person uploaded (its editor relinks to it), not the
+        worker's copy. A broken exporter costs its format, never the job.
+        """
+        if not self.pipeline.exports:
+            return {}
+        uploaded_as = re.split(r"[/\\]", job.filename)[-1] or source.name
+        named = replace(timeline, source=uploaded_as)
+        media = replace(media, path=Path(uploaded_as))
+        folder = source.parent.parent / "exports"
+        folder.mkdir(exist_ok=True)
+
+        def write_all() -> dict[str, tuple[Path, ExportFormat]]:
+            files: dict[str, tuple[Path, ExportFormat]] = {}
+            for export in self.pipeline.exports:
+                try:
+                    content = self.pipeline.export(named, export.name, media, job.options or {})
+                except PipelineError as exc:
+                    logger.warning("job %s: no %s export: %s", job.id, export.name, exc)
+                    continue
+                path = folder / f"{export.name}{export.extension}"
+                path.write_bytes(content)
+                files[export.name] = (path, export)
+            return files
+
+        files = await asyncio.to_thread(write_all)
+        exports: dict[str, str] = {}
+        for name, (path, export) in files.items():
+            key = job_service.export_key(job.id, job.filename, export.extension)
+            upload = functools.partial(
+                self.runtime.storage.upload_file, path, key, export.media_type
+            )
+            await self._retrying("upload", running, upload)
+            exports[name] = key
+        return exports
+
+    def _render_keys(self, job: VideoJob) -> list[str]:
+        """What a render writes: the output and the exports (not the analysis)."""
+        return [
+            job_service.output_key(job.id, job.filename),
+            *(
+                job_service.export_key(job.id, job.filename, export.extension)
+                for export in self.pipeline.exports
+            ),
+        ]
+
     async def _stopped(self, job: VideoJob, reason: str) -> str:
         """The job must not go on here: find out why and leave things tidy."""
         current = await self._load(job.id)
-        if current is not None and current.status == JobStatus.CANCELED:
-            # Canceled by its owner: remove whatever this attempt already put in storage.
-            with contextlib.suppress(ServiceError):
-                await self._storage_call("delete_prefix", f"output/{job.id}/")
+        if current is None:
+            # Deleted with its workspace while it ran: nothing may stay of this attempt.
+            await self._remove_made_for(job.id)
+            logger.info("job %s deleted while it ran; its output removed", job.id)
+            return "canceled"
+        if current.status == JobStatus.CANCELED:
+            # Canceled by its owner: remove whatever this attempt put in storage (a
+            # render keeps the analysis it was rendering from, for a retry).
+            running = self._running.get(job.id)
+            if running is not None and running.writes is not None:
+                with contextlib.suppress(ServiceError):
+                    for key in running.writes:
+                        await self.runtime.storage.delete(key)
+            else:
+                await self._remove_made_for(job.id)
             logger.info("job %s canceled; partial output removed", job.id)
             return "canceled"
-        if (
-            current is not None
-            and current.lease_owner == self.worker_id
-            and current.status == JobStatus.PROCESSING
-        ):
+        if current.lease_owner == self.worker_id and current.status == JobStatus.PROCESSING:
             await self._release(job)
             return "released"
         # Another worker reclaimed it (our lease lapsed): its output key is the same, so
         # leave storage alone; the other worker owns the job now.
         logger.warning("job %s: lease lost (%s); leaving it to its new owner", job.id, reason)
         return "lease_lost"
+
+    async def _remove_made_for(self, job_id: str) -> None:
+        """Delete everything a run made for the job (output and derived objects; not the
+        input); a storage failure leaves it to the retention sweeps."""
+        with contextlib.suppress(ServiceError):
+            for prefix in (job_service.output_prefix(job_id), job_service.derived_prefix(job_id)):
+                await self.runtime.storage.delete_prefix(prefix)
 
     async def _fail(self, job: VideoJob, message: str, *, kind: str) -> str:
         async with self.runtime.sessionmaker() as session:
@@ -347,6 +629,8 @@ class JobProcessor:
             except Conflict:
                 # Canceled or reclaimed meanwhile: the job is not ours to fail.
                 return "lease_lost"
+            except NotFound:
+                return await self._stopped(job, "job deleted")
         metrics.FAILURES.labels(kind=kind).inc()
         await self._publish(failed)
         await self._notify(failed)
@@ -392,24 +676,17 @@ class JobProcessor:
             raise AbortJob(running.abort_reason)
 
     # --- storage -------------------------------------------------------------------------
-    async def _storage_call(self, name: str, *args: Any) -> Any:
-        method = getattr(self.runtime.storage, name)
-        result = method(*args)
-        if asyncio.iscoroutine(result):
-            return await result
-        return result
-
     async def _download(self, key: str, path: Path) -> None:
         try:
-            await self._storage_call("download_file", key, path)
+            await self.runtime.storage.download_file(key, path)
         except StorageUnavailable:
             # Storage answers but the object is gone: retrying cannot help.
-            if await self._storage_call("head", key) is None:
+            if await self.runtime.storage.head(key) is None:
                 raise InputMissing(INPUT_MISSING_MESSAGE) from None
             raise
 
     async def _upload(self, path: Path, key: str) -> None:
-        await self._storage_call("upload_file", path, key, "video/mp4")
+        await self.runtime.storage.upload_file(path, key, "video/mp4")
 
     async def _retrying(
         self, operation: str, running: _RunningJob, call: Callable[[], Awaitable[T]]
@@ -421,7 +698,7 @@ class JobProcessor:
             try:
                 return await call()
             except (StorageUnavailable, PipelineError) as exc:
-                transient = getattr(exc, "transient", False) and not isinstance(exc, CanceledError)
+                transient = exc.transient and not isinstance(exc, CanceledError)
                 if not transient or attempt == attempts:
                     raise
                 delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)
@@ -493,11 +770,16 @@ class _ProgressReporter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._pump(), name=f"progress:{self.job_id}")
 
-    def report(self, stage: str, fraction: float) -> None:
-        """The pipeline's callback: its overall fraction covers 5..95% of the job."""
-        if self.running.abort.is_set():
-            raise CanceledError(self.running.abort_reason or "job stopped")
-        self.set(stage, PIPELINE_START + PIPELINE_SHARE * min(1.0, max(0.0, float(fraction))))
+    def span(self, start: float, share: float, stage: str | None = None) -> ProgressCallback:
+        """A pipeline callback whose overall fraction covers ``start`` to ``start + share``
+        of the job, under the pipeline's stage names or ``stage`` for all of them."""
+
+        def report(reported: str, fraction: float) -> None:
+            if self.running.abort.is_set():
+                raise CanceledError(self.running.abort_reason or "job stopped")
+            self.set(stage or reported, start + share * min(1.0, max(0.0, float(fraction))))
+
+        return report
 
     def set(self, stage: str, progress: float) -> None:
         progress = round(progress, 4)  # 0.05 + 0.9 * 1.0 is 0.9500000000000001
@@ -561,6 +843,13 @@ class _ProgressReporter:
         self._wake.set()
         if self._task is not None:
             await wind_down(self._task)
+
+
+JSON_TYPE = "application/json"
+
+
+def kept_segments(timeline: Timeline) -> list[KeptSegment]:
+    return [KeptSegment(float(s.start), float(s.end), float(s.speed)) for s in timeline.segments]
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:

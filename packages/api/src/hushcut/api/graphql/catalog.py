@@ -1,18 +1,17 @@
-"""What this deployment offers a form: the cut options (built-in and from plugins) and the
-credit packs on sale."""
+"""What this deployment offers a form: the cut options (built-in and from plugins) as the
+workers advertise them, and the credit packs on sale."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import strawberry
-from pydantic import TypeAdapter
 from strawberry.scalars import JSON
 
 from hushcut.api.graphql.context import Context
-from hushcut.pipeline.options import CutOptions, OptionSpec
+from hushcut.core.capabilities import WorkerOffer
 
-#: CutOptionsInput fields and the pipeline options they set.
+#: CutOptionsInput fields and the option each sets in a job's options document.
 BUILT_IN = {
     "thresholdDb": "threshold_db",
     "minSilenceS": "min_silence_s",
@@ -45,27 +44,33 @@ class CreditPack:
     credits: int
 
 
-def cut_options(ctx: Context) -> list[CutOption]:
+async def cut_options(ctx: Context) -> list[CutOption]:
+    """The options of the workers' offers (running ones, else those last seen): the
+    built-in fields of the first offer, then every plugin option any offer has, once.
+    Empty while no worker was ever seen (options are then checked by the worker)."""
     ctx.actor  # noqa: B018 - signed-in callers only, like every other field
-    properties = CutOptions.model_json_schema()["properties"]
-    found: list[CutOption] = []
-    for name, field in BUILT_IN.items():
-        prop = properties[field]
-        schema, default = _value_schema(prop), prop.get("default")
-        if name == "mode":  # the GraphQL enum's names, not the pipeline's values
-            schema = {"type": "string", "enum": [str(v).upper() for v in schema["enum"]]}
-            default = str(default).upper()
-        found.append(
-            CutOption(
-                name=name,
-                plugin=None,
-                key=name,
-                description=str(prop.get("description", "")),
-                default=default,
-                schema=JSON(schema),
+    offers = await ctx.api.options.current_offers()
+    if not offers:
+        return []
+    found = _built_in(offers[0])
+    seen: set[tuple[str, str]] = set()
+    for offer in offers:
+        plugins = _properties(offer.options_schema.get("properties", {}).get("plugins", {}))
+        for option in offer.options:
+            if (option.plugin, option.key) in seen:
+                continue
+            seen.add((option.plugin, option.key))
+            schema = _properties(plugins.get(option.plugin, {})).get(option.key, {})
+            found.append(
+                CutOption(
+                    name=f"{option.plugin}.{option.key}",
+                    plugin=option.plugin,
+                    key=option.key,
+                    description=option.help,
+                    default=option.default,
+                    schema=JSON(_value_schema(schema)),
+                )
             )
-        )
-    found.extend(_plugin_option(spec) for spec in ctx.api.option_specs())
     return found
 
 
@@ -78,17 +83,33 @@ def credit_packs(ctx: Context) -> list[CreditPack]:
     return sorted(packs, key=lambda pack: (pack.credits, pack.name))
 
 
-def _plugin_option(spec: OptionSpec) -> CutOption:
-    schema = _value_schema(TypeAdapter(spec.type).json_schema())
-    default = TypeAdapter(spec.type).dump_python(spec.default, mode="json")
-    return CutOption(
-        name=spec.name,
-        plugin=spec.plugin,
-        key=spec.key,
-        description=spec.help,
-        default=default,
-        schema=JSON(schema),
-    )
+def _built_in(offer: WorkerOffer) -> list[CutOption]:
+    properties = offer.options_schema.get("properties", {})
+    found: list[CutOption] = []
+    for name, key in BUILT_IN.items():
+        prop = properties.get(key)
+        if not isinstance(prop, dict):
+            continue
+        schema, default = _value_schema(prop), prop.get("default")
+        if name == "mode":  # the GraphQL enum's names, not the pipeline's values
+            schema = {"type": "string", "enum": [str(v).upper() for v in schema.get("enum", [])]}
+            default = None if default is None else str(default).upper()
+        found.append(
+            CutOption(
+                name=name,
+                plugin=None,
+                key=name,
+                description=str(prop.get("description", "")),
+                default=default,
+                schema=JSON(schema),
+            )
+        )
+    return found
+
+
+def _properties(schema: Any) -> dict[str, Any]:
+    found = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    return found if isinstance(found, dict) else {}
 
 
 def _value_schema(schema: dict[str, Any]) -> dict[str, Any]:

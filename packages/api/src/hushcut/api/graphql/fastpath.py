@@ -1,122 +1,74 @@
-"""POST /graphql without Strawberry's HTTP layer: cached documents, graphql-core execution.
+"""POST /graphql without Strawberry's HTTP layer: msgspec JSON around ``Schema.execute``.
 
-Strawberry's HTTP view and extension runner cost more CPU than resolving a small query
-does. Programs send the same few query texts over and over, so this path parses and
-validates each text once (with the same limits the schema's extensions apply) and runs
-the operation straight on the schema graphql-core holds. Resolvers, types, the context
-and the error policy are the very same; GET (GraphiQL) and websockets stay Strawberry's.
+Strawberry's HTTP view (content negotiation, multipart, a sub-response built per request)
+costs more CPU than resolving a small query does. A POST here is decoded into a typed
+request, executed by the same public ``Schema.execute`` GET and websockets use (so the
+limits, the document cache, the context and the error policy are the very same) and
+encoded once. GET (GraphiQL) and websockets stay Strawberry's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import msgspec
-from graphql import (
-    DocumentNode,
-    GraphQLError,
-    GraphQLSchema,
-    OperationType,
-    execute,
-    get_operation_ast,
-    parse,
-    specified_rules,
-    validate,
-)
-from graphql.pyutils import is_awaitable
+from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.errors import VALIDATION_CODE, process_errors
+from hushcut.api.graphql.schema import HushcutSchema
+
+#: Subscriptions run over the websocket only.
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
-class Prepared(msgspec.Struct, frozen=True):
-    """A query text, parsed and validated once."""
+class GraphQLRequest(msgspec.Struct, frozen=True, rename="camel"):
+    """The body of a POST (fields other than these, such as ``extensions``, are ignored)."""
 
-    document: DocumentNode | None
-    errors: list[GraphQLError]
-
-
-class DocumentCache:
-    """Parsed and validated documents by query text (LRU, bounded)."""
-
-    def __init__(self, schema: GraphQLSchema, rules: list[Any], max_tokens: int, size: int) -> None:
-        all_rules = [*specified_rules, *rules]
-
-        @lru_cache(maxsize=size)
-        def prepare(query: str) -> Prepared:
-            try:
-                document = parse(query, max_tokens=max_tokens)
-            except GraphQLError as error:
-                return Prepared(None, [error])
-            return Prepared(document, validate(schema, document, all_rules))
-
-        self.prepare = prepare
+    query: str
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
 
 
-def _error_body(message: str) -> dict[str, Any]:
-    return {"data": None, "errors": [{"message": message, "extensions": {"code": VALIDATION_CODE}}]}
+_decode_request = msgspec.json.Decoder(GraphQLRequest).decode
+_encode = msgspec.json.Encoder().encode
 
 
-async def run_post(
-    body: bytes,
-    context: Context,
-    schema: GraphQLSchema,
-    documents: DocumentCache,
-    count_error: Callable[[str], None] | None,
-) -> tuple[int, bytes]:
+async def run_post(body: bytes, context: Context, schema: HushcutSchema) -> tuple[int, bytes]:
     """Execute one POSTed GraphQL request; returns the status code and the JSON body."""
     try:
-        request = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return 400, msgspec.json.encode(_error_body("the body is not JSON"))
-    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-        return 400, msgspec.json.encode(_error_body("the body must have a query string"))
-    variables = request.get("variables") or {}
-    operation_name = request.get("operationName")
-    if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
-        return 400, msgspec.json.encode(
-            _error_body("variables must be an object and operationName a string")
+        request = _decode_request(body)
+    except msgspec.ValidationError as exc:
+        return 400, _refusal(
+            schema, f"the body must be {{query, variables?, operationName?}}: {exc}"
         )
-    prepared = documents.prepare(request["query"])
-    errors: list[GraphQLError] = list(prepared.errors)
-    data: Any = None
-    if prepared.document is not None and not errors:
-        operation = get_operation_ast(prepared.document, operation_name)
-        if operation is None:
-            errors.append(GraphQLError("name the operation to run (operationName)"))
-        elif operation.operation is OperationType.SUBSCRIPTION:
-            errors.append(
-                GraphQLError("subscriptions run over the websocket (graphql-transport-ws)")
-            )
-        else:
-            result = execute(
-                schema,
-                prepared.document,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-            )
-            if is_awaitable(result):
-                result = await result
-            data = result.data  # type: ignore[union-attr]
-            errors = list(result.errors or ())  # type: ignore[union-attr]
-    response: dict[str, Any] = {"data": data}
-    if errors:
-        # The cached validation errors are shared between requests: classify copies.
-        fresh = [
-            GraphQLError(
-                error.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                original_error=error.original_error,
-                extensions=error.extensions,
-            )
-            for error in errors
-        ]
-        process_errors(fresh, count_error)
-        response["errors"] = [error.formatted for error in fresh]
-    return 200, msgspec.json.encode(response)
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested beyond any use
+        return 400, _refusal(schema, "the body is not JSON")
+    try:
+        result = await schema.execute(
+            request.query,
+            variable_values=request.variables,
+            context_value=context,
+            operation_name=request.operation_name,
+            allowed_operation_types=HTTP_OPERATIONS,
+        )
+    except MissingQueryError:
+        return 400, _refusal(schema, "the query is empty")
+    except CannotGetOperationTypeError:
+        return 200, _refusal(schema, "name the operation to run (operationName)")
+    except InvalidOperationTypeError:
+        return 200, _refusal(schema, "subscriptions run over the websocket (graphql-transport-ws)")
+    response: dict[str, object] = {"data": result.data}
+    if result.errors:
+        # Already coded or masked by the schema's process_errors.
+        response["errors"] = [error.formatted for error in result.errors]
+    return 200, _encode(response)
+
+
+def _refusal(schema: HushcutSchema, message: str) -> bytes:
+    """The body refusing a request before execution, coded and counted like any other."""
+    error = GraphQLError(message)
+    schema.process_errors([error])
+    return _encode({"data": None, "errors": [error.formatted]})

@@ -2,80 +2,92 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import aclosing
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from hushcut.api import operations
 from hushcut.api.graphql import catalog
-from hushcut.api.graphql.context import Context
+from hushcut.api.graphql.context import Context, Info
+from hushcut.api.graphql.documents import DocumentCache, PreparedDocuments
 from hushcut.api.graphql.errors import process_errors
+from hushcut.api.graphql.fields import field, mutation, subscription
 from hushcut.api.graphql.types import (
     ApiToken,
     CheckoutSession,
     CutOptionsInput,
+    Invitation,
     Job,
+    Member,
     NewApiToken,
+    SegmentInput,
     UploadTicket,
     User,
     Workspace,
 )
-
-logger = logging.getLogger("hushcut.api.graphql")
+from hushcut.core.errors import NotFound
+from hushcut.core.models import Role, VideoJob
+from hushcut.core.services import invitations as invitation_service
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services import tokens as token_service
+from hushcut.core.services import workspaces as workspace_service
 
 MAX_DEPTH = 8
 MAX_TOKENS = 2000
 MAX_ALIASES = 30
 CACHE_SIZE = 1024
 
-Info = strawberry.Info[Context, None]
-
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in person.")
+    @field(description="The signed-in person.")
     async def me(self, info: Info) -> User:
-        return await operations.me(info.context)
+        ctx = info.context
+        return User.from_model(await ctx.call(workspace_service.get_user, ctx.actor.user_id))
 
-    @strawberry.field(
-        description="A workspace you belong to; null with NOT_FOUND if there is none such."
-    )
+    @field(description="A workspace you belong to; null with NOT_FOUND if there is none such.")
     async def workspace(self, info: Info, id: strawberry.ID) -> Workspace | None:
-        return await operations.workspace(info.context, str(id))
+        ctx = info.context
+        # Another workspace's id and an unknown id both answer NOT_FOUND: nothing leaks.
+        return Workspace.from_model(await ctx.call(workspace_service.get_workspace, ctx.actor, id))
 
-    @strawberry.field(
+    @field(
         description="A job of one of your workspaces; null with NOT_FOUND if there is none such."
     )
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
-        return await operations.job(info.context, str(id))
+        ctx = info.context
+        return Job.from_model(await ctx.call(job_service.get_job, ctx.actor, id))
 
-    @strawberry.field(description="The options a cut accepts here, plugins' included.")
-    def cut_options(self, info: Info) -> list[catalog.CutOption]:
-        return catalog.cut_options(info.context)
+    @field(
+        description="The options a cut accepts here, plugins' included, as the workers offer them."
+    )
+    async def cut_options(self, info: Info) -> list[catalog.CutOption]:
+        return await catalog.cut_options(info.context)
 
-    @strawberry.field(description="Credit packs on sale; empty when billing is off.")
+    @field(description="Credit packs on sale; empty when billing is off.")
     def credit_packs(self, info: Info) -> list[catalog.CreditPack]:
         return catalog.credit_packs(info.context)
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A new workspace that you own, with starter credits.")
+    @mutation(description="A new workspace that you own, with starter credits.")
     async def create_workspace(self, info: Info, name: str) -> Workspace:
-        return await operations.create_workspace(info.context, name)
+        ctx = info.context
+        row = await ctx.call(
+            workspace_service.create_workspace,
+            ctx.mutating_actor(),
+            name,
+            starter_credits=ctx.api.settings.starter_credits,
+        )
+        return Workspace.from_model(row)
 
-    @strawberry.mutation(
+    @mutation(
         description="Create a PENDING job and a presigned upload for its input. "
         "Send the bytes with exactly the returned method and headers, then confirmUpload."
     )
@@ -88,70 +100,227 @@ class Mutation:
         content_type: str,
         options: CutOptionsInput | None = None,
     ) -> UploadTicket:
-        return await operations.request_upload(
-            info.context, str(workspace_id), filename, size_bytes, content_type, options
+        mapping = options.to_mapping() if options is not None else {}
+        row, upload = await operations.request_upload(
+            info.context, workspace_id, filename, size_bytes, content_type, mapping
         )
+        return UploadTicket.for_upload(row, upload)
 
-    @strawberry.mutation(
+    @mutation(
         description="Check the upload landed with the promised size, charge one credit and "
-        "queue the job. A second call for the same job is a CONFLICT and charges nothing."
+        "queue the job. A second call for the same job is a CONFLICT and charges nothing. "
+        "With review: true the worker only analyzes the input and the job waits in REVIEW "
+        "for renderJob (which costs nothing more)."
     )
-    async def confirm_upload(self, info: Info, job_id: strawberry.ID) -> Job:
-        return await operations.confirm_upload(info.context, str(job_id))
+    async def confirm_upload(
+        self, info: Info, job_id: strawberry.ID, review: bool | None = False
+    ) -> Job:
+        row = await operations.confirm_upload(info.context, job_id, bool(review))
+        return Job.from_model(row)
 
-    @strawberry.mutation(description="Cancel a job that has not finished; its credit is refunded.")
+    @mutation(
+        description="Render a job in REVIEW (free) or re-edit a COMPLETED one (one credit) "
+        "from its analysis, with no second detection: segments null renders the plan as "
+        "analyzed, otherwise exactly the given segments (in order, not overlapping, inside "
+        "the input, at most 10000). Options change the job's options field by field."
+    )
+    async def render_job(
+        self,
+        info: Info,
+        job_id: strawberry.ID,
+        segments: list[SegmentInput] | None = None,
+        options: CutOptionsInput | None = None,
+    ) -> Job:
+        kept = None if segments is None else [segment.to_kept() for segment in segments]
+        mapping = None if options is None else options.to_mapping()
+        row = await operations.render_job(info.context, job_id, kept, mapping)
+        return Job.from_model(row)
+
+    @mutation(description="Cancel a job that has not finished; its credit is refunded.")
     async def cancel_job(self, info: Info, job_id: strawberry.ID) -> Job:
-        return await operations.cancel_job(info.context, str(job_id))
+        return Job.from_model(await operations.cancel_job(info.context, job_id))
 
-    @strawberry.mutation(description="Queue a FAILED or CANCELED job again (one more credit).")
+    @mutation(description="Queue a FAILED or CANCELED job again (one more credit).")
     async def retry_job(self, info: Info, job_id: strawberry.ID) -> Job:
-        return await operations.retry_job(info.context, str(job_id))
+        return Job.from_model(await operations.retry_job(info.context, job_id))
 
-    @strawberry.mutation(description="A Stripe Checkout session for a credit pack (owners).")
+    @mutation(description="A Stripe Checkout session for a credit pack (owners).")
     async def create_checkout_session(
         self, info: Info, workspace_id: strawberry.ID, pack: str | None = None
     ) -> CheckoutSession:
-        return await operations.create_checkout_session(info.context, str(workspace_id), pack)
+        session_id, url = await operations.create_checkout_session(info.context, workspace_id, pack)
+        return CheckoutSession(id=session_id, url=url)
 
-    @strawberry.mutation(description="A new API token for a workspace; the token is shown once.")
+    @mutation(description="A new API token for a workspace; the token is shown once.")
     async def create_api_token(
         self, info: Info, workspace_id: strawberry.ID, name: str
     ) -> NewApiToken:
-        return await operations.create_api_token(info.context, str(workspace_id), name)
+        ctx = info.context
+        row, plaintext = await ctx.call(
+            token_service.create_api_token, ctx.mutating_actor(), workspace_id, name
+        )
+        return NewApiToken(api_token=ApiToken.from_model(row), token=plaintext)
 
-    @strawberry.mutation(description="Revoke an API token: yours, or any of it as owner/admin.")
+    @mutation(description="Revoke an API token: yours, or any of it as owner/admin.")
     async def revoke_api_token(self, info: Info, id: strawberry.ID) -> ApiToken:
-        return await operations.revoke_api_token(info.context, str(id))
+        ctx = info.context
+        try:
+            row = await ctx.call(token_service.revoke_api_token, ctx.mutating_actor(), id)
+        except NotFound:
+            # Another workspace's token must look exactly like one that does not exist.
+            raise NotFound("token not found") from None
+        return ApiToken.from_model(row)
+
+    # --- teams --------------------------------------------------------------------------
+    @mutation(
+        description="Invite someone to a workspace by email (owners and admins; only an owner "
+        "can invite an owner). They get a link APP_URL/invite/<token> that works once, for "
+        "INVITATION_TTL_HOURS, for a person signed in with that address. Inviting the same "
+        "address again replaces the earlier link."
+    )
+    async def invite_member(
+        self,
+        info: Info,
+        workspace_id: strawberry.ID,
+        email: str,
+        role: Role = Role.MEMBER,
+    ) -> Invitation:
+        row = await operations.invite_member(info.context, workspace_id, email, role)
+        return Invitation.from_model(row)
+
+    @mutation(description="Withdraw a pending invitation: its link stops working.")
+    async def revoke_invitation(self, info: Info, id: strawberry.ID) -> Invitation:
+        ctx = info.context
+        row = await ctx.call(invitation_service.revoke_invitation, ctx.mutating_actor(), id)
+        return Invitation.from_model(row)
+
+    @mutation(
+        description="Join the workspace an invitation's link names, with its role. Only a "
+        "signed-in person (not an API token) whose email is the invited one can, once, "
+        "before it expires; any other attempt is NOT_FOUND, whatever the reason."
+    )
+    async def accept_invitation(self, info: Info, token: str) -> Workspace:
+        ctx = info.context
+        row = await ctx.call(invitation_service.accept_invitation, ctx.mutating_actor(), token)
+        return Workspace.from_model(row)
+
+    @mutation(
+        description="Give a member another role (owners and admins; only an owner makes an "
+        "owner or changes an owner's role; a workspace always keeps an owner)."
+    )
+    async def change_member_role(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID, role: Role
+    ) -> Member:
+        membership, user = await operations.change_member_role(
+            info.context, workspace_id, user_id, role
+        )
+        return Member.from_model(membership, user)
+
+    @mutation(
+        description="Remove another member (owners and admins; only an owner removes an "
+        "owner). Their API tokens for the workspace are revoked."
+    )
+    async def remove_member(
+        self, info: Info, workspace_id: strawberry.ID, user_id: strawberry.ID
+    ) -> Workspace:
+        return Workspace.from_model(
+            await operations.remove_member(info.context, workspace_id, user_id)
+        )
+
+    @mutation(description="Leave a workspace (its last owner cannot: CONFLICT).")
+    async def leave_workspace(self, info: Info, workspace_id: strawberry.ID) -> bool:
+        ctx = info.context
+        await ctx.call(workspace_service.leave_workspace, ctx.mutating_actor(), workspace_id)
+        return True
+
+    @mutation(description="Give a workspace a new name (owners and admins).")
+    async def rename_workspace(self, info: Info, id: strawberry.ID, name: str) -> Workspace:
+        ctx = info.context
+        row = await ctx.call(workspace_service.rename_workspace, ctx.mutating_actor(), id, name)
+        return Workspace.from_model(row)
+
+    # --- deleting -----------------------------------------------------------------------
+    @mutation(
+        description="Delete a finished job (COMPLETED, FAILED or CANCELED): its input, output "
+        "and derived files are deleted from storage at once and it leaves every listing; the "
+        "credit ledger keeps its entries. Its creator, an owner or an admin may. Returns its id."
+    )
+    async def delete_job(self, info: Info, job_id: strawberry.ID) -> strawberry.ID:
+        await operations.delete_job(info.context, job_id)
+        return job_id
+
+    @mutation(
+        description="Delete a workspace (owners), typing its exact name in confirmName: "
+        "unfinished jobs are canceled, every file deleted, members removed. Its remaining "
+        "credits are forfeited, not refunded (Workspace.deletionPreview shows them first). "
+        "Returns its id."
+    )
+    async def delete_workspace(
+        self, info: Info, id: strawberry.ID, confirm_name: str
+    ) -> strawberry.ID:
+        await operations.delete_workspace(info.context, id, confirm_name)
+        return id
+
+    @mutation(
+        description="Delete your account (signed-in browsers), typing its email address in "
+        "confirmEmail: you leave shared workspaces, and those where you are the only member "
+        "are deleted. Refused (CONFLICT) while you are the last owner of a shared workspace; "
+        "User.accountDeletion shows what would happen. Returns your user id."
+    )
+    async def delete_account(self, info: Info, confirm_email: str) -> strawberry.ID:
+        return strawberry.ID(await operations.delete_account(info.context, confirm_email))
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
-        description="The job's current state at once, then every change; "
-        "ends after a final state (COMPLETED, FAILED, CANCELED)."
+    @subscription(
+        description="The job's current state at once, then every change (REVIEW "
+        "included); ends after a final state (COMPLETED, FAILED, CANCELED)."
     )
     async def job_updates(self, info: Info, job_id: strawberry.ID) -> AsyncGenerator[Job, None]:
-        async for job in operations.job_updates(info.context, str(job_id)):
-            yield job
+        current: Job | None = None
+        # aclosing: a client that goes away closes the stream here and now, which runs
+        # its teardown (the event-bus subscription) without waiting for the collector.
+        async with aclosing(operations.job_updates(info.context, job_id)) as states:
+            async for state in states:
+                if isinstance(state, VideoJob):
+                    current = Job.from_model(state)
+                else:
+                    assert current is not None, "the stream starts with the job itself"
+                    current = current.updated_by(state)
+                yield current
+
+
+class OperationScope(SchemaExtension):
+    """Each operation starts with nothing cached from the previous one.
+
+    A websocket's context serves every operation the socket starts; what was read for
+    the caller (memberships, DataLoaders) must not outlive the operation.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.begin_operation()
+        yield
 
 
 class HushcutSchema(strawberry.Schema):
     """Strawberry's schema with Hushcut's error policy (see :mod:`.errors`)."""
 
     count_error: Callable[[str], None] | None = None
-    #: The query-shape rules the schema validates with (shared with the POST fast path).
-    shape_rules: list[Any] = []  # noqa: RUF012 - set per instance by build_schema
 
-    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         # Codes expected refusals, masks and logs the rest; refusals are not logged.
-        process_errors(errors, self.count_error)
+        process_errors(errors, self.count_error, execution_context)
 
 
-def validation_rules() -> list[Any]:
+def validation_rules() -> list[type[ASTValidationRule]]:
     """The query-shape limits, beyond the spec's rules.
 
-    The limiters build a new rule class per instance, and the validation cache is keyed
-    by the rule classes: built once per schema, every request hits the cache.
+    The limiters build a new rule class per instance: built once per schema.
     """
     return [
         *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
@@ -160,24 +329,23 @@ def validation_rules() -> list[Any]:
 
 
 def build_schema(count_error: Callable[[str], None] | None = None) -> HushcutSchema:
-    """The schema with its protective and caching extensions.
+    """The schema, with its query-shape limits and its cache of valid documents.
 
-    Parse and validation results are cached by query text, which removes most of
-    GraphQL's per-request cost for the repeated queries programs send.
+    Every transport (POST, GET, websocket) executes through it, so the limits, the
+    cache and the error policy are the same everywhere.
     """
+    documents = DocumentCache(CACHE_SIZE)
     rules = validation_rules()
+
+    def prepared_documents() -> SchemaExtension:
+        return PreparedDocuments(documents, MAX_TOKENS, rules)
+
     schema = HushcutSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=[
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
-        ],
+        extensions=[prepared_documents, OperationScope],
     )
     schema.count_error = count_error
-    schema.shape_rules = rules
     return schema

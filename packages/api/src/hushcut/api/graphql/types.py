@@ -1,31 +1,52 @@
-"""GraphQL object types of the public contract (docs/schema.graphql), mapped from core models."""
+"""GraphQL types of the public contract (docs/schema.graphql) and their field resolvers.
+
+Each resolver is thin: it calls a service in :mod:`hushcut.core` (through the context's
+session or DataLoaders) and maps the result to these types.
+"""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from hushcut.api.cursors import decode_cursor, encode_cursor
+from hushcut.api.graphql.context import Info
+from hushcut.api.graphql.fields import field
 from hushcut.core import models
-from hushcut.core.models import JobStatus, Role
-
-if TYPE_CHECKING:
-    from hushcut.api.graphql.context import Context
-
+from hushcut.core.errors import BadUserInput, Forbidden
+from hushcut.core.events import JobEvent
+from hushcut.core.models import JobStatus, LedgerReason, Role, utcnow
+from hushcut.core.services import credits as credit_service
+from hushcut.core.services import deletion as deletion_service
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services import workspaces as workspace_service
+from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.paging import Page, Position
+from hushcut.core.services.retention import RetentionPolicy
+from hushcut.core.storage import PresignedRequest
 
 # The core enums are the GraphQL enums: one definition, no mapping to keep in step.
 strawberry.enum(
     JobStatus,
     name="JobStatus",
-    description="Where a job is in its life; COMPLETED, FAILED, CANCELED are final.",
+    description="Where a job is in its life; COMPLETED, FAILED, CANCELED are final. "
+    "REVIEW (not final): analyzed, waiting for renderJob.",
 )
 strawberry.enum(
     Role,
     name="Role",
     description="A member's role: owners and admins manage members and billing.",
+)
+strawberry.enum(
+    LedgerReason,
+    name="LedgerReason",
+    description="Why credits moved: STARTER (a new workspace's credits), JOB_CHARGE, "
+    "JOB_REFUND, PAYMENT (a credit pack bought), ADJUSTMENT (by an operator).",
 )
 
 
@@ -33,6 +54,104 @@ strawberry.enum(
 class CutMode(enum.Enum):
     SMART = "smart"
     REENCODE = "reencode"
+
+
+@strawberry.enum(description="A file format for a job's timeline, for another video editor.")
+class ExportFormat(enum.Enum):
+    JSON = strawberry.enum_value(
+        "json", description="Hushcut's timeline JSON (what `hushcut cut --timeline` reads)."
+    )
+    FCPXML = strawberry.enum_value("fcpxml", description="Final Cut Pro X (FCPXML).")
+    FCP7_XML = strawberry.enum_value(
+        "fcp7", description="Final Cut Pro 7 XML: Premiere Pro and DaVinci Resolve import it."
+    )
+    EDL = strawberry.enum_value("edl", description="CMX 3600 edit decision list.")
+    OTIO = strawberry.enum_value("otio", description="OpenTimelineIO.")
+
+    @property
+    def exporter(self) -> str:
+        """The name of the pipeline exporter that writes this format."""
+        return str(self.value)
+
+
+@strawberry.type(description="A stretch of the input, in seconds.")
+class Interval:
+    start: float
+    end: float
+
+
+@strawberry.type(
+    description="A stretch of the input kept in the output, in seconds, "
+    "played at speed (1 = unchanged)."
+)
+class Segment:
+    start: float
+    end: float
+    speed: float
+
+    @classmethod
+    def from_kept(cls, kept: job_service.KeptSegment) -> Segment:
+        return cls(start=kept.start, end=kept.end, speed=kept.speed)
+
+
+@strawberry.input(description="A stretch of the input to keep, in seconds.")
+class SegmentInput:
+    start: float
+    end: float
+    speed: float = strawberry.field(
+        default=1.0,
+        description=f"Playback speed, {job_service.MIN_SPEED:g} to {job_service.MAX_SPEED:g}.",
+    )
+
+    def to_kept(self) -> job_service.KeptSegment:
+        return job_service.KeptSegment(self.start, self.end, self.speed)
+
+
+@strawberry.type(description="What the worker found in a job's input, before rendering.")
+class Analysis:
+    duration_s: float = strawberry.field(description="Duration of the input (seconds).")
+    detector: str = strawberry.field(description="The detector that found the silences.")
+    threshold_db: float | None = strawberry.field(
+        description="Silence threshold used, dBFS (null if the detector measures no levels)."
+    )
+    noise_floor_db: float | None = strawberry.field(description="Measured noise floor, dBFS.")
+    speech_db: float | None = strawberry.field(description="Measured speech level, dBFS.")
+    silences: list[Interval]
+    segments: list[Segment] = strawberry.field(
+        description="The planned keep list: what renderJob renders with segments null."
+    )
+    peaks_key: strawberry.Private[str]
+
+    @field(
+        description="Presigned GET of the waveform peaks JSON, {duration, peaksPerSecond, "
+        "peaks: [[0..1, ...]]} (wavesurfer.js's peaks); valid for a limited time."
+    )
+    async def peaks_url(self, info: Info) -> str:
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            self.peaks_key, api.settings.download_url_ttl_s
+        )
+        return presigned.url
+
+    @classmethod
+    def from_model(cls, analysis: models.JobAnalysis) -> Analysis:
+        return cls(
+            duration_s=analysis.duration_s,
+            detector=analysis.detector,
+            threshold_db=analysis.threshold_db,
+            noise_floor_db=analysis.noise_floor_db,
+            speech_db=analysis.speech_db,
+            silences=[Interval(start=start, end=end) for start, end in analysis.silences],
+            segments=[
+                Segment.from_kept(kept)
+                for kept in job_service.segments_from_json(analysis.segments)
+            ],
+            peaks_key=analysis.peaks_key,
+        )
+
+
+#: The statuses in which a job's timeline can be exported and its input fetched.
+REVIEWABLE = frozenset({JobStatus.REVIEW, JobStatus.COMPLETED})
 
 
 @strawberry.type(description="A video processing job of one workspace.")
@@ -50,15 +169,113 @@ class Job:
     output_duration_s: float | None
     created_at: datetime
     finished_at: datetime | None
-    output_key: strawberry.Private[str | None]
-
-    @strawberry.field(
-        description="Presigned URL of the output, valid for a limited time (COMPLETED only)."
+    review: bool = strawberry.field(
+        description="Confirmed with review: the job stops in REVIEW after its analysis."
     )
-    async def download_url(self, info: strawberry.Info[Context, None]) -> str | None:
+    review_expires_at: datetime | None = strawberry.field(
+        description="When a job in REVIEW is canceled (and refunded) unless rendered."
+    )
+    output_key: strawberry.Private[str | None]
+    input_deleted_at: strawberry.Private[datetime | None] = None
+    output_deleted_at: strawberry.Private[datetime | None] = None
+    input_key: strawberry.Private[str]
+    exports: strawberry.Private[dict[str, str]]
+
+    @field(
+        description="Presigned URL of the output, valid for a limited time; null unless "
+        "COMPLETED, and null once the output expired (outputExpired)."
+    )
+    async def download_url(self, info: Info) -> str | None:
         if self.status is not JobStatus.COMPLETED or not self.output_key:
             return None
-        return await info.context.download_url(self.output_key)
+        if retention(info).output_expired(self, utcnow()):
+            return None
+        api = info.context.api
+        filename = self.output_key.rsplit("/", 1)[-1]
+        presigned = await api.runtime.storage.presign_get(
+            self.output_key, api.settings.download_url_ttl_s, filename=filename
+        )
+        return presigned.url
+
+    @field(
+        description="When the output and anything derived from the job's media are deleted "
+        "(OUTPUT_RETENTION_DAYS after completion); null unless COMPLETED."
+    )
+    def expires_at(self, info: Info) -> datetime | None:
+        return retention(info).output_expires_at(self)
+
+    @field(
+        description="True once the output is gone (its retention ended): downloadUrl is then "
+        "null. Upload the video again to get a new one."
+    )
+    def output_expired(self, info: Info) -> bool:
+        return self.status is JobStatus.COMPLETED and retention(info).output_expired(self, utcnow())
+
+    @field(
+        description="When the uploaded input is deleted (INPUT_RETENTION_HOURS after the job "
+        "reached a final state); null while the job is not final."
+    )
+    def input_expires_at(self, info: Info) -> datetime | None:
+        return retention(info).input_expires_at(self)
+
+    @field(
+        description="True once the uploaded input is gone: the job can no longer be retried "
+        "(upload the file again)."
+    )
+    def input_expired(self, info: Info) -> bool:
+        return retention(info).input_expired(self, utcnow())
+
+    @field(
+        description="Presigned GET of the uploaded input (REVIEW and COMPLETED), to play it "
+        "under the waveform while editing; valid for a limited time."
+    )
+    async def input_url(self, info: Info) -> str | None:
+        if self.status not in REVIEWABLE or self.input_deleted_at is not None:
+            return None
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            self.input_key, api.settings.download_url_ttl_s
+        )
+        return presigned.url
+
+    @field(description="What the worker found in the input; null until analyzed.")
+    async def analysis(self, info: Info) -> Analysis | None:
+        row = await info.context.loaders.analyses.load(self.id)
+        return None if row is None else Analysis.from_model(row)
+
+    @field(
+        description="The segments the output is rendered from (COMPLETED), or will be "
+        "(a render queued or running); null before a render was planned."
+    )
+    async def timeline(self, info: Info) -> list[Segment] | None:
+        kept = await info.context.loaders.timelines.load(self.id)
+        return None if kept is None else [Segment.from_kept(segment) for segment in kept]
+
+    @field(description="The formats exportUrl can produce for this job (REVIEW, COMPLETED).")
+    def export_formats(self) -> list[ExportFormat]:
+        if self.status not in REVIEWABLE:
+            return []
+        return [format for format in ExportFormat if format.exporter in self.exports]
+
+    @field(
+        description="Presigned GET of the timeline in an editor's format (REVIEW: the plan; "
+        "COMPLETED: what the output holds), referencing the uploaded file by its name; "
+        "null in other states."
+    )
+    async def export_url(self, info: Info, format: ExportFormat) -> str | None:
+        if self.status not in REVIEWABLE or self.output_deleted_at is not None:
+            return None
+        key = self.exports.get(format.exporter)
+        if key is None:
+            raise BadUserInput(
+                f"no {format.name} export for this job: the worker that ran it has no "
+                f"{format.exporter!r} exporter"
+            )
+        api = info.context.api
+        presigned = await api.runtime.storage.presign_get(
+            key, api.settings.download_url_ttl_s, filename=key.rsplit("/", 1)[-1]
+        )
+        return presigned.url
 
     @classmethod
     def from_model(cls, job: models.VideoJob) -> Job:
@@ -76,7 +293,30 @@ class Job:
             output_duration_s=job.output_duration_s,
             created_at=job.created_at,
             finished_at=job.finished_at,
+            review=job.review,
+            review_expires_at=job.review_expires_at,
             output_key=job.output_key,
+            input_deleted_at=job.input_deleted_at,
+            output_deleted_at=job.output_deleted_at,
+            input_key=job.input_key,
+            exports=dict(job.exports or {}),
+        )
+
+    def updated_by(self, event: JobEvent) -> Job:
+        """The job as the event describes it (events carry the whole changing state)."""
+        return replace(
+            self,
+            status=event.status,
+            stage=event.stage,
+            progress=event.progress,
+            error=event.error,
+            input_duration_s=event.input_duration_s,
+            output_duration_s=event.output_duration_s,
+            finished_at=event.timestamp if event.is_final else None,
+            # Only a job in REVIEW has a deadline (REVIEW events come as the job itself).
+            review_expires_at=(
+                self.review_expires_at if event.status is JobStatus.REVIEW else None
+            ),
         )
 
 
@@ -84,6 +324,13 @@ class Job:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next,
+            end_cursor=None if page.end is None else encode_cursor(page.end),
+        )
 
 
 @strawberry.type
@@ -97,9 +344,21 @@ class JobConnection:
     edges: list[JobEdge]
     page_info: PageInfo
 
-    @strawberry.field(description="The jobs of this page (the edges' nodes).")
+    @field(description="The jobs of this page (the edges' nodes).")
     def nodes(self) -> list[Job]:
         return [edge.node for edge in self.edges]
+
+    @classmethod
+    def from_page(cls, page: job_service.JobPage) -> JobConnection:
+        return cls(
+            edges=[
+                JobEdge(
+                    cursor=encode_cursor(job_service.JobPosition.of(row)), node=Job.from_model(row)
+                )
+                for row in page.items
+            ],
+            page_info=PageInfo.of(page),
+        )
 
 
 @strawberry.type(description="A person with access to a workspace.")
@@ -108,6 +367,12 @@ class Member:
     email: str
     name: str
     role: Role
+
+    @classmethod
+    def from_model(cls, membership: models.Membership, user: models.User) -> Member:
+        return cls(
+            user_id=strawberry.ID(user.id), email=user.email, name=user.name, role=membership.role
+        )
 
 
 @strawberry.type(description="A completed purchase of credits.")
@@ -136,39 +401,73 @@ class Workspace:
     credits: int
     created_at: datetime
 
-    @strawberry.field(description="Your role in this workspace.")
-    async def role(self, info: strawberry.Info[Context, None]) -> Role:
-        return await info.context.role_in(str(self.id))
+    @field(description="Your role in this workspace.")
+    async def role(self, info: Info) -> Role:
+        return await info.context.role_in(self.id)
 
-    @strawberry.field
-    async def members(self, info: strawberry.Info[Context, None]) -> list[Member]:
-        from hushcut.api import operations
+    @field()
+    async def members(self, info: Info) -> list[Member]:
+        rows = await info.context.loaders.members.load(self.id)
+        return [Member.from_model(membership, user) for membership, user in rows]
 
-        return await operations.members(info.context, str(self.id))
+    @field(description="Payments, newest first.")
+    async def payments(self, info: Info) -> list[Payment]:
+        rows = await info.context.loaders.payments.load(self.id)
+        return [Payment.from_model(row) for row in rows]
 
-    @strawberry.field(description="Payments, newest first.")
-    async def payments(self, info: strawberry.Info[Context, None]) -> list[Payment]:
-        from hushcut.api import operations
+    @field(description="API tokens: all for owners and admins, else your own.")
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        rows = await info.context.loaders.api_tokens.load(self.id)
+        return [ApiToken.from_model(row) for row in rows]
 
-        return await operations.payments(info.context, str(self.id))
+    @field(description="Invitations not yet accepted, revoked or expired (owners and admins).")
+    async def invitations(self, info: Info) -> list[Invitation]:
+        ctx = info.context
+        if await ctx.role_in(self.id) not in MANAGERS:
+            raise Forbidden("only owners and admins see the invitations")
+        rows = await ctx.loaders.invitations.load(self.id)
+        return [Invitation.from_model(row) for row in rows]
 
-    @strawberry.field(description="API tokens: all for owners and admins, else your own.")
-    async def api_tokens(self, info: strawberry.Info[Context, None]) -> list[ApiToken]:
-        from hushcut.api import operations
+    @field(
+        description="The credit movements, newest first: what a billing page shows. "
+        f"At most {credit_service.MAX_LEDGER_PAGE} per page."
+    )
+    async def ledger(
+        self, info: Info, first: int = credit_service.DEFAULT_LEDGER_PAGE, after: str | None = None
+    ) -> LedgerConnection:
+        ctx = info.context
+        position = None if after is None else decode_cursor(after)
+        page = await ctx.call(credit_service.list_ledger, ctx.actor, self.id, first, position)
+        return LedgerConnection.from_page(page)
 
-        return await operations.api_tokens(info.context, str(self.id))
+    @field(
+        description="What deleteWorkspace would do, to show before the owner confirms: the "
+        "credits that would be forfeited, the jobs canceled and deleted (owners)."
+    )
+    async def deletion_preview(self, info: Info) -> WorkspaceDeletionPreview:
+        ctx = info.context
+        preview = await ctx.call(deletion_service.preview_workspace_deletion, ctx.actor, self.id)
+        return WorkspaceDeletionPreview(
+            forfeited_credits=preview.forfeited_credits,
+            unfinished_jobs=preview.unfinished_jobs,
+            jobs=preview.jobs,
+            members=preview.members,
+        )
 
-    @strawberry.field(description="Jobs, newest first; at most 100 per page.")
+    @field(description=f"Jobs, newest first; at most {job_service.MAX_PAGE_SIZE} per page.")
     async def jobs(
         self,
-        info: strawberry.Info[Context, None],
-        first: int = 20,
+        info: Info,
+        first: int = job_service.DEFAULT_PAGE_SIZE,
         after: str | None = None,
         status: JobStatus | None = None,
     ) -> JobConnection:
-        from hushcut.api import operations
-
-        return await operations.jobs_page(info.context, str(self.id), first, after, status)
+        if first > job_service.MAX_PAGE_SIZE:
+            raise BadUserInput(f"first must be at most {job_service.MAX_PAGE_SIZE}")
+        ctx = info.context
+        position = None if after is None else decode_cursor(after)
+        page = await ctx.call(job_service.list_jobs, ctx.actor, self.id, first, position, status)
+        return JobConnection.from_page(page)
 
     @classmethod
     def from_model(cls, workspace: models.Workspace) -> Workspace:
@@ -186,11 +485,29 @@ class User:
     email: str
     name: str
 
-    @strawberry.field(description="Workspaces you can use with the current credentials.")
-    async def workspaces(self, info: strawberry.Info[Context, None]) -> list[Workspace]:
-        from hushcut.api import operations
+    @field(description="Workspaces you can use with the current credentials.")
+    async def workspaces(self, info: Info) -> list[Workspace]:
+        ctx = info.context
+        rows = await ctx.call(workspace_service.list_workspaces, ctx.actor)
+        return [Workspace.from_model(row) for row in rows]
 
-        return await operations.my_workspaces(info.context)
+    @field(
+        description="What deleteAccount would do, to show before you confirm (signed-in "
+        "browsers only)."
+    )
+    async def account_deletion(self, info: Info) -> AccountDeletionPreview:
+        ctx = info.context
+        preview = await ctx.call(deletion_service.preview_account_deletion, ctx.actor)
+        return AccountDeletionPreview(
+            allowed=preview.allowed,
+            deleted_workspaces=[Workspace.from_model(w) for w in preview.deleted_workspaces],
+            left_workspaces=[Workspace.from_model(w) for w in preview.left_workspaces],
+            blocking_workspaces=[Workspace.from_model(w) for w in preview.blocking_workspaces],
+        )
+
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(id=strawberry.ID(user.id), email=user.email, name=user.name)
 
 
 @strawberry.type(description="One HTTP header to send with the upload, exactly as given.")
@@ -206,6 +523,16 @@ class UploadTicket:
     method: str
     headers: list[Header]
     expires_at: datetime
+
+    @classmethod
+    def for_upload(cls, job: models.VideoJob, upload: PresignedRequest) -> UploadTicket:
+        return cls(
+            job=Job.from_model(job),
+            url=upload.url,
+            method=upload.method,
+            headers=[Header(name=name, value=value) for name, value in upload.headers.items()],
+            expires_at=upload.expires_at,
+        )
 
 
 @strawberry.type(description="A Stripe Checkout session to send the buyer to.")
@@ -264,3 +591,116 @@ class ApiToken:
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
         )
+
+
+@strawberry.type(description="An invitation to join a workspace, sent by email.")
+class Invitation:
+    id: strawberry.ID
+    workspace_id: strawberry.ID
+    email: str = strawberry.field(description="The invited address (only it can accept).")
+    role: Role = strawberry.field(description="The role the invited person gets.")
+    created_at: datetime
+    expires_at: datetime = strawberry.field(description="After this the link no longer works.")
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, invitation: models.Invitation) -> Invitation:
+        return cls(
+            id=strawberry.ID(invitation.id),
+            workspace_id=strawberry.ID(invitation.workspace_id),
+            email=invitation.email,
+            role=invitation.role,
+            created_at=invitation.created_at,
+            expires_at=invitation.expires_at,
+            accepted_at=invitation.accepted_at,
+            revoked_at=invitation.revoked_at,
+        )
+
+
+@strawberry.type(description="One movement of a workspace's credits.")
+class LedgerEntry:
+    id: strawberry.ID
+    amount: int = strawberry.field(description="Credits added (positive) or taken (negative).")
+    reason: LedgerReason
+    note: str | None
+    balance_after: int = strawberry.field(description="The balance right after this movement.")
+    created_at: datetime
+    job_id: strawberry.ID | None = strawberry.field(
+        description="The job charged or refunded (kept after the job is deleted)."
+    )
+    job: Job | None = strawberry.field(description="That job; null once it was deleted.")
+    payment: Payment | None = strawberry.field(description="The purchase, for a PAYMENT.")
+
+    @classmethod
+    def from_model(cls, entry: models.CreditLedgerEntry) -> LedgerEntry:
+        job = entry.job
+        return cls(
+            id=strawberry.ID(entry.id),
+            amount=entry.delta,
+            reason=entry.reason,
+            note=entry.note,
+            balance_after=entry.balance_after,
+            created_at=entry.created_at,
+            job_id=None if entry.job_id is None else strawberry.ID(entry.job_id),
+            job=Job.from_model(job) if job is not None and job.deleted_at is None else None,
+            payment=None if entry.payment is None else Payment.from_model(entry.payment),
+        )
+
+
+@strawberry.type
+class LedgerEdge:
+    cursor: str
+    node: LedgerEntry
+
+
+@strawberry.type(description="A page of credit movements, newest first.")
+class LedgerConnection:
+    edges: list[LedgerEdge]
+    page_info: PageInfo
+
+    @field(description="The movements of this page (the edges' nodes).")
+    def nodes(self) -> list[LedgerEntry]:
+        return [edge.node for edge in self.edges]
+
+    @classmethod
+    def from_page(cls, page: credit_service.LedgerPage) -> LedgerConnection:
+        return cls(
+            edges=[
+                LedgerEdge(cursor=encode_cursor(Position.of(row)), node=LedgerEntry.from_model(row))
+                for row in page.items
+            ],
+            page_info=PageInfo.of(page),
+        )
+
+
+@strawberry.type(description="What deleting a workspace would do.")
+class WorkspaceDeletionPreview:
+    forfeited_credits: int = strawberry.field(
+        description="Credits lost with the workspace: they are not refunded."
+    )
+    unfinished_jobs: int = strawberry.field(description="Jobs that would be canceled.")
+    jobs: int = strawberry.field(description="Jobs whose files would be deleted.")
+    members: int = strawberry.field(description="People who would lose access.")
+
+
+@strawberry.type(description="What deleting your account would do.")
+class AccountDeletionPreview:
+    allowed: bool = strawberry.field(
+        description="False while you are the last owner of a workspace others share."
+    )
+    deleted_workspaces: list[Workspace] = strawberry.field(
+        description="Workspaces where you are the only member: deleted with the account."
+    )
+    left_workspaces: list[Workspace] = strawberry.field(
+        description="Shared workspaces you would leave; they keep your jobs."
+    )
+    blocking_workspaces: list[Workspace] = strawberry.field(
+        description="Shared workspaces where you are the last owner: make someone else an "
+        "owner (or delete the workspace) first."
+    )
+
+
+def retention(info: Info) -> RetentionPolicy:
+    """The retention policy of this server's settings."""
+    return RetentionPolicy.from_settings(info.context.api.settings)

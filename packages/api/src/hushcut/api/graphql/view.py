@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -10,17 +11,26 @@ from typing import Any, ClassVar
 from litestar import MediaType, Request, Response, post
 from litestar.background_tasks import BackgroundTasks
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.types import Dependencies, Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage,
+    SubscribeMessage,
+)
+from strawberry.types.unset import UnsetType
 
 from hushcut.api.auth import authenticate, bearer_token, headers_of
 from hushcut.api.graphql.context import Context
-from hushcut.api.graphql.fastpath import DocumentCache, run_post
-from hushcut.api.graphql.schema import CACHE_SIZE, MAX_TOKENS, HushcutSchema
+from hushcut.api.graphql.fastpath import run_post
+from hushcut.api.graphql.schema import HushcutSchema
 from hushcut.api.origins import same_origin
+from hushcut.api.ratelimit import RATE_LIMITED_ERROR
 from hushcut.api.state import ApiState
 from hushcut.core.errors import ServiceError
 
@@ -32,7 +42,7 @@ CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 def graphql_controller(
     schema: HushcutSchema,
     api_state: Callable[[], ApiState],
-    graphiql: Callable[[Request[Any, Any, Any]], Response[bytes]] | None = None,
+    graphiql: Callable[[Request[Any, Any, Any]], Response[bytes]],
 ) -> type[Any]:
     """A controller at /graphql whose context authenticates HTTP callers up front.
 
@@ -45,7 +55,7 @@ def graphql_controller(
 
     async def get_context(scope: Scope) -> AsyncIterator[Context]:
         api = api_state()
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             context = await http_context(api, scope)
         else:
             context = Context(api=api, short_sessions=True)
@@ -53,9 +63,6 @@ def graphql_controller(
             yield context
         finally:
             await context.close()
-
-    documents = DocumentCache(schema._schema, schema.shape_rules, MAX_TOKENS, CACHE_SIZE)
-    count_error = schema.count_error
 
     base = make_graphql_controller(
         schema,
@@ -68,6 +75,16 @@ def graphql_controller(
     )
 
     class HushcutGraphQLController(base):  # type: ignore[misc, valid-type]
+        graphql_transport_ws_handler_class = CountedTransportWSHandler
+
+        def decode_json(self, data: str | bytes) -> object:
+            # GET variables and websocket messages: JSON nested too deeply to parse is the
+            # client's malformed input (400, or close 4400), not a server error.
+            try:
+                return json.loads(data)
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply", "", 0) from None
+
         # Strawberry builds the sub-response in a worker thread (sync_to_thread); a
         # thread hop per request is a measurable share of a small query's cost.
         dependencies: ClassVar[Dependencies] = {
@@ -86,16 +103,12 @@ def graphql_controller(
                 )
             context = await http_context(api_state(), request.scope)
             try:
-                status, body = await run_post(
-                    await request.body(), context, schema._schema, documents, count_error
-                )
+                status, body = await run_post(await request.body(), context, schema)
             finally:
                 await context.close()
             return Response(body, status_code=status, media_type=MediaType.JSON)
 
         async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
-            if graphiql is None:
-                return await super().render_graphql_ide(request)
             return graphiql(request)
 
         async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -128,9 +141,30 @@ def graphql_controller(
                     }
                 )
             context.principal = principal
-            return UNSET
+            return UnsetType()  # acknowledge without a payload
 
     return HushcutGraphQLController
+
+
+class CountedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws that counts every operation a socket starts against the rate
+    limits of its address and principal, as a request over HTTP would be."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        socket = self.context.websocket
+        if self.connection_acknowledged and socket is not None:
+            limits = self.context.api.limiter
+            if not await limits.allow_websocket_operation(
+                socket.scope, self.context.connection_params
+            ):
+                refusal: ErrorMessage = {
+                    "id": message["id"],
+                    "type": "error",
+                    "payload": [RATE_LIMITED_ERROR],
+                }
+                await self.send_message(refusal)
+                return
+        await super().handle_subscribe(message)
 
 
 async def http_context(api: ApiState, scope: Scope) -> Context:

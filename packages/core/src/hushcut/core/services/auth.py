@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read
@@ -18,28 +19,71 @@ class Actor:
     """The caller of a service: a user, signed in with a browser session or a token.
 
     ``workspace_id`` is set for API tokens, which reach only the workspace they were
-    created for; it is None for a browser session, which reaches every membership.
+    created for, and for a browser session opened with one (``POST /auth/token``); it is
+    None for a person signed in (Google), who reaches every membership.
+    ``token_id`` or ``session_id`` name the credential, so it can be checked again
+    while a connection lives (see :func:`hushcut.core.services.sessions.still_valid`).
     """
 
     user_id: str
     workspace_id: str | None = None
     token_id: str | None = None
+    session_id: str | None = None
 
     def can_reach(self, workspace_id: str) -> bool:
         return self.workspace_id is None or self.workspace_id == workspace_id
 
+    def reachable(self, workspace_ids: Iterable[str]) -> list[str]:
+        """The distinct ids among ``workspace_ids`` that these credentials can reach."""
+        return [key for key in dict.fromkeys(workspace_ids) if self.can_reach(key)]
+
 
 MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+T = TypeVar("T")
 
 
-async def memberships_of(session: AsyncSession, actor: Actor) -> list[Membership]:
-    """The actor's memberships, limited to the token's workspace for token callers."""
-    query = select(Membership).where(Membership.user_id == actor.user_id)
-    if actor.workspace_id is not None:
-        query = query.where(Membership.workspace_id == actor.workspace_id)
-    memberships = list((await session.scalars(query.order_by(Membership.created_at))).all())
+def own_memberships(actor: Actor, workspace_ids: Iterable[str]) -> ColumnElement[bool]:
+    """Selects the actor's memberships of ``workspace_ids`` that the actor can reach.
+
+    Batch reads join what they list to these rows, so a workspace the caller is not a
+    member of simply drops out of the answer, in the same query.
+    """
+    return and_(
+        Membership.user_id == actor.user_id,
+        Membership.workspace_id.in_(actor.reachable(workspace_ids)),
+    )
+
+
+async def roles_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str]
+) -> dict[str, Role]:
+    """The actor's role in each of ``workspace_ids`` they reach, in one query."""
+    rows = await session.execute(
+        select(Membership.workspace_id, Membership.role).where(
+            own_memberships(actor, workspace_ids)
+        )
+    )
+    roles = {workspace_id: role for workspace_id, role in rows}
     await end_read(session)
-    return memberships
+    return roles
+
+
+def by_workspace(rows: Iterable[tuple[str, T | None]]) -> dict[str, list[T]]:
+    """Rows of a batch read grouped by workspace, in order; a None row (from an outer
+    join) keeps its workspace in the answer with nothing listed."""
+    found: dict[str, list[T]] = {}
+    for workspace_id, row in rows:
+        listed = found.setdefault(workspace_id, [])
+        if row is not None:
+            listed.append(row)
+    return found
+
+
+def one_workspace(found: Mapping[str, T], workspace_id: str) -> T:
+    """A batch read's answer for one workspace; NotFound when the caller cannot reach it."""
+    if workspace_id not in found:
+        raise NotFound("workspace not found")
+    return found[workspace_id]
 
 
 async def require_member(

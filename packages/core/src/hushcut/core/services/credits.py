@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, InsufficientCredits, NotFound
-from hushcut.core.models import CreditLedgerEntry, LedgerReason, Workspace
+from hushcut.core.models import CreditLedgerEntry, LedgerReason, Workspace, new_id, utcnow
 from hushcut.core.services.auth import Actor, require_member
+from hushcut.core.services.paging import Page, Position, newest_first
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,23 +31,33 @@ async def move_credits(
     reason: LedgerReason,
     reference: str,
     note: str | None = None,
+    *,
+    job_id: str | None = None,
+    payment_id: str | None = None,
 ) -> Movement:
     """Record ``delta`` in the ledger and the workspace balance, once per (reason, reference).
 
     Runs inside the caller's transaction and does not commit. A movement whose key is
     already in the ledger changes nothing (``applied`` False). A debit the balance
     cannot cover raises InsufficientCredits; the caller's transaction must then be
-    rolled back, which also removes the ledger row written here.
+    rolled back, which also removes the ledger row written here. ``job_id`` and
+    ``payment_id`` name what the movement is for, for people reading the ledger.
     """
+    entry_id = new_id()
     inserted = await insert_once(
         session,
         CreditLedgerEntry,
         {
+            "id": entry_id,
             "workspace_id": workspace_id,
             "delta": delta,
             "reason": reason,
             "reference": reference,
             "note": note,
+            # Set below, once the balance is known; the row is invisible until commit.
+            "balance_after": 0,
+            "job_id": job_id,
+            "payment_id": payment_id,
         },
     )
     if not inserted:
@@ -66,6 +78,14 @@ async def move_credits(
         if await session.get(Workspace, workspace_id) is None:
             raise NotFound("workspace not found")
         raise InsufficientCredits("the workspace has no credits left: buy a credit pack")
+    await session.execute(
+        update(CreditLedgerEntry)
+        .where(CreditLedgerEntry.id == entry_id)
+        # Stamped now, while the workspace row is locked: movements of one workspace are
+        # then ordered in time exactly as their balances follow one another.
+        .values(balance_after=balance, created_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     return Movement(applied=True, balance=balance)
 
 
@@ -137,17 +157,35 @@ async def ledger_sum(session: AsyncSession, workspace_id: str) -> int:
     return int(total or 0)
 
 
+#: Ledger entries per page at most, and when the caller names no page size.
+MAX_LEDGER_PAGE = 100
+DEFAULT_LEDGER_PAGE = 20
+
+
+#: One page of a workspace's credit movements, newest first.
+LedgerPage = Page[CreditLedgerEntry]
+
+
 async def list_ledger(
-    session: AsyncSession, actor: Actor, workspace_id: str, limit: int = 100
-) -> list[CreditLedgerEntry]:
-    """The workspace's latest credit movements, newest first (members only)."""
+    session: AsyncSession,
+    actor: Actor,
+    workspace_id: str,
+    first: int = DEFAULT_LEDGER_PAGE,
+    after: Position | None = None,
+) -> LedgerPage:
+    """The workspace's credit movements, newest first, after ``after`` (members only).
+
+    Each entry has its amount, reason, job or payment, and the balance after it.
+    """
     await require_member(session, actor, workspace_id)
+    if first < 0:
+        raise BadUserInput("first must not be negative")
+    if first > MAX_LEDGER_PAGE:
+        raise BadUserInput(f"first must be at most {MAX_LEDGER_PAGE}")
     query = (
         select(CreditLedgerEntry)
         .where(CreditLedgerEntry.workspace_id == workspace_id)
-        .order_by(CreditLedgerEntry.created_at.desc(), CreditLedgerEntry.id.desc())
-        .limit(max(1, min(limit, 100)))
+        # What each movement was for, in one query each for the page.
+        .options(selectinload(CreditLedgerEntry.job), selectinload(CreditLedgerEntry.payment))
     )
-    entries = list((await session.scalars(query)).all())
-    await end_read(session)
-    return entries
+    return await newest_first(session, query, CreditLedgerEntry, first, after)

@@ -1,4 +1,4 @@
-"""Emails the platform sends people: a job finished or failed."""
+"""Emails the platform sends people: a job finished, failed, or is ready for review."""
 
 from __future__ import annotations
 
@@ -27,9 +27,23 @@ def job_email_key(job: VideoJob) -> str:
     return f"job-{job.id}-run-{job.charges}-{job.status.value.lower()}"
 
 
+#: The statuses a job's owner hears about (once per run each).
+NOTIFIED_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.REVIEW})
+
+
 def job_finished_message(job: VideoJob, to: str, app_url: str) -> EmailMessage:
-    """The email telling the job's owner it completed or failed."""
-    if job.status is JobStatus.COMPLETED:
+    """The email telling the job's owner it completed, failed, or waits for review."""
+    if job.status is JobStatus.REVIEW:
+        subject = f"Your cuts are ready to review: {job.filename}"
+        lines = [f"Hushcut found the silences in {job.filename}."]
+        if job.review_expires_at is not None:
+            deadline = job.review_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+            lines.append(
+                f"Review the cuts and render the video before {deadline}; after that the "
+                "job is canceled and your credit refunded."
+            )
+        lines.append(f"Review it in Hushcut: {app_url}")
+    elif job.status is JobStatus.COMPLETED:
         subject = f"Your video is ready: {job.filename}"
         saved = ""
         if job.input_duration_s is not None and job.output_duration_s is not None:
@@ -63,8 +77,9 @@ def _duration(seconds: float) -> str:
 async def notify_job_finished(
     session: AsyncSession, sender: EmailSender, job_id: str, app_url: str
 ) -> bool:
-    """Email the job's creator about its outcome, once per run; False if not sent now
-    (already sent, no creator, or the job has not finished).
+    """Email the job's creator about its outcome (REVIEW counts: the job waits for
+    them), once per run and status; False if not sent now (already sent, no creator,
+    or the job is in no status people are told about).
 
     Call it after the transaction that finished the job committed, not inside a
     ``transaction`` block: the email must only ever describe a committed outcome. The
@@ -76,7 +91,7 @@ async def notify_job_finished(
         raise RuntimeError("notify_job_finished runs after the job's transaction commits")
     job = await load_job(session, job_id)
     message: EmailMessage | None = None
-    if job.status in {JobStatus.COMPLETED, JobStatus.FAILED} and job.created_by is not None:
+    if job.status in NOTIFIED_STATUSES and job.created_by is not None:
         user = await session.get(User, job.created_by)
         if user is not None:
             message = job_finished_message(job, user.email, app_url)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hushcut.core.db import end_read, insert_once, transaction
 from hushcut.core.errors import BadUserInput, NotFound
-from hushcut.core.models import LedgerReason, Payment, WebhookEvent, Workspace
-from hushcut.core.services.auth import Actor, require_member
+from hushcut.core.models import LedgerReason, Membership, Payment, WebhookEvent, Workspace
+from hushcut.core.services.auth import Actor, by_workspace, one_workspace, own_memberships
 from hushcut.core.services.credits import move_credits
 
 
@@ -75,6 +78,11 @@ async def apply_payment(
         )
         if not inserted:
             return None
+        payment = (
+            await session.scalars(
+                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
+            )
+        ).one()
         await move_credits(
             session,
             workspace_id,
@@ -82,25 +90,51 @@ async def apply_payment(
             LedgerReason.PAYMENT,
             payment_intent_id,
             f"{credits} credits bought ({amount} {currency.lower()})",
+            payment_id=payment.id,
         )
-        return (
-            await session.scalars(
-                select(Payment).where(Payment.provider_payment_id == payment_intent_id)
-            )
-        ).one()
+        return payment
+
+
+async def payments_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str], limit: int = 100
+) -> dict[str, list[Payment]]:
+    """Each reachable workspace's payments, newest first, at most ``limit`` (1..100) per
+    workspace, in one query (members only; other workspaces are left out)."""
+    newest = (
+        func.row_number()
+        .over(
+            partition_by=Payment.workspace_id,
+            order_by=(Payment.created_at.desc(), Payment.id.desc()),
+        )
+        .label("newest")
+    )
+    ranked = (
+        select(Payment, newest)
+        .where(Payment.workspace_id.in_(actor.reachable(workspace_ids)))
+        .subquery()
+    )
+    payment = aliased(Payment, ranked)
+    rows = await session.execute(
+        select(Membership.workspace_id, payment)
+        .select_from(Membership)
+        .outerjoin(
+            payment,
+            and_(
+                payment.workspace_id == Membership.workspace_id,
+                ranked.c.newest <= max(1, min(limit, 100)),
+            ),
+        )
+        .where(own_memberships(actor, workspace_ids))
+        .order_by(ranked.c.newest)
+    )
+    found = by_workspace((key, row) for key, row in rows)
+    await end_read(session)
+    return found
 
 
 async def list_payments(
     session: AsyncSession, actor: Actor, workspace_id: str, limit: int = 100
 ) -> list[Payment]:
     """The workspace's payments, newest first (members only)."""
-    await require_member(session, actor, workspace_id)
-    query = (
-        select(Payment)
-        .where(Payment.workspace_id == workspace_id)
-        .order_by(Payment.created_at.desc(), Payment.id.desc())
-        .limit(max(1, min(limit, 100)))
-    )
-    found = list((await session.scalars(query)).all())
-    await end_read(session)
-    return found
+    found = await payments_by_workspace(session, actor, [workspace_id], limit)
+    return one_workspace(found, workspace_id)

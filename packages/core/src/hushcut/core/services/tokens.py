@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hushcut.core.db import end_read, transaction
 from hushcut.core.errors import Forbidden, NotFound, Unauthenticated
 from hushcut.core.models import ApiToken, Membership, utcnow
-from hushcut.core.services.auth import MANAGERS, Actor, require_member
+from hushcut.core.services.auth import (
+    MANAGERS,
+    Actor,
+    by_workspace,
+    one_workspace,
+    own_memberships,
+    require_member,
+)
 from hushcut.core.services.workspaces import clean_name
 
 TOKEN_PREFIX = "hc_"  # noqa: S105 - a public marker, not a secret
@@ -53,6 +61,19 @@ async def create_api_token(
         return token, plaintext
 
 
+def live_tokens() -> Select[ApiToken]:
+    """Tokens that still work: not revoked, and their user still a member of their workspace."""
+    return (
+        select(ApiToken)
+        .join(
+            Membership,
+            (Membership.workspace_id == ApiToken.workspace_id)
+            & (Membership.user_id == ApiToken.user_id),
+        )
+        .where(ApiToken.revoked_at.is_(None))
+    )
+
+
 async def verify_api_token(session: AsyncSession, token: str) -> Actor:
     """The Actor a bearer token stands for; Unauthenticated if unknown or revoked.
 
@@ -62,13 +83,8 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
         raise Unauthenticated("invalid API token")
     row = (
         await session.execute(
-            select(ApiToken)
-            .join(
-                Membership,
-                (Membership.workspace_id == ApiToken.workspace_id)
-                & (Membership.user_id == ApiToken.user_id),
-            )
-            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+            live_tokens()
+            .where(ApiToken.token_hash == hash_token(token))
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
@@ -97,40 +113,33 @@ async def verify_api_token(session: AsyncSession, token: str) -> Actor:
     return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
 
 
-async def verify_api_token_id(session: AsyncSession, token_id: str, user_id: str) -> Actor:
-    """The Actor of a browser session opened with the token ``token_id`` (``POST
-    /auth/token``); Unauthenticated once the token is revoked or its user left the
-    workspace, so the session ends with the token."""
-    row = (
-        await session.execute(
-            select(ApiToken)
-            .join(
-                Membership,
-                (Membership.workspace_id == ApiToken.workspace_id)
-                & (Membership.user_id == ApiToken.user_id),
-            )
-            .where(
-                ApiToken.id == token_id,
-                ApiToken.user_id == user_id,
-                ApiToken.revoked_at.is_(None),
-            )
+async def api_tokens_by_workspace(
+    session: AsyncSession, actor: Actor, workspace_ids: Iterable[str]
+) -> dict[str, list[ApiToken]]:
+    """Each reachable workspace's tokens, oldest first, in one query: all of them where
+    the actor is an owner or admin, else the actor's own (other workspaces left out)."""
+    rows = await session.execute(
+        select(Membership.workspace_id, ApiToken)
+        .select_from(Membership)
+        .outerjoin(
+            ApiToken,
+            and_(
+                ApiToken.workspace_id == Membership.workspace_id,
+                or_(Membership.role.in_(MANAGERS), ApiToken.user_id == actor.user_id),
+            ),
         )
-    ).scalar_one_or_none()
+        .where(own_memberships(actor, workspace_ids))
+        .order_by(ApiToken.created_at)
+    )
+    found = by_workspace((key, row) for key, row in rows)
     await end_read(session)
-    if row is None:
-        raise Unauthenticated("your session has ended (its API token was revoked): sign in again")
-    return Actor(user_id=row.user_id, workspace_id=row.workspace_id, token_id=row.id)
+    return found
 
 
 async def list_api_tokens(session: AsyncSession, actor: Actor, workspace_id: str) -> list[ApiToken]:
     """The workspace's tokens: all of them for owners and admins, else the actor's own."""
-    membership = await require_member(session, actor, workspace_id)
-    query = select(ApiToken).where(ApiToken.workspace_id == workspace_id)
-    if membership.role not in MANAGERS:
-        query = query.where(ApiToken.user_id == actor.user_id)
-    found = list((await session.scalars(query.order_by(ApiToken.created_at))).all())
-    await end_read(session)
-    return found
+    found = await api_tokens_by_workspace(session, actor, [workspace_id])
+    return one_workspace(found, workspace_id)
 
 
 async def revoke_api_token(session: AsyncSession, actor: Actor, token_id: str) -> ApiToken:

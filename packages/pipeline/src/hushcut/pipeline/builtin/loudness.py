@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from hushcut.pipeline.detect import Detection, detect_silences
+from hushcut.pipeline._detect import Detection, detect_silences
+from hushcut.pipeline._manager import hookimpl
+from hushcut.pipeline._probe import MediaInfo
+from hushcut.pipeline._registries import Detector
 from hushcut.pipeline.options import CutOptions
-from hushcut.pipeline.plugins import hookimpl
-from hushcut.pipeline.probe import MediaInfo
 from hushcut.pipeline.render import ProgressCallback
 
 DETECTOR_NAME = "loudness"
 
 
-@hookimpl
-def hushcut_detect(
+def detect_by_loudness(
     source: Path, media: MediaInfo, options: CutOptions, progress: ProgressCallback
-) -> Detection | None:
-    if options.detector != DETECTOR_NAME:
-        return None
+) -> Detection:
     return detect_silences(
         source,
         media,
@@ -27,4 +26,16 @@ def hushcut_detect(
         hysteresis_db=options.hysteresis_db,
         min_silence_s=options.min_silence_s,
         progress=lambda fraction: progress("detect", fraction),
+    )
+
+
+@hookimpl
+def hushcut_register_detectors(register: Callable[[Detector], None]) -> None:
+    register(
+        Detector(
+            DETECTOR_NAME,
+            detect_by_loudness,
+            "Windows quieter than a threshold between the recording's noise floor and "
+            "speech level (the default).",
+        )
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hushcut.pipeline.detect import Detection
+from hushcut.pipeline._detect import Detection
+from hushcut.pipeline._manager import hookimpl
+from hushcut.pipeline._plan import plan_timeline
 from hushcut.pipeline.options import CutOptions
-from hushcut.pipeline.plan import plan_timeline
-from hushcut.pipeline.plugins import hookimpl
 from hushcut.pipeline.timeline import Timeline
 
 
@@ -18,6 +18,8 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline:
         margin_s=options.margin_s,
         min_cut_s=options.min_cut_s,
         min_clip_s=options.min_clip_s,
+        margin_before_s=options.margin_before_s,
+        margin_after_s=options.margin_after_s,
     )
     timeline.meta.update(
         {
@@ -30,4 +32,6 @@ def hushcut_plan(detection: Detection, options: CutOptions) -> Timeline:
             "min_silence_s": options.min_silence_s,
         }
     )
+    if options.margins != (options.margin_s, options.margin_s):
+        timeline.meta["margin_before_s"], timeline.meta["margin_after_s"] = options.margins
     return timeline

@@ -1,21 +1,25 @@
-"""Built-in renderer: MP4 output, SMART (copy whole GOPs) or REENCODE, via ``render.render``."""
+"""Built-in renderer ``mp4``: SMART (copy whole GOPs) or REENCODE, via ``render.render``."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
-from hushcut.pipeline import render as rendering
-from hushcut.pipeline.plugins import hookimpl
-from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
-from hushcut.pipeline.timeline import Timeline
+from hushcut.pipeline._manager import hookimpl
+from hushcut.pipeline._registries import Renderer
+from hushcut.pipeline.render import render
+
+RENDERER_NAME = "mp4"
 
 
 @hookimpl
-def hushcut_render(
-    source: Path,
-    output: Path,
-    timeline: Timeline,
-    settings: RenderSettings,
-    progress: ProgressCallback,
-) -> RenderResult:
-    return rendering.render(source, output, timeline, settings, progress)
+def hushcut_register_renderers(register: Callable[[Renderer], None]) -> None:
+    register(
+        Renderer(
+            RENDERER_NAME,
+            render,
+            extension=".mp4",
+            media_type="video/mp4",
+            description="MP4 (H.264/AAC): mode smart copies whole GOPs and re-encodes only "
+            "around cuts; mode reencode encodes everything once.",
+        )
+    )

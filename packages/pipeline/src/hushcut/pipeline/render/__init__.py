@@ -75,6 +75,7 @@ def render(
     leaves nothing behind.
     """
     from hushcut.pipeline.render import engine
+    from hushcut.pipeline.render.video import SpliceError
 
     segments = _checked_segments(timeline)
     source = Path(source)
@@ -103,7 +104,7 @@ def render(
     try:
         try:
             stats = engine.Renderer(source, partial, segments, settings, progress, splice).run()
-        except engine.SpliceError as exc:
+        except SpliceError as exc:
             fallback = f"splicing failed ({exc}): re-encoded everything"
             mode = "reencode"
             partial.unlink(missing_ok=True)

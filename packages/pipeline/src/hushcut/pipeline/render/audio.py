@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
@@ -14,9 +14,12 @@ from hushcut.pipeline.render.filters import FrameFilter, audio_filter
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
     from av.container import OutputContainer
-    from av.packet import Packet
+    from av.packet import Packet as StreamPacket
 
     from hushcut.pipeline.timeline import Segment
+
+    #: A packet of any stream (PyAV types packets by their stream).
+    Packet = StreamPacket[Any]
 
 #: Layouts FFmpeg's AAC encoder accepts as they are; anything else is downmixed to stereo.
 _AAC_LAYOUTS = {"mono", "stereo", "3.0", "4.0", "5.0(side)", "5.1(side)", "5.0", "5.1", "7.1"}

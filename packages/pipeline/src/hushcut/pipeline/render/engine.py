@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import av
 import av.error
@@ -33,11 +33,14 @@ from hushcut.pipeline.render.video import (
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
     from av.container import InputContainer, OutputContainer
-    from av.packet import Packet
+    from av.packet import Packet as StreamPacket
     from av.video.stream import VideoStream
 
     from hushcut.pipeline.render import ProgressCallback, RenderSettings
     from hushcut.pipeline.timeline import Segment
+
+    #: A packet of any stream (PyAV types packets by their stream).
+    Packet = StreamPacket[Any]
 
 log = logging.getLogger(__name__)
 
@@ -244,21 +247,21 @@ class Renderer:
 class _VideoPath:
     """Decides per GOP: copy it, decode it (for frames near cuts or everything), skip it."""
 
-    def __init__(self, job: Renderer, out: OutputContainer, stream: VideoStream) -> None:
-        self.job = job
+    def __init__(self, renderer: Renderer, out: OutputContainer, stream: VideoStream) -> None:
+        self.renderer = renderer
         self.out = out
         self.src = stream
         self.src_tb = stream.time_base or Fraction(1, 90_000)
         self.out_tb, self.factor = output_clock(self.src_tb)
         self.frame_ticks = frame_ticks(stream, self.out_tb)
-        self.end_ticks = round(Fraction(job.total) / self.out_tb)
+        self.end_ticks = round(Fraction(renderer.total) / self.out_tb)
         self.selector = FrameSelector(
-            job.segments,
-            job.out_starts[:-1],
+            renderer.segments,
+            renderer.out_starts[:-1],
             self.src_tb,
             self.out_tb,
             self.frame_ticks,
-            job.total,
+            renderer.total,
         )
         self.decoder = stream.codec_context
         self.decoder.thread_type = "AUTO"
@@ -274,7 +277,7 @@ class _VideoPath:
         self._gop = -1
         self._filter: FrameFilter | None = None
 
-        splice = job.splice
+        splice = renderer.splice
         length_size = None
         if splice is not None:
             length_size = splice.avcc.length_size
@@ -286,7 +289,7 @@ class _VideoPath:
                 length_size = None
         self.gops: list[Gop] | None = None
         if length_size is not None:
-            with av.open(str(job.source)) as scan:
+            with av.open(str(renderer.source)) as scan:
                 self.gops = scan_gops(scan, scan.streams[stream.index], length_size)  # type: ignore[arg-type]
         self.actions, self.need_end = self._plan_gops()
 
@@ -301,7 +304,7 @@ class _VideoPath:
         need_end: list[float] = []
         if self.gops is None:
             return actions, need_end
-        segs = self.job.segments
+        segs = self.renderer.segments
         for gop in self.gops:
             t0 = float(gop.first_pts * self.src_tb)
             t1 = float(gop.last_pts * self.src_tb)
@@ -311,7 +314,7 @@ class _VideoPath:
                 action = "decode"
                 if (
                     gop.clean
-                    and self.job.splice is not None
+                    and self.renderer.splice is not None
                     and any(s.speed == 1.0 and s.start <= t0 and t1 < s.end for s in touching)
                 ):
                     action = "copy"
@@ -346,7 +349,7 @@ class _VideoPath:
         self.dts_shift = self.frame_ticks
 
     def _new_encoder(self) -> av.VideoCodecContext:
-        splice = self.job.splice
+        splice = self.renderer.splice
         assert splice is not None
         return splice_encoder(
             self.src,
@@ -354,22 +357,24 @@ class _VideoPath:
             profile=splice.profile,
             level=splice.level,
             sps_id=splice.sps_id,
-            preset=self.job.settings.preset,
-            crf=self.job.settings.crf,
+            preset=self.renderer.settings.preset,
+            crf=self.renderer.settings.crf,
         )
 
     def _setup_reencode(self) -> None:
-        settings = self.job.settings
+        settings = self.renderer.settings
         ctx = self.src.codec_context
         width, height, pix_fmt = ctx.width, ctx.height, ctx.pix_fmt or "yuv420p"
         chain = list(settings.video_filters)
         if width % 2 or height % 2:
             chain.append("crop=trunc(iw/2)*2:trunc(ih/2)*2")
         chain.append("format=yuv420p")
-        with av.open(str(self.job.source)) as probe:
+        with av.open(str(self.renderer.source)) as probe:
             first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
         if first is None:
-            raise MediaError(f"{self.job.source.name}: the video stream has no decodable frame")
+            raise MediaError(
+                f"{self.renderer.source.name}: the video stream has no decodable frame"
+            )
         # Phone videos are stored sideways with a display rotation: keep it, as a copy does.
         rotation = first.rotation
         if settings.video_filters:
@@ -476,8 +481,8 @@ class _VideoPath:
                 ticks = self._last_pts + 1
             self._last_pts = ticks
             self.frames_out += 1
-            self.job.stats.reencoded_video_s += float(self.frame_ticks * self.out_tb)
-            if self.job.splice is not None:
+            self.renderer.stats.reencoded_video_s += float(self.frame_ticks * self.out_tb)
+            if self.renderer.splice is not None:
                 self._encode_splice(frame, ticks)
             else:
                 self._encode_full(frame, ticks)
@@ -557,8 +562,8 @@ class _VideoPath:
             if k == 0:
                 nals = h264.split_length_prefixed(data, self.length_size)
                 if not any(h264.nal_type(n) == h264.NAL_SPS for n in nals):
-                    assert self.job.splice is not None
-                    avcc = self.job.splice.avcc
+                    assert self.renderer.splice is not None
+                    avcc = self.renderer.splice.avcc
                     nals = [*avcc.sps, *avcc.pps, *nals]
                     data = h264.join_length_prefixed(nals, self.length_size)
             out = av.Packet(data)
@@ -569,7 +574,7 @@ class _VideoPath:
             out.is_keyframe = packet.is_keyframe
             self._mux_video(out)
             self.frames_out += 1
-            self.job.stats.copied_video_s += float(self.frame_ticks * self.out_tb)
+            self.renderer.stats.copied_video_s += float(self.frame_ticks * self.out_tb)
         if pts:
             self._last_pts = max(pts)
 
@@ -585,7 +590,7 @@ class _VideoPath:
         if self._decoding:
             self._drain_decoder()
         self._emit(self.selector.flush())
-        if self.job.splice is not None:
+        if self.renderer.splice is not None:
             self._end_run()
         else:
             if self._filter is not None:

@@ -13,8 +13,9 @@ import av.container
 import numpy as np
 import numpy.typing as npt
 
+from hushcut.pipeline._peaks import active_meter
+from hushcut.pipeline._probe import MediaInfo, check_complete, open_media, probe
 from hushcut.pipeline.errors import MediaError
-from hushcut.pipeline.probe import MediaInfo, check_complete, open_media, probe
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
@@ -98,7 +99,10 @@ def loudness_envelope(
     first_time: float | None = None
     report_every = max(media.duration / 50, 1.0)
     next_report = report_every
+    meter = active_meter()  # an analysis wants the waveform too: same samples, no 2nd decode
     for samples, time in _power_blocks(path, media, rate):
+        if meter is not None:
+            meter.add(samples, time, rate)
         if first_time is None:
             first_time = time
         block = np.concatenate((carry, samples)) if carry.size else samples
@@ -125,7 +129,8 @@ def loudness_envelope(
 def _mean_power(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     # Full-scale sine is -3 dBFS by this (AES17 would say 0); the reference only shifts
     # absolute numbers, never the relative ones the default threshold relies on.
-    return frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+    power: npt.NDArray[np.float32] = frames.mean(axis=1, dtype=np.float64).astype(np.float32)
+    return power
 
 
 #: Decoded samples are measured in batches of about this many per channel: per-frame
@@ -265,7 +270,8 @@ def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[n
         samples /= full_scale
     elif data.dtype.kind == "u":
         samples = (samples - full_scale) / full_scale
-    return np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
+    power: npt.NDArray[np.float32] = np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
+    return power
 
 
 def _audio_position(container: av.container.InputContainer, media: MediaInfo) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from hushcut.pipeline.testing._media import GroundTruth
 
 #: Scoring resolution: 1 ms is far below any detector's window.
 RESOLUTION_S = 0.001
@@ -65,12 +66,9 @@ def score_silences(
     return Score(precision, recall, f1, tp, fp, fn)
 
 
-def score_against_truth(detected: Iterable[Interval], truth_json: Path) -> Score:
-    """Score against a ``make_talk.py`` ground-truth file (``talk1.json`` and the like)."""
-    truth = json.loads(truth_json.read_text())
-    return score_silences(
-        detected,
-        truth["inserted_silences"],
-        float(truth["duration"]),
-        dont_care=truth.get("intra_sentence_pauses_ge_150ms", ()),
-    )
+def score_against_truth(detected: Iterable[Interval], truth: GroundTruth | Path | str) -> Score:
+    """Score against a ground truth: a :class:`GroundTruth`, a generated file (its
+    ``.json`` beside it) or a truth ``.json`` (also ``make_talk.py``'s ``talk1.json``)."""
+    if not isinstance(truth, GroundTruth):
+        truth = GroundTruth.load(truth)
+    return score_silences(detected, truth.silences, truth.duration, dont_care=truth.dont_care)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,39 @@ class MediaInfo:
     @property
     def has_video(self) -> bool:
         return self.video is not None
+
+    def to_dict(self, *, keyframes: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable copy (time bases as ``"1/90000"``; ``keyframes`` only when
+        asked: they grow with the recording), e.g. to export a timeline later without
+        the file: :meth:`from_dict` reads it back."""
+        data = dataclasses.asdict(self)
+        data["path"] = str(self.path)
+        data["keyframes"] = list(self.keyframes) if keyframes else []
+        for stream in (data["audio"], data["video"], *data["streams"]):
+            if stream is not None and stream["time_base"] is not None:
+                stream["time_base"] = str(stream["time_base"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
+        """The MediaInfo :meth:`to_dict` wrote."""
+
+        def stream(item: dict[str, Any]) -> StreamInfo:
+            time_base = item.get("time_base")
+            return StreamInfo(
+                **{**item, "time_base": Fraction(time_base) if time_base is not None else None}
+            )
+
+        return cls(
+            **{
+                **data,
+                "path": Path(data["path"]),
+                "streams": tuple(stream(item) for item in data["streams"]),
+                "audio": stream(data["audio"]),
+                "video": stream(data["video"]) if data.get("video") else None,
+                "keyframes": tuple(data.get("keyframes") or ()),
+            }
+        )
 
 
 @contextmanager
@@ -192,7 +226,8 @@ def _pick(candidates: Any, infos: tuple[StreamInfo, ...]) -> StreamInfo | None:
     chosen = next(
         (s for s in candidates if s.disposition & av.stream.Disposition.default), candidates[0]
     )
-    return infos[chosen.index]
+    index: int = chosen.index
+    return infos[index]
 
 
 def _container_duration(

@@ -1,0 +1,1 @@
+"""hushcut-otio: a Hushcut plugin that exports cuts as timelines for video editors."""
