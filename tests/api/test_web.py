@@ -17,18 +17,31 @@ async def test_the_app_page_is_served_with_a_strict_policy(client: httpx.AsyncCl
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<div id="app">' in page.text
-    assert page.headers["cache-control"] == "no-cache"
     csp = page.headers["content-security-policy"]
     assert "script-src 'self';" in csp
     assert "'unsafe-inline'" not in csp
     assert "frame-ancestors 'none'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
+    # Inline styles only with this response's nonce, which the page carries for the
+    # waveform editor; a new one each time, so the page is never cached.
+    nonce = re.search(r'<meta name="style-nonce" content="([\w-]{20,})"', page.text)
+    assert nonce, page.text
+    assert f"style-src 'self' 'nonce-{nonce.group(1)}';" in csp
+    assert page.headers["cache-control"] == "no-store"
+    again = await client.get("/")
+    assert nonce.group(1) not in again.text
+    assert nonce.group(1) not in again.headers["content-security-policy"]
     head = await client.head("/")
     assert head.status_code == 200
-    assert head.headers["etag"] == page.headers["etag"]
     assert head.content == b""
-    # Revalidation: the same page again is a 304 without a body.
-    again = await client.get("/", headers={"If-None-Match": page.headers["etag"]})
+
+
+async def test_graphiql_is_revalidated_by_etag(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.headers["cache-control"] == "no-cache"
+    again = await client.get(
+        "/graphql", headers={"Accept": "text/html", "If-None-Match": page.headers["etag"]}
+    )
     assert again.status_code == 304
     assert again.content == b""
 

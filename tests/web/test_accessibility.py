@@ -50,6 +50,14 @@ async def dashboard(visitor: Visitor) -> None:
     await expect(page.get_by_label("Render mode")).to_be_visible()
 
 
+async def review(visitor: Visitor) -> None:
+    page = visitor.page
+    await page.goto(visitor.url("/"))
+    await page.get_by_role("link", name="Review cuts").first.click()
+    await heading(page, "Review cuts:")
+    await expect(page.locator(".waveform[data-ready='true']")).to_be_attached()
+
+
 async def billing(visitor: Visitor) -> None:
     await visitor.page.goto(visitor.url("/billing"))
     await expect(visitor.page.get_by_role("button", name="Buy 10 credits")).to_be_visible()
@@ -82,6 +90,7 @@ Show = Callable[[Visitor], Awaitable[None]]
 SIGNED_OUT: list[tuple[str, Show]] = [("landing", landing), ("sign-in", sign_in_page)]
 SIGNED_IN: list[tuple[str, Show]] = [
     ("dashboard", dashboard),
+    ("review", review),
     ("billing", billing),
     ("tokens", tokens),
     ("team", team),
@@ -125,7 +134,8 @@ async def scan(visitor: Visitor, name: str) -> list[dict[str, Any]]:
 async def jobs_to_show(
     browser: Browser, server: ApiServer, account: Account, clip: Path, tmp_path: Path
 ) -> None:
-    """A completed and a failed job in the account's workspace, made through the page."""
+    """A completed, a failed and a job in review in the account's workspace, made through
+    the page."""
     visitor = await open_visitor(browser, server)
     try:
         await visitor.sign_in(account)
@@ -133,7 +143,9 @@ async def jobs_to_show(
         broken.write_bytes(b"not a recording " * 64)
         for path in (clip, broken):
             await visitor.page.get_by_label("Video file").set_input_files(str(path))
-        for status in ("Completed", "Failed"):
+        await visitor.page.get_by_label("Review cuts before rendering").check()
+        await visitor.page.get_by_label("Video file").set_input_files(str(clip))
+        for status in ("Completed", "Failed", "Ready for review"):
             await expect(
                 visitor.page.locator("li.job .badge").filter(has_text=status)
             ).to_be_visible(timeout=JOB_TIMEOUT_MS)

@@ -1,6 +1,6 @@
 // The app: who is signed in decides which pages exist; preact-iso routes the rest.
 import { useEffect } from "preact/hooks";
-import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+import { LocationProvider, Route, Router, lazy, useLocation } from "preact-iso";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { Layout } from "./components/Layout";
 import { PublicLayout } from "./components/PublicLayout";
@@ -13,6 +13,9 @@ import { SignIn, safeNext } from "./pages/SignIn";
 import { TeamPage } from "./pages/Team";
 import { Tokens } from "./pages/Tokens";
 import { loadSession, loadSignInMethods, session } from "./state/session";
+
+/** The review editor and its waveform library load when a review is opened. */
+const Review = lazy(() => import("./pages/Review").then((module) => module.Review));
 
 /** Links the app routes itself; the server's own pages (sign-in with Google, GraphiQL,
  * downloads) are real navigations. */
@@ -55,6 +58,7 @@ function Pages() {
         <Route path="/billing" component={Billing} />
         <Route path="/billing/success" component={BillingSuccess} />
         <Route path="/billing/canceled" component={BillingCanceled} />
+        <Route path="/jobs/:id/review" component={Review} />
         <Route path="/tokens" component={Tokens} />
         <Route path="/team" component={TeamPage} />
         <Route path="/signin" component={AfterSignIn} />

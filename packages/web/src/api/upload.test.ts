@@ -46,7 +46,7 @@ describe("uploadVideo", () => {
     const jobId = await uploadVideo(
       "ws-1",
       file,
-      { marginS: 0.2 },
+      { options: { marginS: 0.2 } },
       { progress: (n) => progress.push(n) },
       new AbortController().signal,
       transfer,
@@ -69,7 +69,7 @@ describe("uploadVideo", () => {
       throw new ApiError("UPLOAD_FAILED", "storage answered HTTP 500");
     };
     await expect(
-      uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal, failing),
+      uploadVideo("ws-1", file, { options: null }, { progress: () => {} }, new AbortController().signal, failing),
     ).rejects.toMatchObject({
       code: "UPLOAD_FAILED",
     });
@@ -82,7 +82,7 @@ describe("uploadVideo", () => {
       RequestUpload: { errors: [{ message: "size over the limit", extensions: { code: "BAD_USER_INPUT" } }] },
     });
     await expect(
-      uploadVideo("ws-1", file, null, { progress: () => {} }, new AbortController().signal),
+      uploadVideo("ws-1", file, { options: null }, { progress: () => {} }, new AbortController().signal),
     ).rejects.toMatchObject({
       code: "BAD_USER_INPUT",
       message: "size over the limit",

@@ -36,8 +36,8 @@ export const RequestUpload = graphql(`
 `);
 
 export const ConfirmUpload = graphql(`
-  mutation ConfirmUpload($jobId: ID!) {
-    confirmUpload(jobId: $jobId) {
+  mutation ConfirmUpload($jobId: ID!, $review: Boolean) {
+    confirmUpload(jobId: $jobId, review: $review) {
       id
       status
     }
@@ -119,11 +119,15 @@ export type UploadSteps = {
   confirming?: () => void;
 };
 
-/** Upload ``file`` to a new job of ``workspaceId`` and queue it; the job's id. */
+/** How a file is to be cut: its options, and whether the cuts wait for a review. */
+export type UploadChoice = { options: CutOptionsInput | null; review?: boolean };
+
+/** Upload ``file`` to a new job of ``workspaceId`` and queue it; the job's id. With
+ * ``review`` the worker only analyzes it, and the job waits in REVIEW for a render. */
 export async function uploadVideo(
   workspaceId: string,
   file: File,
-  options: CutOptionsInput | null,
+  { options, review = false }: UploadChoice,
   steps: UploadSteps,
   signal: AbortSignal,
   transfer: Transfer = singleRequest,
@@ -145,6 +149,6 @@ export async function uploadVideo(
     throw error;
   }
   steps.confirming?.();
-  await request(ConfirmUpload, { jobId });
+  await request(ConfirmUpload, { jobId, review });
   return jobId;
 }

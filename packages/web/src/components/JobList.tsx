@@ -9,10 +9,31 @@ import {
   stageWord,
   statusWord,
 } from "../format";
-import { type Job, cancelJob, jobsState, liveErrors, loadJobs, loadMoreJobs, reloadJob, retryJob } from "../state/jobs";
+import {
+  type ExportFormat,
+  type Job,
+  cancelJob,
+  deleteJob,
+  exportUrl,
+  jobsState,
+  liveErrors,
+  loadJobs,
+  loadMoreJobs,
+  reloadJob,
+  retryJob,
+} from "../state/jobs";
 import { asApiError } from "../api/errors";
 import { ErrorMessage } from "./ErrorMessage";
 import { ProgressBar } from "./ProgressBar";
+
+/** The editors each export format is for, as the export menu names them. */
+const FORMAT_WORDS: Record<string, string> = {
+  FCPXML: "Final Cut Pro (FCPXML)",
+  FCP7_XML: "Premiere Pro / DaVinci Resolve (FCP 7 XML)",
+  EDL: "CMX 3600 EDL",
+  OTIO: "OpenTimelineIO",
+  JSON: "Hushcut JSON",
+};
 
 /** Download URLs are presigned for a limited time; older ones are fetched again first. */
 const FRESH_URL_MS = 10 * 60 * 1000;
@@ -63,7 +84,9 @@ function JobRow(props: { job: Job }) {
   const { job } = props;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const live = liveErrors.value[job.id];
+  const final = FINAL_STATUSES.has(job.status);
   const running = job.status === "QUEUED" || job.status === "PROCESSING";
   const stage = job.status === "PROCESSING" ? stageWord(job.stage) : null;
   const removed = percentRemoved(job.inputDurationS, job.outputDurationS);
@@ -115,7 +138,16 @@ function JobRow(props: { job: Job }) {
           {removed !== null && <strong> ({removed}% removed)</strong>}
         </p>
       )}
-      {job.status === "FAILED" && job.error && (
+      {job.status === "COMPLETED" && job.outputExpired && (
+        <p class="muted">The output was deleted when its retention ended. Upload the video again to get a new one.</p>
+      )}
+      {job.status === "REVIEW" && (
+        <p class="result">
+          The cuts are ready for your review.
+          {job.reviewExpiresAt && <> Render before {formatDate(job.reviewExpiresAt)}, or the credit comes back.</>}
+        </p>
+      )}
+      {(job.status === "FAILED" || job.status === "CANCELED") && job.error && (
         <p class="job-error" role="alert">
           {job.error}
         </p>
@@ -134,7 +166,17 @@ function JobRow(props: { job: Job }) {
             Download
           </a>
         )}
-        {(job.status === "FAILED" || job.status === "CANCELED") && (
+        {job.status === "REVIEW" && (
+          <a class="button" href={`/jobs/${job.id}/review`} aria-describedby={nameId}>
+            Review cuts
+          </a>
+        )}
+        {job.status === "COMPLETED" && !job.inputExpired && (
+          <a class="button secondary" href={`/jobs/${job.id}/review`} aria-describedby={nameId}>
+            Edit cuts
+          </a>
+        )}
+        {(job.status === "FAILED" || job.status === "CANCELED") && !job.inputExpired && (
           <>
             <button
               type="button"
@@ -149,7 +191,7 @@ function JobRow(props: { job: Job }) {
             </span>
           </>
         )}
-        {(running || job.status === "PENDING") && (
+        {(running || job.status === "PENDING" || job.status === "REVIEW") && (
           <button
             type="button"
             class="secondary"
@@ -160,8 +202,68 @@ function JobRow(props: { job: Job }) {
             Cancel
           </button>
         )}
+        {final && !confirmDelete && (
+          <button type="button" class="secondary" aria-describedby={nameId} onClick={() => setConfirmDelete(true)}>
+            Delete
+          </button>
+        )}
       </div>
+      {job.exportFormats.length > 0 && !job.outputExpired && (
+        <ExportMenu job={job} describedBy={nameId} onError={setError} />
+      )}
+      {confirmDelete && (
+        <div class="actions confirm" role="group" aria-label={`Delete ${job.filename}`}>
+          <span>Delete {job.filename} and its files for good? Credits already used are not returned.</span>
+          <button type="button" class="danger" disabled={busy} onClick={() => void act(() => deleteJob(job.id))}>
+            Delete for good
+          </button>
+          <button type="button" class="secondary" onClick={() => setConfirmDelete(false)}>
+            Keep it
+          </button>
+        </div>
+      )}
     </li>
+  );
+}
+
+/** The timeline in a video editor's format, referencing the uploaded file by its name. */
+function ExportMenu(props: { job: Job; describedBy: string; onError: (error: unknown) => void }) {
+  const { job } = props;
+  const [format, setFormat] = useState<ExportFormat>(job.exportFormats[0]!);
+  const [busy, setBusy] = useState(false);
+  const selectId = `job-${job.id}-format`;
+  const send = async () => {
+    setBusy(true);
+    props.onError(null);
+    try {
+      const url = await exportUrl(job.id, format);
+      if (url) window.location.assign(url);
+    } catch (failure) {
+      props.onError(asApiError(failure));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="export">
+      <label for={selectId}>Editor format</label>
+      <select id={selectId} value={format} onChange={(e) => setFormat(e.currentTarget.value as ExportFormat)}>
+        {job.exportFormats.map((name) => (
+          <option key={name} value={name}>
+            {FORMAT_WORDS[name] ?? name}
+          </option>
+        ))}
+      </select>
+      <button
+        type="button"
+        class="secondary"
+        disabled={busy}
+        aria-describedby={props.describedBy}
+        onClick={() => void send()}
+      >
+        Export for editors
+      </button>
+    </div>
   );
 }
 

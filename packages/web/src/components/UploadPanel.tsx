@@ -10,6 +10,7 @@ import { ProgressBar } from "./ProgressBar";
 export function UploadPanel(props: { workspaceId: string }) {
   const [options, setOptions] = useState<ChosenOptions>(() => storedOptions(props.workspaceId));
   const [dragging, setDragging] = useState(false);
+  const [review, setReview] = useState(false);
   useEffect(() => setOptions(storedOptions(props.workspaceId)), [props.workspaceId]);
 
   const changeOptions = (value: ChosenOptions) => {
@@ -17,7 +18,8 @@ export function UploadPanel(props: { workspaceId: string }) {
     storeOptions(props.workspaceId, value);
   };
   const send = (files: FileList | null | undefined) => {
-    for (const file of Array.from(files ?? [])) void startUpload(props.workspaceId, file, toInput(options));
+    for (const file of Array.from(files ?? []))
+      void startUpload(props.workspaceId, file, { options: toInput(options), review });
   };
 
   return (
@@ -42,7 +44,10 @@ export function UploadPanel(props: { workspaceId: string }) {
           send(e.dataTransfer?.files);
         }}
       >
-        <p>Drag a video or audio file here, or choose one. It is uploaded and processed at once (one credit).</p>
+        <p>
+          Drag a video or audio file here, or choose one. It is uploaded and processed at once (one credit)
+          {review ? ", and its cuts wait for your review." : "."}
+        </p>
         <label for="video-file" class="file-label">
           Video file
         </label>
@@ -57,6 +62,10 @@ export function UploadPanel(props: { workspaceId: string }) {
           }}
         />
       </div>
+      <label class="check">
+        <input type="checkbox" checked={review} onChange={(e) => setReview(e.currentTarget.checked)} />
+        Review cuts before rendering
+      </label>
       <OptionsPanel value={options} onChange={changeOptions} />
       <UploadList workspaceId={props.workspaceId} />
     </section>

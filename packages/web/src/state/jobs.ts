@@ -4,7 +4,7 @@ import { request } from "../api/client";
 import { type ApiError, asApiError } from "../api/errors";
 import { resetLive, subscribe } from "../api/live";
 import { FINAL_STATUSES } from "../format";
-import { graphql, type ResultOf } from "../graphql";
+import { graphql, type ResultOf, type VariablesOf } from "../graphql";
 import { refreshWorkspaces, session } from "./session";
 
 export const JobFields = graphql(`
@@ -22,6 +22,10 @@ export const JobFields = graphql(`
     createdAt
     finishedAt
     downloadUrl
+    outputExpired
+    inputExpired
+    reviewExpiresAt
+    exportFormats
   }
 `);
 
@@ -90,6 +94,23 @@ export const RetryJob = graphql(
   `,
   [JobFields],
 );
+
+export const DeleteJob = graphql(`
+  mutation DeleteJob($jobId: ID!) {
+    deleteJob(jobId: $jobId)
+  }
+`);
+
+export const JobExport = graphql(`
+  query JobExport($id: ID!, $format: ExportFormat!) {
+    job(id: $id) {
+      id
+      exportUrl(format: $format)
+    }
+  }
+`);
+
+export type ExportFormat = VariablesOf<typeof JobExport>["format"];
 
 export type JobsState = {
   workspaceId: string | null;
@@ -249,4 +270,17 @@ export async function retryJob(jobId: string): Promise<void> {
   liveErrors.value = Object.fromEntries(Object.entries(liveErrors.value).filter(([id]) => id !== jobId));
   upsertJob(data.retryJob);
   void refreshWorkspaces();
+}
+
+/** Delete a finished job: its files go at once and it leaves the list. */
+export async function deleteJob(jobId: string): Promise<void> {
+  await request(DeleteJob, { jobId });
+  const state = jobsState.value;
+  jobsState.value = { ...state, jobs: state.jobs.filter((job) => job.id !== jobId) };
+}
+
+/** A fresh link to the job's timeline in an editor's format (null if there is none now). */
+export async function exportUrl(jobId: string, format: ExportFormat): Promise<string | null> {
+  const data = await request(JobExport, { id: jobId, format });
+  return data.job?.exportUrl ?? null;
 }

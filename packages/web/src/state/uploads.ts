@@ -1,7 +1,7 @@
 // Uploads in flight (they outlive a page change inside the app): progress, then the job.
 import { effect, signal } from "@preact/signals";
 import { ApiError, asApiError } from "../api/errors";
-import { type CutOptionsInput, uploadVideo } from "../api/upload";
+import { type UploadChoice, uploadVideo } from "../api/upload";
 import { reloadJob } from "./jobs";
 import { currentWorkspace, refreshWorkspaces, session } from "./session";
 
@@ -42,8 +42,8 @@ export function abortUpload(key: number): void {
   uploads.value.find((item) => item.key === key)?.controller.abort();
 }
 
-/** Upload ``file`` to ``workspaceId`` with ``options`` and follow the job it becomes. */
-export async function startUpload(workspaceId: string, file: File, options: CutOptionsInput | null): Promise<void> {
+/** Upload ``file`` to ``workspaceId`` as ``choice`` says and follow the job it becomes. */
+export async function startUpload(workspaceId: string, file: File, choice: UploadChoice): Promise<void> {
   const item: UploadItem = {
     key: nextKey++,
     workspaceId,
@@ -67,7 +67,7 @@ export async function startUpload(workspaceId: string, file: File, options: CutO
     const jobId = await uploadVideo(
       workspaceId,
       file,
-      options,
+      choice,
       {
         created: () => update(item.key, { phase: "uploading" }),
         progress: (sent) => update(item.key, { sent }),

@@ -3,7 +3,10 @@
 
 The build is checked into this package, so a server runs the app with no Node installed.
 Hashed files under ``/assets/`` are cached for a year; pages are revalidated on every
-visit (ETag), so a deploy is picked up at once. Any other ``GET`` path that is not an API
+visit (ETag), so a deploy is picked up at once. The app's page is the exception: it
+carries a fresh style nonce per response (the waveform editor's library puts a
+``<style>`` in its shadow root, which the policy admits by that nonce only), so it is
+sent whole every time (it is under a kilobyte). Any other ``GET`` path that is not an API
 route answers the app's page (``/invite/<token>``, ``/billing``...): the app routes it.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import secrets
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -41,6 +45,8 @@ COMPRESSIBLE = ("text/", "application/json", "image/svg+xml")
 READ = [HttpMethod.GET, HttpMethod.HEAD]
 #: Below this, gzip's framing costs more than it saves.
 MIN_GZIP_BYTES = 512
+#: Where a page takes its per-response style nonce (``<meta name="style-nonce">``).
+NONCE_SLOT = b"__HUSHCUT_STYLE_NONCE__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +92,15 @@ def _asset(path: str, body: bytes) -> Asset:
     return Asset(body, gzipped, media_type, etag, cache)
 
 
-def content_security_policy(settings: Settings) -> str:
+def content_security_policy(settings: Settings, style_nonce: str | None = None) -> str:
     """Scripts, styles and fonts only from this origin; network and media also from the
-    bucket that presigned upload and download URLs point to."""
+    bucket that presigned upload and download URLs point to. ``style_nonce`` admits the
+    inline styles carrying it (the page hands it to the waveform library)."""
     storage = _storage_origins(settings)
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
-        "style-src": "'self'",
+        "style-src": "'self'" + (f" 'nonce-{style_nonce}'" if style_nonce else ""),
         "img-src": "'self' data: blob:",
         "font-src": "'self' data:",
         "media-src": f"'self' blob: {storage}",
@@ -127,6 +134,7 @@ class WebApp:
 
     def __init__(self, settings: Settings, root: Traversable | None = None) -> None:
         self.assets = load_assets(root or resources.files("hushcut.api") / "web_dist")
+        self.settings = settings
         self.security_headers = {
             "Content-Security-Policy": content_security_policy(settings),
             "X-Content-Type-Options": "nosniff",
@@ -139,6 +147,8 @@ class WebApp:
         asset = self.assets.get(path)
         if asset is None:
             return _not_found()
+        if NONCE_SLOT in asset.body:
+            return self._with_nonce(asset, status_code)
         headers = {"Cache-Control": asset.cache_control, "ETag": asset.etag}
         if asset.gzipped is not None:
             headers["Vary"] = "Accept-Encoding"
@@ -149,6 +159,17 @@ class WebApp:
         body = asset.body
         if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
             body, headers["Content-Encoding"] = asset.gzipped, "gzip"
+        return Response(body, status_code=status_code, media_type=asset.media_type, headers=headers)
+
+    def _with_nonce(self, asset: Asset, status_code: int) -> Response[bytes]:
+        """A page with a style nonce of its own: never the same twice, so never cached."""
+        nonce = secrets.token_urlsafe(18)
+        headers = {
+            **self.security_headers,
+            "Content-Security-Policy": content_security_policy(self.settings, style_nonce=nonce),
+            "Cache-Control": "no-store",
+        }
+        body = asset.body.replace(NONCE_SLOT, nonce.encode())
         return Response(body, status_code=status_code, media_type=asset.media_type, headers=headers)
 
     def page(self, request: AnyRequest, name: str = APP_PAGE) -> Response[bytes]:
