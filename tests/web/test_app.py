@@ -291,7 +291,12 @@ async def test_buying_credits_through_checkout_updates_the_balance(
         assert answer.status_code == 200, answer.text
     await expect(page.get_by_text("Payment received: the credits were added.")).to_be_visible()
     await expect(page.get_by_role("link", name="13 credits")).to_be_visible()
-    await expect(page.get_by_role("cell", name="$10.00")).to_be_visible()
+    # The credit history, newest first: the purchase on top, the starting credits below.
+    newest = page.locator("table.ledger tbody tr").first
+    await expect(newest.get_by_role("cell")).to_have_text(
+        [re.compile(r"\S"), "Credits bought ($10.00)", "+10", "13"]
+    )
+    await expect(page.locator("table.ledger tbody tr").last).to_contain_text("Welcome credits")
 
 
 async def test_api_tokens_are_shown_once_and_can_be_revoked(

@@ -1,4 +1,4 @@
-// Credits: the balance, credit packs through Stripe Checkout, and the payments made.
+// Credits: the balance, credit packs through Stripe Checkout, and the credit history.
 import { useEffect, useState } from "preact/hooks";
 import { request } from "../api/client";
 import { ErrorMessage } from "../components/ErrorMessage";
@@ -39,7 +39,48 @@ export const Checkout = graphql(`
   }
 `);
 
+export const LedgerQuery = graphql(`
+  query Ledger($workspaceId: ID!, $after: String) {
+    workspace(id: $workspaceId) {
+      id
+      ledger(first: 20, after: $after) {
+        nodes {
+          id
+          amount
+          reason
+          note
+          balanceAfter
+          createdAt
+          jobId
+          job {
+            id
+            filename
+          }
+          payment {
+            id
+            amount
+            currency
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
 type BillingData = ResultOf<typeof BillingQuery>;
+type LedgerEntry = NonNullable<ResultOf<typeof LedgerQuery>["workspace"]>["ledger"]["nodes"][number];
+
+const REASON_WORDS: Record<string, string> = {
+  STARTER: "Welcome credits",
+  JOB_CHARGE: "Video processed",
+  JOB_REFUND: "Refund",
+  PAYMENT: "Credits bought",
+  ADJUSTMENT: "Adjustment",
+};
 
 /** What the page knew before sending the buyer to Stripe, to tell the payment on return. */
 type PendingCheckout = { workspaceId: string; payments: number; at: number };
@@ -169,32 +210,7 @@ export function Billing(props: { returned?: "success" | "canceled" }) {
           </>
         )}
       </section>
-      <section class="card" aria-labelledby="payments-title">
-        <h2 id="payments-title">Payments</h2>
-        {data && payments.length === 0 && <p>No payments yet.</p>}
-        {payments.length > 0 && (
-          <TableScroll label="Payments">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Date</th>
-                  <th scope="col">Credits</th>
-                  <th scope="col">Amount</th>
-                </tr>
-              </thead>
-              <tbody>
-                {payments.map((payment) => (
-                  <tr key={payment.id}>
-                    <td>{formatDate(payment.createdAt)}</td>
-                    <td>{payment.credits}</td>
-                    <td>{formatMoney(payment.amount, payment.currency)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
-        )}
-      </section>
+      <Ledger workspaceId={workspace.id} version={`${credits}:${payments.length}`} />
     </>
   );
 }
@@ -214,4 +230,78 @@ function writePending(pending: PendingCheckout): void {
 
 function clearPending(): void {
   removeStored(PENDING_KEY);
+}
+
+/** The credit movements, newest first, a page at a time; ``version`` changes reload it. */
+function Ledger(props: { workspaceId: string; version: string }) {
+  const [entries, setEntries] = useState<LedgerEntry[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [more, setMore] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const load = async (after: string | null) => {
+    setLoading(true);
+    try {
+      const data = await request(LedgerQuery, { workspaceId: props.workspaceId, after });
+      const page = data.workspace?.ledger;
+      setEntries((known) => [...(after && known ? known : []), ...(page?.nodes ?? [])]);
+      setCursor(page?.pageInfo.endCursor ?? null);
+      setMore(page?.pageInfo.hasNextPage ?? false);
+      setError(null);
+    } catch (failure) {
+      setError(asApiError(failure));
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    void load(null);
+  }, [props.workspaceId, props.version]);
+  return (
+    <section class="card" aria-labelledby="ledger-title">
+      <h2 id="ledger-title">Credit history</h2>
+      <ErrorMessage error={error} onRetry={() => void load(null)} />
+      {entries === null && !error && <p role="status">Loading the history…</p>}
+      {entries && entries.length === 0 && <p>No credit movements yet.</p>}
+      {entries && entries.length > 0 && (
+        <TableScroll label="Credit history">
+          <table class="ledger">
+            <thead>
+              <tr>
+                <th scope="col">Date</th>
+                <th scope="col">What</th>
+                <th scope="col">Credits</th>
+                <th scope="col">Balance</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((entry) => (
+                <tr key={entry.id}>
+                  <td>{formatDate(entry.createdAt)}</td>
+                  <td>{describeEntry(entry)}</td>
+                  <td class={entry.amount < 0 ? "taken" : "added"}>
+                    {entry.amount > 0 ? `+${entry.amount}` : `${entry.amount}`}
+                  </td>
+                  <td>{entry.balanceAfter}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      )}
+      {more && (
+        <button type="button" class="secondary" disabled={loading} onClick={() => void load(cursor)}>
+          {loading ? "Loading…" : "Show older"}
+        </button>
+      )}
+    </section>
+  );
+}
+
+function describeEntry(entry: LedgerEntry): string {
+  const reason = REASON_WORDS[entry.reason] ?? entry.reason;
+  if (entry.payment) return `${reason} (${formatMoney(entry.payment.amount, entry.payment.currency)})`;
+  if (entry.job) return `${reason}: ${entry.job.filename}`;
+  if (entry.jobId) return `${reason}: a deleted video`;
+  return entry.note ? `${reason}: ${entry.note}` : reason;
 }
