@@ -76,6 +76,11 @@ async def team(visitor: Visitor) -> None:
     await expect(visitor.page.get_by_role("cell", name="Owner")).to_be_visible()
 
 
+async def invitation(visitor: Visitor) -> None:
+    await visitor.page.goto(visitor.url("/invite/hci_not-a-real-invitation"))
+    await heading(visitor.page, "Join a workspace")
+
+
 async def not_found(visitor: Visitor) -> None:
     await visitor.page.goto(visitor.url("/no/such/page"))
     await heading(visitor.page, "Page not found")
@@ -94,6 +99,7 @@ SIGNED_IN: list[tuple[str, Show]] = [
     ("billing", billing),
     ("tokens", tokens),
     ("team", team),
+    ("invitation", invitation),
     ("not-found", not_found),
     ("graphiql", graphiql),
 ]

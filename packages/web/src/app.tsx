@@ -7,6 +7,7 @@ import { PublicLayout } from "./components/PublicLayout";
 import { usePageTitle } from "./components/title";
 import { Billing } from "./pages/Billing";
 import { Dashboard } from "./pages/Dashboard";
+import { InvitationPage } from "./pages/Invitation";
 import { Landing } from "./pages/Landing";
 import { NotFound } from "./pages/NotFound";
 import { SignIn, safeNext } from "./pages/SignIn";
@@ -61,6 +62,7 @@ function Pages() {
         <Route path="/jobs/:id/review" component={Review} />
         <Route path="/tokens" component={Tokens} />
         <Route path="/team" component={TeamPage} />
+        <Route path="/invite/:token" component={InvitationPage} />
         <Route path="/signin" component={AfterSignIn} />
         <Route default component={NotFound} />
       </Router>
