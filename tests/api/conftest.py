@@ -230,6 +230,19 @@ async def new_account(runtime: Runtime, *, credits: int | None = None) -> Accoun
     return Account(actor.user_id, email, workspace_id, plaintext, token.id)
 
 
+async def new_job(client: httpx.AsyncClient, account: Account, name: str = "job.mp4") -> str:
+    """A PENDING job of the account's workspace (its upload never sent); its id."""
+    from tests.api.test_flow import REQUEST_UPLOAD
+
+    created = await graphql(
+        client,
+        REQUEST_UPLOAD,
+        {"ws": account.workspace_id, "name": name, "size": 10, "type": "video/mp4"},
+        account.headers,
+    )
+    return str(created["data"]["requestUpload"]["job"]["id"])
+
+
 async def graphql(
     client: httpx.AsyncClient,
     query: str,

@@ -26,10 +26,11 @@ from tests.api.conftest import (
     Fakes,
     graphql,
     new_account,
+    new_job,
     subscribe_all,
     ws_transport,
 )
-from tests.api.test_flow import CONFIRM, JOB_UPDATES, REQUEST_UPLOAD, upload
+from tests.api.test_flow import CONFIRM, JOB_UPDATES, upload
 from tests.platform import wait_until
 from tests.servers import free_port
 
@@ -62,17 +63,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
     server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
     account = await new_account(runtime)
-
-    async def new_job() -> str:
-        created = await graphql(
-            client,
-            REQUEST_UPLOAD,
-            {"ws": account.workspace_id, "name": "idle.mp4", "size": 10, "type": "video/mp4"},
-            account.headers,
-        )
-        return str(created["data"]["requestUpload"]["job"]["id"])
-
-    job_id = await new_job()
+    job_id = await new_job(client, account, "idle.mp4")
     assert await subscribers(server, job_id) == 0
 
     async def none_left() -> bool:
@@ -113,7 +104,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
     await wait_until(none_left, timeout=15, message="none_left")
 
     # A subscription the server ends (the job reached a final state) frees everything too.
-    job_id = await new_job()
+    job_id = await new_job(client, account, "idle.mp4")
     following = asyncio.create_task(
         subscribe_all(server, account.token, JOB_UPDATES, {"id": job_id})
     )
@@ -130,7 +121,7 @@ async def test_disconnecting_clients_leave_no_subscriber_behind(
 
     # So does one refused after subscribing to the bus (another workspace's job).
     stranger = await new_account(runtime)
-    job_id = await new_job()
+    job_id = await new_job(client, account, "idle.mp4")
     with pytest.raises(TransportQueryError) as refused:
         await subscribe_all(server, stranger.token, JOB_UPDATES, {"id": job_id})
     assert refused.value.errors is not None

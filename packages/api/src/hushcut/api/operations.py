@@ -17,6 +17,7 @@ from hushcut.core.services.auth import MANAGERS
 from hushcut.core.storage import PresignedRequest
 
 logger = logging.getLogger("hushcut.api")
+COMPLETED = models.JobStatus.COMPLETED
 
 
 async def validated_options(ctx: Context, options: Mapping[str, object]) -> dict[str, object]:
@@ -99,12 +100,15 @@ async def create_checkout_session(
 async def job_updates(
     ctx: Context, job_id: str
 ) -> AsyncGenerator[models.VideoJob | JobEvent, None]:
-    """The job now, then every event of it; ends after a final state.
+    """The job now, then every change of it; ends after a final state.
 
     Subscribing before reading the current state means no event can fall between the
-    two. A completed job is read again (the output key is not in the event). Leaving
-    the loop for any reason, a client that went away included, frees the event-bus
-    subscription and the count of live subscriptions.
+    two. The job is read again whenever events may have been missed (the bus lost
+    Redis, or the checks of :mod:`hushcut.api.live` saw its status change unseen), so
+    the final state always arrives; and a completed job is read again because the
+    output key is not in the event. The subscription ends with an error when its
+    caller loses access. Leaving the loop for any reason, a client that went away
+    included, frees the event-bus subscription and the count of live subscriptions.
     """
     actor = ctx.actor
     api = ctx.api
@@ -115,15 +119,27 @@ async def job_updates(
             yield row
             if row.status.is_final:
                 return
-            async for event in events:
-                if event.status is models.JobStatus.COMPLETED:
-                    yield await ctx.call(job_service.load_job, job_id)
-                else:
-                    yield event
-                if event.is_final:
-                    return
+            shown = _shown(row)
+            with api.live.watch(actor, row) as live:
+                async for change in live.follow(events):
+                    if isinstance(change, JobEvent) and change.status is not COMPLETED:
+                        state: models.VideoJob | JobEvent = change
+                    else:  # missed events, or completed: the job as it is now
+                        state = await ctx.call(job_service.load_job, job_id)
+                    if _shown(state) == shown:
+                        continue
+                    shown = _shown(state)
+                    live.status = state.status
+                    yield state
+                    if state.status.is_final:
+                        return
         finally:
             api.live_subscriptions -= 1
+
+
+def _shown(state: models.VideoJob | JobEvent) -> tuple[object, ...]:
+    """What a subscriber sees of a state: the same twice in a row is sent once."""
+    return (state.status, state.stage, state.progress, state.error)
 
 
 async def publish(ctx: Context, row: models.VideoJob) -> None:

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         description="Requests per minute allowed per token, per signed-in user and per "
         "client address.",
     )
+    graphql_max_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest GraphQL request accepted, bytes: the document (comments "
+        "included) and its variables together, over HTTP and websockets.",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated addresses or networks (CIDR) of the reverse proxies "

@@ -6,7 +6,8 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema
+from graphql import build_schema as build_graphql_schema
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -199,9 +200,17 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> HushcutSch
     """
     documents = DocumentCache(CACHE_SIZE)
     rules = validation_rules()
+    types: list[GraphQLSchema] = []
+
+    def schema_types() -> GraphQLSchema:
+        # Validation needs the types only: built once from the schema's own SDL, so
+        # that documents can be validated in a thread without Strawberry's internals.
+        if not types:
+            types.append(build_graphql_schema(str(schema)))
+        return types[0]
 
     def prepared_documents() -> SchemaExtension:
-        return PreparedDocuments(documents, MAX_TOKENS, rules)
+        return PreparedDocuments(documents, MAX_TOKENS, rules, schema_types)
 
     schema = HushcutSchema(
         query=Query,
