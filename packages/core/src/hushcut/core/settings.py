@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest accepted upload, bytes.",
     )
+    multipart_upload_ttl_s: int = Field(
+        default=24 * 3600,
+        gt=0,
+        description="Time an upload in parts may take from its start to confirmUpload, "
+        "seconds; after it the upload is aborted and its job canceled.",
+    )
 
     # --- email --------------------------------------------------------------------------
     resend_api_key: SecretStr | None = Field(

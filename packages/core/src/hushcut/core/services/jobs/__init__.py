@@ -8,7 +8,8 @@ callers - API instances, workers - cannot move a job twice.
 
 The modules behind this one, by concern: ``_transitions`` (the state machine),
 ``_lifecycle`` (what people and workers do to a job), ``_leases`` (claims and leases),
-``_charges`` (credits per run), ``_keys`` (storage keys), ``_reading`` (reads, listings).
+``_charges`` (credits per run), ``_keys`` (storage keys), ``_reading`` (reads, listings),
+``_uploads`` (inputs arriving in parts).
 """
 
 from hushcut.core.services.jobs._charges import charge, refund
@@ -49,8 +50,16 @@ from hushcut.core.services.jobs._transitions import (
     can_transition,
     transition,
 )
+from hushcut.core.services.jobs._uploads import (
+    ABANDONED_MESSAGE,
+    forget_upload,
+    give_up_upload,
+    record_upload,
+    stale_uploads,
+)
 
 __all__ = [
+    "ABANDONED_MESSAGE",
     "DEFAULT_PAGE_SIZE",
     "MAX_FILENAME_LENGTH",
     "MAX_PAGE_SIZE",
@@ -67,17 +76,21 @@ __all__ = [
     "confirm_upload",
     "create_job",
     "fail_job",
+    "forget_upload",
     "get_job",
+    "give_up_upload",
     "input_key",
     "list_jobs",
     "load_job",
     "output_key",
     "output_prefix",
+    "record_upload",
     "refund",
     "release_job",
     "renew_lease",
     "retry_job",
     "sanitise_filename",
+    "stale_uploads",
     "transition",
     "update_progress",
 ]

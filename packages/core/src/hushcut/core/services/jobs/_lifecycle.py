@@ -79,13 +79,18 @@ async def create_job(
 
 
 async def confirm_upload(
-    session: AsyncSession, actor: Actor, job_id: str, stored_size: int | None
+    session: AsyncSession,
+    actor: Actor,
+    job_id: str,
+    stored_size: int | None,
+    etag: str | None = None,
 ) -> VideoJob:
     """The upload arrived: charge one credit and queue the job, atomically and once.
 
-    ``stored_size`` is the size storage reports for the job's input (None if there is
-    no object). A second confirmation is a Conflict and charges nothing; an empty
-    balance raises InsufficientCredits and the job stays PENDING.
+    ``stored_size`` and ``etag`` are what storage reports for the job's input (size None
+    if there is no object); the ETag is recorded so that a worker can refuse an input
+    replaced after this. A second confirmation is a Conflict and charges nothing; an
+    empty balance raises InsufficientCredits and the job stays PENDING.
     """
     job = await get_job(session, actor, job_id)
     if not Move.CONFIRM.allows(job.status):
@@ -101,7 +106,13 @@ async def confirm_upload(
             session,
             job_id,
             Move.CONFIRM,
-            values={"charges": VideoJob.charges + 1, "queued_at": utcnow()},
+            values={
+                "charges": VideoJob.charges + 1,
+                "queued_at": utcnow(),
+                "input_etag": etag,
+                "upload_id": None,
+                "upload_part_size": None,
+            },
         )
         if queued is None:
             raise Conflict("job upload was already confirmed")
