@@ -157,8 +157,10 @@ class Platform:
                 {"mode": "reencode", "preset": "ultrafast", **(options or {})},
             )
         await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
+        stored = await self.runtime.storage.seal(job.input_key)  # as confirmUpload does
+        assert stored is not None
         async with self.runtime.sessionmaker() as session:
-            await job_service.confirm_upload(session, actor, job.id, path.stat().st_size)
+            await job_service.confirm_upload(session, actor, job.id, stored.size, stored.etag)
         if enqueue:
             await self.queue.enqueue(job.id)
         return job.id

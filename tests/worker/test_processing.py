@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
-from hushcut.worker.processor import INPUT_MISSING_MESSAGE
+from hushcut.worker.processor import INPUT_MISSING_MESSAGE, INPUT_REPLACED_MESSAGE
 from tests.platform import balance, wait_until
 from tests.worker.conftest import Gate, Platform
 from tests.worker.media import media_duration
@@ -150,4 +151,29 @@ async def test_an_input_gone_from_storage_fails_at_once_with_a_clear_message(
     assert job.error == INPUT_MISSING_MESSAGE
     assert job.attempts == 1
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert len(await platform.sent_emails(job_id, 1)) == 1
+
+
+@pytest.mark.services  # local storage refuses the write itself (tests/core/test_uploads.py)
+async def test_an_input_replaced_after_confirmation_fails_the_job_with_a_refund(
+    platform: Platform, talk_clip: Path
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip, enqueue=False)
+    job = await platform.job(job_id)
+    assert job.input_etag
+    # What a still-valid presigned PUT allows on S3: another file of the same size.
+    storage: Any = platform.runtime.storage
+    swapped = bytes(reversed(talk_clip.read_bytes()))
+    await asyncio.to_thread(
+        storage.client.put_object, Bucket=storage.bucket, Key=job.input_key, Body=swapped
+    )
+    await platform.queue.enqueue(job_id)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.FAILED
+    assert job.error == INPUT_REPLACED_MESSAGE
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await balance(platform.runtime, workspace) == 3
     assert len(await platform.sent_emails(job_id, 1)) == 1

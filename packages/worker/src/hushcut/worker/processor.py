@@ -57,6 +57,9 @@ PIPELINE_SHARE = 0.9
 
 STORAGE_MESSAGE = "storage unavailable, retry later"
 INPUT_MISSING_MESSAGE = "the uploaded file is no longer in storage; upload it again"
+INPUT_REPLACED_MESSAGE = (
+    "the uploaded file was replaced after its upload was confirmed; upload it again as a new job"
+)
 INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
 
 
@@ -283,9 +286,7 @@ class JobProcessor:
                 target = Path(tmp) / "output" / "result.mp4"
                 target.parent.mkdir()
                 reporter.set("download", 0.0)
-                await self._retrying(
-                    "download", running, lambda: self._download(job.input_key, source)
-                )
+                await self._retrying("download", running, lambda: self._download(job, source))
                 result = await self._retrying(
                     "cut",
                     running,
@@ -407,12 +408,23 @@ class JobProcessor:
             raise AbortJob(running.abort_reason)
 
     # --- storage -------------------------------------------------------------------------
-    async def _download(self, key: str, path: Path) -> None:
+    async def _download(self, job: VideoJob, path: Path) -> None:
+        """Fetch the job's input, if it is still the object confirmed (its size and the
+        ETag recorded then): a presigned PUT stays valid until it expires, and S3 cannot
+        refuse it, so a replaced input is found here and the job fails (refunded)."""
+        storage = self.runtime.storage
+        found = await storage.head(job.input_key)
+        if found is None:
+            raise InputMissing(INPUT_MISSING_MESSAGE)
+        if found.size != job.size_bytes or (
+            job.input_etag is not None and found.etag != job.input_etag
+        ):
+            raise InputMissing(INPUT_REPLACED_MESSAGE)
         try:
-            await self.runtime.storage.download_file(key, path)
+            await storage.download_file(job.input_key, path)
         except StorageUnavailable:
             # Storage answers but the object is gone: retrying cannot help.
-            if await self.runtime.storage.head(key) is None:
+            if await storage.head(job.input_key) is None:
                 raise InputMissing(INPUT_MISSING_MESSAGE) from None
             raise
 

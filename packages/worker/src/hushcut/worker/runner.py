@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -26,9 +27,11 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from hushcut.core.capabilities import WorkerOffer
+from hushcut.core.events import JobEvent
 from hushcut.core.queue import DEFAULT_REDELIVERY_S, send_hint
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
+from hushcut.core.services import uploads
 from hushcut.core.services import workers as worker_registry
 from hushcut.core.settings import Settings
 from hushcut.worker import tasks  # noqa: F401  (registers the process_job task)
@@ -44,6 +47,8 @@ DEFAULT_RECONCILE_S = 2.0
 DEFAULT_SHUTDOWN_GRACE_S = 5.0
 #: Longest time between two renewals of the worker's row in the database.
 HEARTBEAT_S = 5.0
+#: Seconds between two sweeps of abandoned uploads in parts.
+UPLOAD_SWEEP_S = 60.0
 
 
 def new_worker_id() -> str:
@@ -244,11 +249,18 @@ class WorkerRunner:
         assert self.processor is not None
         # At start, at once: jobs queued while no worker ran wait for nobody's hint.
         min_age = 0.0
+        next_sweep = 0.0
         while True:
             try:
                 await self.reconcile_once(min_queued_age_s=min_age)
             except Exception as exc:
                 logger.warning("worker %s: reconcile failed: %s", self.worker_id, exc)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + UPLOAD_SWEEP_S
+                try:
+                    await self.sweep_uploads()
+                except Exception as exc:
+                    logger.warning("worker %s: upload sweep failed: %s", self.worker_id, exc)
             min_age = self.reconcile_s
             if await wait_event(self._finish, self.reconcile_s):
                 return
@@ -265,6 +277,20 @@ class WorkerRunner:
                     await self._advertise()
             except Exception as exc:
                 logger.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+
+    async def sweep_uploads(self) -> int:
+        """Abort uploads in parts nobody will finish (their jobs canceled); how many jobs
+        were canceled."""
+        canceled = await uploads.sweep_abandoned_uploads(
+            self.runtime.sessionmaker,
+            self.runtime.storage,
+            ttl_s=self.settings.multipart_upload_ttl_s,
+        )
+        for job in canceled:
+            await self.runtime.events.publish(JobEvent.from_job(job))
+        if canceled:
+            logger.info("worker %s: gave up %d abandoned upload(s)", self.worker_id, len(canceled))
+        return len(canceled)
 
     async def reconcile_once(self, *, min_queued_age_s: float | None = None) -> int:
         """Send a hint for each job nobody holds that this worker can run, up to its free
