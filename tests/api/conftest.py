@@ -38,7 +38,7 @@ GOOGLE_CLIENT_SECRET = "google-test-secret"
 STRIPE_KEY = "sk_test_hushcut"
 STRIPE_WEBHOOK_SECRET = "whsec_test_hushcut"
 PACKS = {"small": {"price_id": "price_small", "credits": 10}}
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 8 * 1024**3  # above 2 GiB (Int) and 5 GiB (one PUT), below the default
 HUSHCUT = Path(sys.executable).with_name("hushcut")
 
 
