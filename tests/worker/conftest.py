@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,17 +269,17 @@ def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest
     )
 
 
-@pytest.fixture
-async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
-    runtime = await Runtime.start(worker_settings, upgrade=False)
+@asynccontextmanager
+async def started_platform(settings: Settings) -> AsyncIterator[Platform]:
+    """A platform on ``settings``: its runtime and dispatcher started, its workers stopped
+    on exit."""
+    runtime = await Runtime.start(settings, upgrade=False)
     workers: list[WorkerRunner] = []
     queue: JobDispatcher = (
-        RedisDispatcher(worker_settings.redis_url)
-        if worker_settings.redis_url
-        else InProcessWorkers(workers)
+        RedisDispatcher(settings.redis_url) if settings.redis_url else InProcessWorkers(workers)
     )
     await queue.startup()
-    platform = Platform(worker_settings, runtime, queue, workers)
+    platform = Platform(settings, runtime, queue, workers)
     try:
         yield platform
     finally:
@@ -286,6 +287,12 @@ async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
             await runner.stop(grace_s=0)
         await queue.shutdown()
         await runtime.close()
+
+
+@pytest.fixture
+async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
+    async with started_platform(worker_settings) as started:
+        yield started
 
 
 @pytest.fixture

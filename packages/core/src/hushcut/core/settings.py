@@ -173,6 +173,29 @@ class Settings(BaseSettings):
         ge=1,
         description="Attempts before a job that keeps failing is marked FAILED.",
     )
+    max_input_duration_s: float = Field(
+        default=4 * 3600,
+        gt=0,
+        description="Longest input accepted, seconds of media; longer ones fail at probe "
+        "(refunded).",
+    )
+    job_time_budget_factor: float = Field(
+        default=4.0,
+        gt=0,
+        description="Seconds of processing a job may take per second of its input's "
+        "duration before it is stopped and failed (refunded).",
+    )
+    job_time_budget_min_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Processing time every job may take whatever its duration, seconds.",
+    )
+    storage_outage_budget_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a running job waits for storage to answer again before it "
+        "fails; jobs not yet started wait as long as it takes.",
+    )
 
     # --- operations ---------------------------------------------------------------------
     log_level: str = Field(default="INFO")
