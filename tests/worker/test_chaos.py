@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.queue import CONSUMER_GROUP, STREAM_NAME
@@ -106,6 +107,35 @@ async def test_no_job_is_lost_when_redis_restarts_empty(
     assert (await platform.wait_for(after, FINAL)).status is JobStatus.COMPLETED
     for job_id in (lost, unsent, after):
         await assert_processed_once(platform, job_id, workspace)
+
+
+async def test_a_busy_worker_recreates_the_consumer_group_redis_lost(
+    platform: Platform, talk_clip: Path, gate: Gate, services: Services
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    await platform.worker(cut=gate.cut, concurrency=1)
+    await platform.wait_for(job_id, lambda job: job.stage == "render")
+
+    services.redis.restart()  # empty: no stream, no consumer group
+    assert platform.settings.redis_url is not None
+    redis: Any = Redis.from_url(platform.settings.redis_url)
+    try:
+
+        async def group_back() -> bool:
+            try:
+                groups = await redis.xinfo_groups(STREAM_NAME)
+            except ResponseError:
+                return False  # no stream yet
+            return any(group["name"] == CONSUMER_GROUP.encode() for group in groups)
+
+        await wait_until(group_back, timeout=20, message="the consumer group back")
+        assert (await platform.job(job_id)).stage == "render", "recreated while busy"
+    finally:
+        await redis.aclose()
+    gate.open()
+    assert (await platform.wait_for(job_id, FINAL)).status is JobStatus.COMPLETED
+    await assert_processed_once(platform, job_id, workspace)
 
 
 async def test_a_storage_outage_longer_than_the_budget_fails_the_job_cleanly(

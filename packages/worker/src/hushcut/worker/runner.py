@@ -28,7 +28,12 @@ from taskiq.receiver import Receiver
 
 from hushcut.core.capabilities import WorkerOffer
 from hushcut.core.events import JobEvent
-from hushcut.core.queue import DEFAULT_REDELIVERY_S, send_hint
+from hushcut.core.queue import (
+    DEFAULT_REDELIVERY_S,
+    REDIS_DOWN_ERRORS,
+    HushcutRedisBroker,
+    send_hint,
+)
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import uploads
@@ -266,7 +271,8 @@ class WorkerRunner:
                 return
 
     async def _heartbeat(self) -> None:
-        """Keep this worker's offer alive in the database (re-register if it vanished)."""
+        """Keep this worker's offer alive in the database (re-register if it vanished),
+        and the queue's consumer group in Redis (recreated if a restart lost it)."""
         while not await wait_event(self._finish, self.heartbeat_s):
             try:
                 async with self.runtime.sessionmaker() as session:
@@ -277,6 +283,11 @@ class WorkerRunner:
                     await self._advertise()
             except Exception as exc:
                 logger.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+            if isinstance(self.broker, HushcutRedisBroker):
+                try:
+                    await self.broker.ensure_consumer_group()
+                except REDIS_DOWN_ERRORS as exc:
+                    logger.debug("worker %s: Redis unreachable: %s", self.worker_id, exc)
 
     async def sweep_uploads(self) -> int:
         """Abort uploads in parts nobody will finish (their jobs canceled); how many jobs
