@@ -21,6 +21,8 @@ from websockets.typing import Subprotocol
 
 from hushcut.core.events import CHANNEL_PREFIX
 from hushcut.core.runtime import Runtime
+from hushcut.core.services import jobs as job_service
+from hushcut.core.services.auth import Actor
 from tests.api.conftest import (
     ApiServer,
     Fakes,
@@ -179,3 +181,26 @@ async def test_subscriber_on_another_instance_sees_every_event(
     assert {"QUEUED", "PROCESSING"} <= {e["status"] for e in second}
     # Every event the instance running the job delivered, the other one delivered too.
     assert second == first
+
+
+async def test_a_change_no_event_announced_still_reaches_subscribers(
+    server: ApiServer, runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """An event lost on the way (published while Redis was away, or never published) is
+    made up for from the database: subscribers get the final state all the same."""
+    account = await new_account(runtime)
+    job_id = await new_job(client, account, "quiet.mp4")
+    following = asyncio.create_task(
+        subscribe_all(server, account.token, JOB_UPDATES, {"id": job_id})
+    )
+
+    async def one_live() -> bool:
+        return await subscribers(server, job_id) == 1
+
+    await wait_until(one_live, timeout=15, message="one_live")
+    # The service alone, as a process without the event bus would: no event published.
+    async with runtime.session() as session:
+        await job_service.cancel_job(session, Actor(account.user_id), job_id)
+    ended = await asyncio.wait_for(following, 15)
+    assert [result["jobUpdates"]["status"] for result in ended] == ["PENDING", "CANCELED"]
+    assert "unexpected error" not in server.output

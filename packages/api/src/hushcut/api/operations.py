@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from hushcut.api.graphql.context import Context
@@ -243,18 +244,21 @@ async def job_updates(
                 return
             shown = _shown(row)
             with api.live.watch(actor, row) as live:
-                async for change in live.follow(events):
-                    if isinstance(change, JobEvent) and change.status is not COMPLETED:
-                        state: models.VideoJob | JobEvent = change
-                    else:  # missed events, or completed: the job as it is now
-                        state = await ctx.call(job_service.load_job, job_id)
-                    if _shown(state) == shown:
-                        continue
-                    shown = _shown(state)
-                    live.status = state.status
-                    yield state
-                    if state.status.is_final:
-                        return
+                # aclosing: leaving the loop ends the read of the events it may have under
+                # way, before the event-bus subscription is closed.
+                async with aclosing(live.follow(events)) as changes:
+                    async for change in changes:
+                        if isinstance(change, JobEvent) and change.status is not COMPLETED:
+                            state: models.VideoJob | JobEvent = change
+                        else:  # missed events, or completed: the job as it is now
+                            state = await ctx.call(job_service.load_job, job_id)
+                        if _shown(state) == shown:
+                            continue
+                        shown = _shown(state)
+                        live.status = state.status
+                        yield state
+                        if state.status.is_final:
+                            return
         finally:
             api.live_subscriptions -= 1
 
