@@ -7,6 +7,7 @@ makes its own users and workspaces, so tests stay independent without restarting
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -311,3 +312,19 @@ async def subscribe_all(
         async for result in session.subscribe(request):
             results.append(result)
     return results
+
+
+async def follow_job(
+    server: ApiServer, token: str, job_id: str, subscribed: asyncio.Event
+) -> list[dict[str, Any]]:
+    """Every state jobUpdates gives of the job until the server ends the subscription;
+    ``subscribed`` is set at the first one."""
+    from tests.api.test_flow import JOB_UPDATES
+
+    history: list[dict[str, Any]] = []
+    async with Client(transport=ws_transport(server, token)) as session:
+        request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
+        async for result in session.subscribe(request):
+            history.append(result["jobUpdates"])
+            subscribed.set()
+    return history

@@ -300,3 +300,17 @@ def gate() -> Iterator[Gate]:
     gate = Gate()
     yield gate
     gate.open()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test on a stack of server processes reports their errors and logs."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("chaos_stack")
+    if report.failed and call.when == "call" and stack is not None:
+        for api in stack.apis:
+            errors = [line for line in api.output.splitlines() if '"level": "error"' in line]
+            report.sections.append((f"errors of the API at {api.url}", "\n".join(errors[-5:])))
+        for worker in stack.workers:
+            report.sections.append((f"log of {worker.name}", worker.log()))
+    return report
