@@ -179,3 +179,21 @@ def test_the_get_limit_counts_decoded_bytes() -> None:
     assert not query_string_over_limit(encoded, 2048)
     assert query_string_over_limit(encoded + b"&variables=" + b"1" * 1000, 2048)
     assert query_string_over_limit(b"x" * 7000, 2048)
+
+
+async def test_only_valid_small_documents_are_kept_parsed_within_a_budget() -> None:
+    from hushcut.api.graphql.schema import build_schema
+
+    schema = build_schema()
+    cache = schema.documents
+    assert cache is not None
+    assert len(cache) == 0
+    assert (await schema.execute("{ __typename }")).data == {"__typename": "Query"}
+    assert len(cache) == 1
+    assert (await schema.execute("{ nope }")).errors  # invalid: not kept
+    assert (await schema.execute("{ __typename " + " " * 20_000 + "}")).errors is None
+    assert len(cache) == 1  # valid, but too large to keep
+    for n in range(400):  # 400 distinct valid documents of ~1 KiB
+        assert not (await schema.execute(f"query Q{n} {{ __typename }}" + " " * 1000)).errors
+    assert cache.chars <= cache.max_chars
+    assert len(cache) < 400

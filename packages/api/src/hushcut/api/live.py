@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -65,7 +65,7 @@ class LiveJob:
         self.stale = True
         self._wake.set()
 
-    async def follow(self, events: AsyncIterator[T]) -> AsyncIterator[T | Reload]:
+    async def follow(self, events: AsyncIterator[T]) -> AsyncGenerator[T | Reload, None]:
         """``events`` as they come, with :data:`RELOAD` when the checks saw the job
         change unseen; raises the reason when the caller lost access."""
         upcoming: asyncio.Future[T] | None = None

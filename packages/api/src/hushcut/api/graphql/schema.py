@@ -224,6 +224,8 @@ class HushcutSchema(strawberry.Schema):
     """Strawberry's schema with Hushcut's error policy (see :mod:`.errors`)."""
 
     count_error: Callable[[str], None] | None = None
+    #: The parsed documents kept for reuse (see :class:`DocumentCache`).
+    documents: DocumentCache | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -271,4 +273,5 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> HushcutSch
         extensions=[prepared_documents, OperationScope],
     )
     schema.count_error = count_error
+    schema.documents = documents
     return schema
