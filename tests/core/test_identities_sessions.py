@@ -14,7 +14,7 @@ from hushcut.core.errors import Unauthenticated
 from hushcut.core.models import BrowserSession, User, UserIdentity
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import identities, sessions, tokens, workspaces
-from hushcut.core.services.auth import Actor
+from hushcut.core.services.auth import Actor, memberships_held
 from tests.platform import new_member
 
 ISSUER = "https://accounts.google.com"
@@ -188,3 +188,37 @@ async def test_a_session_opened_with_a_token_reaches_its_workspace_and_ends_with
             session, await sessions.start_session(session, member.user_id)
         )
         assert person.workspace_id is None
+
+
+async def test_many_credentials_and_memberships_are_checked_in_one_go(runtime: Runtime) -> None:
+    owner, workspace_id = await new_member(runtime)
+    member, _ = await new_member(runtime)
+    async with runtime.session() as session:
+        await workspaces.add_member(session, owner, workspace_id, await _email(runtime, member))
+        kept_row, kept = await tokens.create_api_token(session, owner, workspace_id, "kept")
+        gone_row, gone = await tokens.create_api_token(session, owner, workspace_id, "gone")
+        kept_actor = await tokens.verify_api_token(session, kept)
+        gone_actor = await tokens.verify_api_token(session, gone)
+        await tokens.revoke_api_token(session, owner, gone_row.id)
+        live_browser = await sessions.verify_session(
+            session, await sessions.start_session(session, member.user_id)
+        )
+        ended_cookie = await sessions.start_session(session, member.user_id)
+        ended_browser = await sessions.verify_session(session, ended_cookie)
+        await sessions.end_session(session, ended_cookie)
+        nobody = Actor(str(uuid.uuid4()))
+        asked = [kept_actor, gone_actor, live_browser, ended_browser, owner, nobody]
+        assert await sessions.live_credentials(session, asked) == {
+            kept_actor,
+            live_browser,
+            owner,
+        }
+        assert await sessions.live_credentials(session, []) == set()
+
+        pairs = {(owner.user_id, workspace_id), (member.user_id, workspace_id)}
+        assert await memberships_held(session, pairs) == pairs
+        await workspaces.remove_member(session, owner, workspace_id, member.user_id)
+        assert await memberships_held(session, pairs | {(nobody.user_id, workspace_id)}) == {
+            (owner.user_id, workspace_id)
+        }
+    assert kept_row.id != gone_row.id

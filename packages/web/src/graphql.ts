@@ -7,7 +7,7 @@ export const graphql = initGraphQLTada<{
   // Fragments are plain field lists here: components read them without unmasking.
   disableMasking: true;
   introspection: introspection;
-  scalars: { DateTime: string; JSON: unknown; ID: string };
+  scalars: { DateTime: string; JSON: unknown; ID: string; Long: number };
 }>();
 
 export type { ResultOf, VariablesOf } from "gql.tada";

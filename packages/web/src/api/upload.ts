@@ -11,7 +11,7 @@ export const RequestUpload = graphql(`
   mutation RequestUpload(
     $workspaceId: ID!
     $filename: String!
-    $sizeBytes: Int!
+    $sizeBytes: Long!
     $contentType: String!
     $options: CutOptionsInput
   ) {

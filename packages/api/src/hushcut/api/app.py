@@ -17,6 +17,7 @@ from hushcut.api import health, local_storage, signin, webhooks
 from hushcut.api.billing import Billing
 from hushcut.api.graphql.schema import build_schema
 from hushcut.api.graphql.view import graphql_controller
+from hushcut.api.live import LiveSubscriptions
 from hushcut.api.logs import configure_logging, request_id_middleware
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.oidc import OidcProvider
@@ -130,6 +131,7 @@ def create_app(
                 signer=signer,
                 limiter=limits,
                 metrics=metrics,
+                live=LiveSubscriptions(runtime.sessionmaker),
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
             )
@@ -140,6 +142,8 @@ def create_app(
                 metrics.watch_subscribers(lambda: api.live_subscriptions)
             holder.api = api
             app.state.api = api
+            api.live.start()
+            stack.push_async_callback(api.live.stop)
             if freeze_gc:
                 # Everything allocated so far lives as long as the process: moving it to
                 # the permanent generation keeps full collections short under load. A
@@ -159,7 +163,9 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            graphql_controller(schema, holder.get, graphiql=web.graphiql),
+            graphql_controller(
+                schema, holder.get, settings.graphql_max_request_bytes, graphiql=web.graphiql
+            ),
             health.health,
             metrics_endpoint,
             signin.google_login,

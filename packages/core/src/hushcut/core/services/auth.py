@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read
@@ -66,6 +66,24 @@ async def roles_by_workspace(
     roles = {workspace_id: role for workspace_id, role in rows}
     await end_read(session)
     return roles
+
+
+async def memberships_held(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The ``(user_id, workspace_id)`` pairs among ``pairs`` that are memberships now, in
+    one query (for connections that must notice a member removed while they live)."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        select(Membership.user_id, Membership.workspace_id).where(
+            tuple_(Membership.user_id, Membership.workspace_id).in_(sorted(wanted))
+        )
+    )
+    held = {(user_id, workspace_id) for user_id, workspace_id in rows}
+    await end_read(session)
+    return held
 
 
 def by_workspace(rows: Iterable[tuple[str, T | None]]) -> dict[str, list[T]]:

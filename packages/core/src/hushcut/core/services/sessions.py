@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read, transaction
@@ -109,19 +109,47 @@ async def still_valid(session: AsyncSession, actor: Actor) -> bool:
     """Whether the actor's credential still holds: for long-lived connections, which
     authenticated once and must notice a revoked token, a member removed from the token's
     workspace, a session signed out or expired, or a deleted user."""
+    return actor in await live_credentials(session, [actor])
+
+
+async def live_credentials(session: AsyncSession, actors: Iterable[Actor]) -> set[Actor]:
+    """The actors among ``actors`` whose credential still holds (see :func:`still_valid`),
+    in at most one query per kind of credential, however many actors are asked about."""
+    wanted = set(actors)
     now = utcnow()
-    query: Select[Any]
-    if actor.token_id is not None:
-        query = live_tokens().where(ApiToken.id == actor.token_id)
-    elif actor.session_id is not None:
-        query = select(BrowserSession.id).where(
-            BrowserSession.id == actor.session_id,
-            BrowserSession.user_id == actor.user_id,
-            BrowserSession.expires_at > now,
-            _token_still_live(),
+    token_ids = {actor.token_id for actor in wanted if actor.token_id is not None}
+    session_ids = {
+        actor.session_id
+        for actor in wanted
+        if actor.token_id is None and actor.session_id is not None
+    }
+    bare_users = {
+        actor.user_id for actor in wanted if actor.token_id is None and actor.session_id is None
+    }
+    tokens: set[str] = set()
+    sessions: set[tuple[str, str]] = set()
+    users: set[str] = set()
+    if token_ids:
+        query = live_tokens().with_only_columns(ApiToken.id).where(ApiToken.id.in_(token_ids))
+        tokens = set((await session.scalars(query)).all())
+    if session_ids:
+        rows = await session.execute(
+            select(BrowserSession.id, BrowserSession.user_id).where(
+                BrowserSession.id.in_(session_ids),
+                BrowserSession.expires_at > now,
+                _token_still_live(),
+            )
         )
-    else:
-        query = select(User.id).where(User.id == actor.user_id)
-    found = (await session.execute(query)).first()
+        sessions = {(row.id, row.user_id) for row in rows}
+    if bare_users:
+        users = set((await session.scalars(select(User.id).where(User.id.in_(bare_users)))).all())
     await end_read(session)
-    return found is not None
+
+    def holds(actor: Actor) -> bool:
+        if actor.token_id is not None:
+            return actor.token_id in tokens
+        if actor.session_id is not None:
+            return (actor.session_id, actor.user_id) in sessions
+        return actor.user_id in users
+
+    return {actor for actor in wanted if holds(actor)}

@@ -4,8 +4,8 @@ A browser can trade an API token for a session (``POST /auth/token``); the sessi
 reaches only the token's workspace and ends with the token. Existing sessions (signed in
 with Google) get NULL: they reach every membership, as before.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-12
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
