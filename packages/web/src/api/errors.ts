@@ -34,6 +34,8 @@ export const CODE_MESSAGES: Record<string, string> = {
   // Made by the page itself:
   NETWORK: "The server cannot be reached. Check your connection, then try again.",
   UPLOAD_FAILED: "The upload did not finish. Try again.",
+  UPLOAD_INTERRUPTED:
+    "The connection dropped during the upload. The parts already sent are kept: resume when you are back online.",
   INVALID_TOKEN: "That API token is not valid, or it was revoked.",
 };
 

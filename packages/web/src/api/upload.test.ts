@@ -1,17 +1,20 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "./errors";
-import { type Transfer, mediaType, uploadVideo } from "./upload";
+import { PART_SIZE, type Transfer, UploadInterrupted, mediaType, resumeUpload, uploadVideo } from "./upload";
 
 type Sent = { query: string; variables: Record<string, unknown> };
 
-/** A fetch that answers GraphQL operations by name and records what was sent. */
+/** A fetch that answers GraphQL operations by name (an answer, or a function of the
+ * variables) and records what was sent. */
 function fakeApi(answers: Record<string, unknown>): Sent[] {
   const sent: Sent[] = [];
   vi.stubGlobal("fetch", async (_url: string, init: RequestInit) => {
     const body = JSON.parse(String(init.body)) as Sent;
     sent.push(body);
     const name = /(?:mutation|query) (\w+)/.exec(body.query)?.[1] ?? "";
-    return new Response(JSON.stringify(answers[name]), { headers: { "Content-Type": "application/json" } });
+    const answer = answers[name];
+    const data = typeof answer === "function" ? (answer as (v: unknown) => unknown)(body.variables) : answer;
+    return new Response(JSON.stringify(data), { headers: { "Content-Type": "application/json" } });
   });
   return sent;
 }
@@ -97,4 +100,78 @@ describe("mediaType", () => {
     expect(mediaType({ name: "a.m4a", type: "" })).toBe("audio/mp4");
     expect(mediaType({ name: "notes.txt", type: "text/plain" })).toBe("text/plain");
   });
+});
+
+describe("an upload in parts", () => {
+  const size = 2 * PART_SIZE + 1234;
+  const big = new File([new Uint8Array(size)], "long.mp4", { type: "video/mp4" });
+  const held = [
+    { partNumber: 1, sizeBytes: PART_SIZE },
+    { partNumber: 2, sizeBytes: PART_SIZE },
+  ];
+  const signed = (numbers: number[]) =>
+    numbers.map((n) => ({
+      partNumber: n,
+      sizeBytes: n < 3 ? PART_SIZE : 1234,
+      url: `/storage/input/job-2/long.mp4?upload=u&part=${n}`,
+      method: "PUT",
+      headers: [],
+    }));
+
+  it("stops short keeping the parts sent, and resumes with only the rest", async () => {
+    const sent = fakeApi({
+      StartMultipartUpload: {
+        data: { startMultipartUpload: { job: { id: "job-2" }, partSizeBytes: PART_SIZE, partCount: 3 } },
+      },
+      SignUploadParts: (variables: { partNumbers: number[] }) => ({
+        data: { signUploadParts: signed(variables.partNumbers) },
+      }),
+      UploadState: {
+        data: {
+          job: {
+            id: "job-2",
+            sizeBytes: size,
+            multipartUpload: { partSizeBytes: PART_SIZE, partCount: 3, uploadedParts: held },
+          },
+        },
+      },
+      ConfirmUpload: { data: { confirmUpload: { id: "job-2", status: "QUEUED" } } },
+    });
+    const names = () => sent.map((s) => /(?:mutation|query) (\w+)/.exec(s.query)?.[1]);
+    const delivered: number[] = [];
+    let online = false;
+    const transfer: Transfer = async (blob, t, onProgress) => {
+      const part = Number(/part=(\d+)/.exec(t.url)![1]);
+      if (part === 3 && !online) throw new ApiError("UPLOAD_FAILED", "the connection to storage failed");
+      expect(blob.size).toBe(part < 3 ? PART_SIZE : 1234);
+      delivered.push(part);
+      onProgress(blob.size, blob.size);
+    };
+
+    const failure = await uploadVideo(
+      "ws-1",
+      big,
+      { options: null, review: true },
+      { progress: () => {} },
+      new AbortController().signal,
+      transfer,
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UploadInterrupted);
+    expect((failure as UploadInterrupted).jobId).toBe("job-2");
+    expect(delivered.sort()).toEqual([1, 2]);
+    expect(names()).not.toContain("ConfirmUpload"); // nothing charged
+    expect(sent[0]!.variables).toMatchObject({ sizeBytes: size, partSizeBytes: PART_SIZE });
+
+    online = true;
+    const progress: number[] = [];
+    const abort = new AbortController().signal;
+    expect(await resumeUpload("job-2", big, true, { progress: (n) => progress.push(n) }, abort, transfer)).toBe(
+      "job-2",
+    );
+    expect(delivered.sort()).toEqual([1, 2, 3]); // part 3 alone, once
+    expect(progress[0]).toBe(2 * PART_SIZE); // the parts held count as sent
+    expect(progress.at(-1)).toBe(size);
+    expect(names().at(-1)).toBe("ConfirmUpload");
+    expect(sent.at(-1)!.variables).toEqual({ jobId: "job-2", review: true });
+  }, 15_000);
 });

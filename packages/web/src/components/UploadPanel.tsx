@@ -2,7 +2,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { formatBytes } from "../format";
 import { type ChosenOptions, storedOptions, storeOptions, toInput } from "../state/options";
-import { abortUpload, dismissUpload, startUpload, uploads } from "../state/uploads";
+import {
+  type UploadItem,
+  abortUploadItem,
+  discardUpload,
+  dismissUpload,
+  resumeUploadItem,
+  startUpload,
+  uploads,
+} from "../state/uploads";
 import { ErrorMessage } from "./ErrorMessage";
 import { OptionsPanel } from "./OptionsPanel";
 import { ProgressBar } from "./ProgressBar";
@@ -83,7 +91,9 @@ function UploadList(props: { workspaceId: string }) {
             <span class="filename">{item.filename}</span>
             <span class="muted">{formatBytes(item.size)}</span>
           </div>
-          {item.phase === "failed" ? (
+          {item.phase === "interrupted" ? (
+            <Interrupted item={item} />
+          ) : item.phase === "failed" ? (
             <>
               <ErrorMessage error={item.error} />
               <button type="button" class="secondary" onClick={() => dismissUpload(item.key)}>
@@ -106,7 +116,7 @@ function UploadList(props: { workspaceId: string }) {
                       : `Uploading: ${formatBytes(item.sent)} of ${formatBytes(item.size)}`}
                 </span>
                 {item.phase !== "confirming" && (
-                  <button type="button" class="secondary" onClick={() => abortUpload(item.key)}>
+                  <button type="button" class="secondary" onClick={() => abortUploadItem(item.key)}>
                     Cancel upload
                   </button>
                 )}
@@ -116,5 +126,49 @@ function UploadList(props: { workspaceId: string }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** An upload in parts that stopped short: resume it (choosing the file again after a
+ * reload) or give it up. */
+function Interrupted(props: { item: UploadItem }) {
+  const { item } = props;
+  const inputId = `resume-${item.key}`;
+  return (
+    <>
+      <ProgressBar
+        value={item.size > 0 ? item.sent / item.size : 0}
+        label={`Upload of ${item.filename}`}
+        detail="interrupted"
+      />
+      {item.error ? (
+        <ErrorMessage error={item.error} />
+      ) : (
+        <p class="muted">This upload was interrupted. The parts already sent are kept.</p>
+      )}
+      <div class="actions">
+        {item.file ? (
+          <button type="button" onClick={() => void resumeUploadItem(item.key)}>
+            Resume upload
+          </button>
+        ) : (
+          <span class="resume-file">
+            <label for={inputId}>Choose {item.filename} again to resume</label>
+            <input
+              id={inputId}
+              type="file"
+              onChange={(e) => {
+                const file = e.currentTarget.files?.[0];
+                if (file) void resumeUploadItem(item.key, file);
+                e.currentTarget.value = "";
+              }}
+            />
+          </span>
+        )}
+        <button type="button" class="secondary" onClick={() => void discardUpload(item.key)}>
+          Discard upload
+        </button>
+      </div>
+    </>
   );
 }
