@@ -115,8 +115,27 @@ async def test_review_edit_a_cut_preview_it_and_render_the_edit(
     assert times
     assert not inside, (start, end, times)
 
-    # Edit one cut: it starts half-way through, so its first half is kept.
-    new_start = round((start + end) / 2, 2)
+    # Drag that cut 0.3 s later with the mouse: the list follows the region.
+    box = await regions.nth(index).bounding_box()
+    assert box is not None
+    shift_px = (
+        0.3 / duration * (await page.locator(".waveform").bounding_box() or {"width": 0})["width"]
+    )
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(
+        box["x"] + box["width"] / 2 + shift_px, box["y"] + box["height"] / 2, steps=8
+    )
+    await page.mouse.up()
+    await expect(
+        page.locator("ol.cuts > li").nth(index).get_by_label(re.compile("^Start of"))
+    ).not_to_have_value(str(start))
+    moved_start, moved_end, _ = (await cut_times(page))[index]
+    assert abs(moved_start - start - 0.3) < 0.05, (start, moved_start)
+    assert abs((moved_end - moved_start) - (end - start)) < 0.01
+
+    # Then edit it: it starts half-way through, so its first half is kept.
+    new_start = round((moved_start + moved_end) / 2, 2)
     edited = page.locator("ol.cuts > li").nth(index)
     await edited.get_by_label(re.compile(r"^Start of cut")).fill(str(new_start))
     await edited.get_by_label(re.compile(r"^Start of cut")).press("Enter")
@@ -124,6 +143,7 @@ async def test_review_edit_a_cut_preview_it_and_render_the_edit(
     assert abs(left - new_start / duration) < 0.01  # the region moved with it
     expected = [(s["start"], s["end"]) for s in planned]
     expected[0] = (planned[0]["start"], new_start)
+    expected[1] = (moved_end, planned[1]["end"])
     await expect(page.locator(".summary")).to_contain_text("Output")
 
     await page.get_by_role("button", name="Render", exact=True).click()

@@ -289,7 +289,9 @@ export function Review() {
     setRendering(true);
     setRenderError(null);
     try {
-      const data = await request(RenderJob, { jobId: job.id, segments: edited ? segments : null });
+      // Untouched in review, the plan as analyzed (null); a re-edit starts from what the
+      // output was rendered from, so it sends that even when nothing changed.
+      const data = await request(RenderJob, { jobId: job.id, segments: edited || job.timeline ? segments : null });
       upsertJob(data.renderJob);
       if (reEdit) void refreshWorkspaces();
       route("/");
