@@ -29,6 +29,7 @@ from hushcut.api.ratelimit import (
 )
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
+from hushcut.api.web import WebApp
 from hushcut.core.events import InProcessEventBus
 from hushcut.core.ports import DispatcherScope, JobDispatcher
 from hushcut.core.queue import NoDispatcher, RedisDispatcher
@@ -114,6 +115,7 @@ def create_app(
         signer,
         ClientAddresses(settings.trusted_proxies),
     )
+    web = WebApp(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -161,15 +163,20 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            graphql_controller(schema, holder.get, settings.graphql_max_request_bytes),
+            graphql_controller(
+                schema, holder.get, settings.graphql_max_request_bytes, graphiql=web.graphiql
+            ),
             health.health,
             metrics_endpoint,
             signin.google_login,
             signin.google_callback,
+            signin.sign_in_methods,
+            signin.token_sign_in,
             signin.logout,
             signin.logout_everywhere,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
+            *web.routes(),
         ],
         lifespan=[lifespan],
         middleware=[

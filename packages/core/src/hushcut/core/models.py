@@ -165,6 +165,11 @@ class BrowserSession(Base):
     #: sha256 hex of the session token the cookie carries; the token is never stored.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: Set for a session opened with an API token (``POST /auth/token``): it reaches only
+    #: that token's workspace and ends when the token is revoked or deleted.
+    api_token_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
 

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from hushcut.api import operations
+from hushcut.api.graphql import catalog
 from hushcut.api.graphql.context import Context, Info
 from hushcut.api.graphql.documents import DocumentCache, PreparedDocuments
 from hushcut.api.graphql.errors import process_errors
@@ -66,6 +67,16 @@ class Query:
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         ctx = info.context
         return Job.from_model(await ctx.call(job_service.get_job, ctx.actor, id))
+
+    @field(
+        description="The options a cut accepts here, plugins' included, as the workers offer them."
+    )
+    async def cut_options(self, info: Info) -> list[catalog.CutOption]:
+        return await catalog.cut_options(info.context)
+
+    @field(description="Credit packs on sale; empty when billing is off.")
+    def credit_packs(self, info: Info) -> list[catalog.CreditPack]:
+        return catalog.credit_packs(info.context)
 
 
 @strawberry.type

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from graphql import GraphQLFormattedError
 from litestar import MediaType, Request, Response, WebSocket, get, post
@@ -42,6 +42,7 @@ from hushcut.api.graphql.context import Context
 from hushcut.api.graphql.fastpath import run_post
 from hushcut.api.graphql.schema import HushcutSchema
 from hushcut.api.live import CREDENTIALS_ENDED
+from hushcut.api.origins import same_origin
 from hushcut.api.ratelimit import RATE_LIMITED_ERROR
 from hushcut.api.sessions import CSRF_HEADER
 from hushcut.api.state import ApiState
@@ -54,9 +55,15 @@ CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
 def graphql_controller(
-    schema: HushcutSchema, api_state: Callable[[], ApiState], max_bytes: int
+    schema: HushcutSchema,
+    api_state: Callable[[], ApiState],
+    max_bytes: int,
+    graphiql: Callable[[Request[Any, Any, Any]], Response[bytes]],
 ) -> type[Any]:
     """A controller at /graphql whose context authenticates HTTP callers up front.
+
+    ``graphiql`` answers ``GET /graphql`` from a browser (the local GraphiQL page;
+    Strawberry's own loads its scripts from a CDN).
 
     The context getter takes the ASGI ``scope`` rather than a Request, because the same
     getter also serves the websocket route, where a Request cannot be built.
@@ -142,6 +149,9 @@ def graphql_controller(
             finally:
                 await context.close()
             return Response(body, status_code=status, media_type=MediaType.JSON)
+
+        async def render_graphql_ide(self, request: Request[Any, Any, Any]) -> Response[Any]:
+            return graphiql(request)
 
         async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
             """Authenticate the socket from connection_init or the session cookie.
@@ -377,9 +387,4 @@ def _same_origin(api: ApiState, headers: dict[str, str]) -> bool:
     if origin is None:
         # Not a browser (browsers always send Origin on websockets).
         return True
-    return _origin_of(origin) == _origin_of(api.settings.app_url)
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return same_origin(origin, api.settings.app_url)

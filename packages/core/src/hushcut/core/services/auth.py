@@ -19,7 +19,8 @@ class Actor:
     """The caller of a service: a user, signed in with a browser session or a token.
 
     ``workspace_id`` is set for API tokens, which reach only the workspace they were
-    created for; it is None for a browser session, which reaches every membership.
+    created for, and for a browser session opened with one (``POST /auth/token``); it is
+    None for a person signed in (Google), who reaches every membership.
     ``token_id`` or ``session_id`` name the credential, so it can be checked again
     while a connection lives (see :func:`hushcut.core.services.sessions.still_valid`).
     """
