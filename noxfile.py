@@ -6,13 +6,23 @@ prove something about a clean environment (`pipeline_standalone`).
 
 from __future__ import annotations
 
+import filecmp
 import os
+import shutil
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-nox.options.sessions = ["lint", "imports", "types", "tests", "plugins", "pipeline_standalone"]
+nox.options.sessions = [
+    "lint",
+    "imports",
+    "types",
+    "web",
+    "tests",
+    "plugins",
+    "pipeline_standalone",
+]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -23,6 +33,9 @@ PACKAGES = [
     "packages/worker",
     "packages/platform",
 ]
+WEB = ROOT / "packages" / "web"
+#: The web app's build, checked into hushcut-api so `hushcut up` needs no Node.
+WEB_DIST = ROOT / "packages" / "api" / "src" / "hushcut" / "api" / "web_dist"
 # Tests that do not depend on the platform backend run once, with the embedded backend.
 BACKEND_TESTS = ["tests/core", "tests/api", "tests/worker"]
 
@@ -51,6 +64,57 @@ def types(session: nox.Session) -> None:
         str(p / "src") for p in plugin_dirs() if (p / "src").exists()
     ]
     session.run("mypy", *sources)
+
+
+@nox.session(python=False)
+def web(session: nox.Session) -> None:
+    """The web app: npm ci, prettier, type-check (every GraphQL document against
+    docs/schema.graphql), vitest, build, and fail if hushcut-api's checked-in build differs
+    from a fresh one."""
+    if shutil.which("npm") is None:
+        session.error(
+            "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"
+        )
+    fresh = Path(session.create_tmp()).resolve() / "web_dist"
+    session.chdir(WEB)
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "run", "format:check", external=True)
+    session.run("npm", "run", "typecheck", external=True)
+    session.run("npx", "vitest", "run", external=True)
+    session.run(
+        "npx",
+        "vite",
+        "build",
+        "--outDir",
+        str(fresh),
+        "--emptyOutDir",
+        "--logLevel",
+        "warn",
+        external=True,
+    )
+    stale = differing_files(WEB_DIST, fresh)
+    if stale:
+        session.error(
+            "the checked-in web build differs from a fresh one; run `npm run build` in "
+            f"packages/web and commit {WEB_DIST.relative_to(ROOT)}: " + ", ".join(stale[:10])
+        )
+
+
+def differing_files(checked_in: Path, fresh: Path) -> list[str]:
+    """Paths (relative) present in only one tree or with different contents."""
+    found: list[str] = []
+
+    def walk(compare: filecmp.dircmp[str], prefix: str) -> None:
+        found.extend(prefix + name for name in compare.left_only + compare.right_only)
+        _, mismatch, errors = filecmp.cmpfiles(
+            compare.left, compare.right, compare.common_files, shallow=False
+        )
+        found.extend(prefix + name for name in mismatch + errors)
+        for name, sub in compare.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(checked_in, fresh), "")
+    return sorted(found)
 
 
 @nox.session(python=False)

@@ -11,7 +11,7 @@ import importlib.util
 import sys
 
 #: Benchmarks in run order; a module that does not exist (yet) is skipped in a full run.
-SUITES = ("pipeline", "api", "worker")
+SUITES = ("pipeline", "api", "worker", "web")
 
 
 def available() -> list[str]:

@@ -7,6 +7,7 @@ makes its own users and workspaces, so tests stay independent without restarting
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -37,7 +38,7 @@ GOOGLE_CLIENT_SECRET = "google-test-secret"
 STRIPE_KEY = "sk_test_hushcut"
 STRIPE_WEBHOOK_SECRET = "whsec_test_hushcut"
 PACKS = {"small": {"price_id": "price_small", "credits": 10}}
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = 8 * 1024**3  # above 2 GiB (Int) and 5 GiB (one PUT), below the default
 HUSHCUT = Path(sys.executable).with_name("hushcut")
 
 
@@ -213,6 +214,19 @@ async def new_account(runtime: Runtime, *, credits: int | None = None) -> Accoun
     return Account(actor.user_id, email, workspace_id, plaintext, token.id)
 
 
+async def new_job(client: httpx.AsyncClient, account: Account, name: str = "job.mp4") -> str:
+    """A PENDING job of the account's workspace (its upload never sent); its id."""
+    from tests.api.test_flow import REQUEST_UPLOAD
+
+    created = await graphql(
+        client,
+        REQUEST_UPLOAD,
+        {"ws": account.workspace_id, "name": name, "size": 10, "type": "video/mp4"},
+        account.headers,
+    )
+    return str(created["data"]["requestUpload"]["job"]["id"])
+
+
 async def graphql(
     client: httpx.AsyncClient,
     query: str,
@@ -281,3 +295,19 @@ async def subscribe_all(
         async for result in session.subscribe(request):
             results.append(result)
     return results
+
+
+async def follow_job(
+    server: ApiServer, token: str, job_id: str, subscribed: asyncio.Event
+) -> list[dict[str, Any]]:
+    """Every state jobUpdates gives of the job until the server ends the subscription;
+    ``subscribed`` is set at the first one."""
+    from tests.api.test_flow import JOB_UPDATES
+
+    history: list[dict[str, Any]] = []
+    async with Client(transport=ws_transport(server, token)) as session:
+        request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
+        async for result in session.subscribe(request):
+            history.append(result["jobUpdates"])
+            subscribed.set()
+    return history

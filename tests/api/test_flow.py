@@ -22,7 +22,7 @@ from tests.api.conftest import (
 )
 
 REQUEST_UPLOAD = """
-mutation($ws: ID!, $name: String!, $size: Int!, $type: String!, $options: CutOptionsInput) {
+mutation($ws: ID!, $name: String!, $size: Long!, $type: String!, $options: CutOptionsInput) {
   requestUpload(workspaceId: $ws, filename: $name, sizeBytes: $size, contentType: $type,
                 options: $options) {
     job { id status filename }

@@ -4,16 +4,32 @@ a lost database makes health answer 503."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from hushcut.api.app import log_unhandled
+from hushcut.core.events import CHANNEL_PREFIX
 from hushcut.core.runtime import Runtime
-from tests.api.conftest import ApiServer, Fakes, error_codes, new_account, platform_settings
+from hushcut.pipeline.testing import SampleMedia
+from tests.api.conftest import (
+    ApiServer,
+    Fakes,
+    error_codes,
+    graphql,
+    new_account,
+    new_job,
+    platform_settings,
+    subscribe_all,
+)
+from tests.api.test_flow import CONFIRM, JOB_UPDATES, upload
+from tests.api.test_subscriptions import CANCEL
 from tests.conftest import Services
 from tests.platform import drop_database, wait_until
 from tests.servers import RedisServer
@@ -110,6 +126,95 @@ async def test_redis_outage_degrades_and_recovers(
         health = await http.get("/api/health")
         assert health.status_code == 503
         assert (health.json()["status"], health.json()["failing"]) == ("down", ["database"])
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    fakes: Fakes,
+    own_redis: RedisServer,
+) -> Iterator[ApiServer]:
+    """`hushcut api` on ``own_redis`` (a database of its own), with generous limits."""
+    settings = platform_settings(
+        tmp_path_factory.mktemp("live"),
+        "services",
+        request,
+        fakes,
+        redis_url=own_redis.url.rsplit("/", 1)[0] + "/1",
+    )
+    started = ApiServer(settings, "api").start()
+    yield started
+    started.stop()
+
+
+async def numsub(server: RedisServer, database: int, job_id: str) -> int:
+    client = aioredis.Redis.from_url(server.url.rsplit("/", 1)[0] + f"/{database}")
+    try:
+        counts = await client.pubsub_numsub(CHANNEL_PREFIX + job_id)
+    except (redis.exceptions.RedisError, OSError):
+        return -1
+    finally:
+        await client.aclose()
+    return int(counts[0][1])
+
+
+@pytest.mark.services
+async def test_subscribers_see_the_final_state_through_a_redis_outage(
+    live_server: ApiServer, own_redis: RedisServer, sample_media: SampleMedia
+) -> None:
+    runtime = await Runtime.start(live_server.settings, upgrade=False)
+    try:
+        account = await new_account(runtime)
+    finally:
+        await runtime.close()
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        first, second = await new_job(http, account), await new_job(http, account)
+        ticket = await upload(
+            http, account.headers, account.workspace_id, sample_media("short.mp4")
+        )
+
+        def follow(job_id: str) -> asyncio.Task[list[dict[str, Any]]]:
+            return asyncio.create_task(
+                subscribe_all(live_server, account.token, JOB_UPDATES, {"id": job_id})
+            )
+
+        following = {job_id: follow(job_id) for job_id in (first, second)}
+
+        async def listening(job_id: str) -> bool:
+            return await numsub(own_redis, 1, job_id) == 1
+
+        for job_id in following:
+            await wait_until(
+                lambda job_id=job_id: listening(job_id), timeout=15, message="subscribed"
+            )
+
+        own_redis.kill()
+        # Changes made while Redis is away reach no one through it: the subscriber
+        # learns them from the database.
+        canceled = await graphql(http, CANCEL, {"id": first}, account.headers)
+        assert canceled["data"]["cancelJob"]["status"] == "CANCELED", canceled
+        ended = await asyncio.wait_for(following[first], 15)
+        assert ended[-1]["jobUpdates"]["status"] == "CANCELED"
+        # A confirmation needs no queue: the job waits QUEUED in the database for a
+        # worker's reconciler (none runs here), and nothing is answered with a 5xx.
+        confirmed = await http.post(
+            "/graphql",
+            json={"query": CONFIRM, "variables": {"id": ticket["job"]["id"]}},
+            headers=account.headers,
+        )
+        assert confirmed.status_code == 200
+        assert confirmed.json()["data"]["confirmUpload"]["status"] == "QUEUED", confirmed.text
+
+        own_redis.start()  # back, and empty
+        # The other subscription listens again on the new Redis, and events flow again.
+        await wait_until(lambda: listening(second), timeout=20, message="listening again")
+        canceled = await graphql(http, CANCEL, {"id": second}, account.headers)
+        assert canceled["data"]["cancelJob"]["status"] == "CANCELED"
+        ended = await asyncio.wait_for(following[second], 15)
+        assert [e["jobUpdates"]["status"] for e in ended] == ["PENDING", "CANCELED"]
+    assert "unhandled error" not in live_server.output
+    assert "unexpected error" not in live_server.output
 
 
 async def test_log_unhandled_copes_with_exceptions_whose_status_is_not_a_number(

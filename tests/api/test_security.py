@@ -268,6 +268,16 @@ async def test_forged_expired_or_tampered_storage_urls_are_refused(
     assert (await client.get(_with_query(download.url, sig="f" * 64))).status_code == 403
     other = download.url.replace(key, key.replace("t.mp4", "u.mp4"))
     assert (await client.get(other)).status_code == 403
+    # A video player seeks with byte ranges, as it would against S3.
+    part = await client.get(download.url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.content == data[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{len(data)}"
+    tail = await client.get(download.url, headers={"Range": "bytes=-5"})
+    assert (tail.status_code, tail.content) == (206, data[-5:])
+    beyond = await client.get(download.url, headers={"Range": f"bytes={len(data)}-"})
+    assert beyond.status_code == 416
+    assert (await client.get(download.url, headers={"Range": "bytes=0-1,5-6"})).content == data
 
 
 async def test_concurrent_confirms_of_many_jobs_never_overdraw(

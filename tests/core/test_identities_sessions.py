@@ -14,7 +14,7 @@ from hushcut.core.errors import Unauthenticated
 from hushcut.core.models import BrowserSession, User, UserIdentity
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import identities, sessions, tokens, workspaces
-from hushcut.core.services.auth import Actor
+from hushcut.core.services.auth import Actor, memberships_held
 from tests.platform import new_member
 
 ISSUER = "https://accounts.google.com"
@@ -143,3 +143,82 @@ async def test_still_valid_notices_revoked_tokens_removed_members_and_deleted_us
 async def _email(runtime: Runtime, actor: Actor) -> str:
     async with runtime.session() as session:
         return (await workspaces.get_user(session, actor.user_id)).email
+
+
+async def test_a_session_opened_with_a_token_reaches_its_workspace_and_ends_with_it(
+    runtime: Runtime,
+) -> None:
+    owner, workspace_id = await new_member(runtime)
+    member, own_workspace = await new_member(runtime)
+    async with runtime.session() as session:
+        await workspaces.add_member(session, owner, workspace_id, await _email(runtime, member))
+        row, plaintext = await tokens.create_api_token(session, member, workspace_id, "browser")
+        token_actor = await tokens.verify_api_token(session, plaintext)
+        cookie = await sessions.start_session(
+            session, member.user_id, api_token_id=token_actor.token_id
+        )
+        browser = await sessions.verify_session(session, cookie)
+        # The token's reach, not the person's: their own workspace is out of it.
+        assert browser.workspace_id == workspace_id
+        assert browser.session_id == sessions.session_id_of(cookie)
+        assert not browser.can_reach(own_workspace)
+        assert await sessions.still_valid(session, browser)
+        assert [w.id for w in await workspaces.list_workspaces(session, browser)] == [workspace_id]
+
+        # Revoking the token ends the session, however long it had left.
+        await tokens.revoke_api_token(session, member, row.id)
+        assert not await sessions.still_valid(session, browser)
+        with pytest.raises(Unauthenticated, match="sign in again"):
+            await sessions.verify_session(session, cookie)
+
+        # So does leaving the token's workspace (the token stops working).
+        _row, again = await tokens.create_api_token(session, member, workspace_id, "again")
+        second = await sessions.start_session(
+            session,
+            member.user_id,
+            api_token_id=(await tokens.verify_api_token(session, again)).token_id,
+        )
+        assert (await sessions.verify_session(session, second)).workspace_id == workspace_id
+        await workspaces.remove_member(session, owner, workspace_id, member.user_id)
+        with pytest.raises(Unauthenticated):
+            await sessions.verify_session(session, second)
+
+        # A session signed in without a token still reaches every membership.
+        person = await sessions.verify_session(
+            session, await sessions.start_session(session, member.user_id)
+        )
+        assert person.workspace_id is None
+
+
+async def test_many_credentials_and_memberships_are_checked_in_one_go(runtime: Runtime) -> None:
+    owner, workspace_id = await new_member(runtime)
+    member, _ = await new_member(runtime)
+    async with runtime.session() as session:
+        await workspaces.add_member(session, owner, workspace_id, await _email(runtime, member))
+        kept_row, kept = await tokens.create_api_token(session, owner, workspace_id, "kept")
+        gone_row, gone = await tokens.create_api_token(session, owner, workspace_id, "gone")
+        kept_actor = await tokens.verify_api_token(session, kept)
+        gone_actor = await tokens.verify_api_token(session, gone)
+        await tokens.revoke_api_token(session, owner, gone_row.id)
+        live_browser = await sessions.verify_session(
+            session, await sessions.start_session(session, member.user_id)
+        )
+        ended_cookie = await sessions.start_session(session, member.user_id)
+        ended_browser = await sessions.verify_session(session, ended_cookie)
+        await sessions.end_session(session, ended_cookie)
+        nobody = Actor(str(uuid.uuid4()))
+        asked = [kept_actor, gone_actor, live_browser, ended_browser, owner, nobody]
+        assert await sessions.live_credentials(session, asked) == {
+            kept_actor,
+            live_browser,
+            owner,
+        }
+        assert await sessions.live_credentials(session, []) == set()
+
+        pairs = {(owner.user_id, workspace_id), (member.user_id, workspace_id)}
+        assert await memberships_held(session, pairs) == pairs
+        await workspaces.remove_member(session, owner, workspace_id, member.user_id)
+        assert await memberships_held(session, pairs | {(nobody.user_id, workspace_id)}) == {
+            (owner.user_id, workspace_id)
+        }
+    assert kept_row.id != gone_row.id

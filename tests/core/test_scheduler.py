@@ -18,8 +18,10 @@ from hushcut.core.cli import scheduler
 from hushcut.core.clock import ManualClock
 from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
-from hushcut.core.scheduler import SweepScheduler
+from hushcut.core.scheduler import Sweeper, SweepScheduler
+from hushcut.core.services import jobs, uploads
 from hushcut.core.settings import Settings
+from hushcut.core.storage import MIN_PART_SIZE
 from tests.core.test_retention import counted, current, make_job
 from tests.platform import new_member, run_sync, settings_env, stored_keys, wait_until
 from tests.servers import free_port
@@ -142,3 +144,47 @@ async def test_the_scheduler_process(runtime: Runtime, tmp_path: Path) -> None:
     output = (tmp_path / "scheduler.log").read_text()
     assert code == 0, output
     assert "scheduler stopped" in output
+
+
+async def test_an_upload_in_parts_has_its_own_time_limit(runtime: Runtime) -> None:
+    """A big file's parts may take hours to send (their URLs are signed again on demand):
+    the abandoned-uploads sweep leaves its job alone until MULTIPART_UPLOAD_TTL_S, then
+    aborts its parts and cancels it; a single PUT is given up an hour after its URL."""
+    single = await abandoned_upload(runtime, hours_ago=2)
+    actor, workspace_id = await new_member(runtime, credits=1)
+    size = 2 * MIN_PART_SIZE
+    async with runtime.session() as session:
+        job = await jobs.create_job(session, actor, workspace_id, "big.mp4", size, "video/mp4")
+    started = await uploads.start_multipart_upload(
+        runtime.storage, job.input_key, size, "video/mp4", max_size=size, part_size=MIN_PART_SIZE
+    )
+    async with runtime.session() as session:
+        await jobs.record_upload(session, actor, job.id, started.upload_id, MIN_PART_SIZE)
+        await session.execute(
+            update(VideoJob)
+            .where(VideoJob.id == job.id)
+            .values(created_at=job.created_at - timedelta(hours=3))
+        )
+        await session.commit()
+    clock = ManualClock()
+    sweeper = Sweeper(runtime, clock=clock)
+
+    report = await sweeper.run("abandoned_uploads")
+    assert report is not None
+    assert report.canceled == [single.id]
+    assert await status(runtime, job.id) is JobStatus.PENDING
+    open_uploads = await runtime.storage.list_multipart_uploads("input/")
+    assert started.upload_id in [u.upload_id for u in open_uploads]
+
+    clock.advance(seconds=runtime.settings.multipart_upload_ttl_s)
+    report = await sweeper.run("abandoned_uploads")
+    assert report is not None
+    assert report.canceled == [job.id]
+    gone = await current(runtime, job.id)
+    assert (gone.status, gone.error, gone.upload_id) == (
+        JobStatus.CANCELED,
+        jobs.ABANDONED_MESSAGE,
+        None,
+    )
+    open_uploads = await runtime.storage.list_multipart_uploads("input/")
+    assert started.upload_id not in [u.upload_id for u in open_uploads]

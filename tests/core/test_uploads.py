@@ -11,9 +11,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from hushcut.core.errors import BadUserInput
-from hushcut.core.services import uploads
+from hushcut.core.models import JobStatus, VideoJob
+from hushcut.core.runtime import Runtime
+from hushcut.core.services import jobs, uploads
 from hushcut.core.settings import Settings
 from hushcut.core.storage import (
     DEFAULT_PART_SIZE,
@@ -32,6 +35,7 @@ from hushcut.core.storage import (
     create_storage,
     plan_parts,
 )
+from tests.platform import balance, new_member
 
 GiB = 1024**3
 KEY = "input/job-9/long talk.mp4"
@@ -219,3 +223,64 @@ async def test_objects_report_size_and_an_etag_that_changes_when_replaced(
         assert after is not None
         assert after.etag != sealed.etag
     assert await storage.seal("input/job-9/missing.mp4") is None
+
+
+async def test_the_sweep_gives_up_uploads_nobody_will_finish(
+    settings: Settings, storage: Storage
+) -> None:
+    """Judged by the job records: the start times storage reports are not reliable
+    everywhere (moto's are from 2010)."""
+    runtime = await Runtime.start(settings, upgrade=False)
+    try:
+        actor, workspace_id = await new_member(runtime, credits=1)
+
+        async def job_uploading(name: str) -> VideoJob:
+            async with runtime.session() as session:
+                job = await jobs.create_job(session, actor, workspace_id, name, SIZE, "video/mp4")
+            upload = await uploads.start_multipart_upload(
+                storage, job.input_key, SIZE, "video/mp4", max_size=SIZE, part_size=MIN_PART_SIZE
+            )
+            async with runtime.session() as session:
+                return await jobs.record_upload(
+                    session, actor, job.id, upload.upload_id, upload.plan.part_size
+                )
+
+        fresh, old, canceled = [await job_uploading(f"{n}.mp4") for n in "abc"]
+        async with runtime.session() as session:
+            await session.execute(
+                update(VideoJob)
+                .where(VideoJob.id == old.id)
+                .values(created_at=datetime.now(UTC) - timedelta(days=2))
+            )
+            # Canceled while storage was away: its upload was left open.
+            await session.execute(
+                update(VideoJob).where(VideoJob.id == canceled.id).values(status=JobStatus.CANCELED)
+            )
+            await session.commit()
+
+        given_up = await uploads.sweep_abandoned_uploads(
+            runtime.sessionmaker, storage, ttl_s=24 * 3600
+        )
+        assert [job.id for job in given_up] == [old.id]
+        assert given_up[0].error == jobs.ABANDONED_MESSAGE
+        open_uploads = await storage.list_multipart_uploads("input/")
+        assert [u.upload_id for u in open_uploads] == [fresh.upload_id]
+        async with runtime.session() as session:
+            rows = {job.id: job for job in (await session.scalars(select(VideoJob))).all()}
+        assert (rows[old.id].status, rows[old.id].upload_id) == (JobStatus.CANCELED, None)
+        assert (rows[canceled.id].status, rows[canceled.id].upload_id) == (
+            JobStatus.CANCELED,
+            None,
+        )
+        assert (rows[fresh.id].status, rows[fresh.id].upload_id) == (
+            JobStatus.PENDING,
+            fresh.upload_id,
+        )
+        assert await balance(runtime, workspace_id) == 1  # nothing charged, nothing refunded
+        # Nothing left to do; a second sweep (another worker) changes nothing.
+        assert (
+            await uploads.sweep_abandoned_uploads(runtime.sessionmaker, storage, ttl_s=24 * 3600)
+            == []
+        )
+    finally:
+        await runtime.close()

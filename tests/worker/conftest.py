@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,9 +154,11 @@ class Platform:
                 {"mode": "reencode", "preset": "ultrafast", **(options or {})},
             )
         await self.runtime.storage.upload_file(path, job.input_key, "video/mp4")
+        stored = await self.runtime.storage.seal(job.input_key)  # as confirmUpload does
+        assert stored is not None
         async with self.runtime.sessionmaker() as session:
             await job_service.confirm_upload(
-                session, actor, job.id, path.stat().st_size, review=review
+                session, actor, job.id, stored.size, etag=stored.etag, review=review
             )
         if enqueue:
             await self.queue.enqueue(job.id)
@@ -275,17 +278,17 @@ def worker_settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest
     )
 
 
-@pytest.fixture
-async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
-    runtime = await Runtime.start(worker_settings, upgrade=False)
+@asynccontextmanager
+async def started_platform(settings: Settings) -> AsyncIterator[Platform]:
+    """A platform on ``settings``: its runtime and dispatcher started, its workers stopped
+    on exit."""
+    runtime = await Runtime.start(settings, upgrade=False)
     workers: list[WorkerRunner] = []
     queue: JobDispatcher = (
-        RedisDispatcher(worker_settings.redis_url)
-        if worker_settings.redis_url
-        else InProcessWorkers(workers)
+        RedisDispatcher(settings.redis_url) if settings.redis_url else InProcessWorkers(workers)
     )
     await queue.startup()
-    platform = Platform(worker_settings, runtime, queue, workers)
+    platform = Platform(settings, runtime, queue, workers)
     try:
         yield platform
     finally:
@@ -296,7 +299,27 @@ async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
 
 
 @pytest.fixture
+async def platform(worker_settings: Settings) -> AsyncIterator[Platform]:
+    async with started_platform(worker_settings) as started:
+        yield started
+
+
+@pytest.fixture
 def gate() -> Iterator[Gate]:
     gate = Gate()
     yield gate
     gate.open()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test on a stack of server processes reports their errors and logs."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("chaos_stack")
+    if report.failed and call.when == "call" and stack is not None:
+        for api in stack.apis:
+            errors = [line for line in api.output.splitlines() if '"level": "error"' in line]
+            report.sections.append((f"errors of the API at {api.url}", "\n".join(errors[-5:])))
+        for worker in stack.workers:
+            report.sections.append((f"log of {worker.name}", worker.log()))
+    return report

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from gql import Client, GraphQLRequest
 from sqlalchemy import select
 
 from hushcut.core.models import CreditLedgerEntry, EmailOutbox, LedgerReason, VideoJob
@@ -22,13 +21,13 @@ from tests.api.conftest import (
     Fakes,
     balance,
     fakes,
+    follow_job,
     graphql,
     new_account,
     platform_settings,
     settings_env,
-    ws_transport,
 )
-from tests.api.test_flow import CONFIRM, JOB, JOB_UPDATES, upload
+from tests.api.test_flow import CONFIRM, JOB, upload
 from tests.servers import free_port
 from tests.worker.conftest import own_redis_database
 from tests.worker.media import media_duration
@@ -97,7 +96,7 @@ async def _run(stack: Stack, runtime: Runtime, clip: Path, tmp_path: Path) -> No
         for account, job_id in submitted:
             subscribed = asyncio.Event()
             followers.append(
-                asyncio.create_task(_follow(stack.api, account.token, job_id, subscribed))
+                asyncio.create_task(follow_job(stack.api, account.token, job_id, subscribed))
             )
             await asyncio.wait_for(subscribed.wait(), 15)
         for account, job_id in submitted:
@@ -158,15 +157,3 @@ def _sample(page: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
-
-
-async def _follow(
-    server: ApiServer, token: str, job_id: str, subscribed: asyncio.Event
-) -> list[dict[str, Any]]:
-    history: list[dict[str, Any]] = []
-    async with Client(transport=ws_transport(server, token)) as session:
-        request = GraphQLRequest(JOB_UPDATES, variable_values={"id": job_id})
-        async for result in session.subscribe(request):
-            history.append(result["jobUpdates"])
-            subscribed.set()
-    return history

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
-from hushcut.worker.processor import INPUT_MISSING_MESSAGE
+from hushcut.worker.processor import INPUT_MISSING_MESSAGE, INPUT_REPLACED_MESSAGE
 from tests.platform import balance, wait_until
 from tests.worker.conftest import Gate, Platform
 from tests.worker.media import media_duration
@@ -154,3 +155,68 @@ async def test_an_input_gone_from_storage_fails_at_once_with_a_clear_message(
     assert job.attempts == 1
     assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
     assert len(await platform.sent_emails(job_id, 1)) == 1
+
+
+@pytest.mark.services  # local storage refuses the write itself (tests/core/test_uploads.py)
+async def test_an_input_replaced_after_confirmation_fails_the_job_with_a_refund(
+    platform: Platform, talk_clip: Path
+) -> None:
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip, enqueue=False)
+    job = await platform.job(job_id)
+    assert job.input_etag
+    # What a still-valid presigned PUT allows on S3: another file of the same size.
+    storage: Any = platform.runtime.storage
+    swapped = bytes(reversed(talk_clip.read_bytes()))
+    await asyncio.to_thread(
+        storage.client.put_object, Bucket=storage.bucket, Key=job.input_key, Body=swapped
+    )
+    await platform.queue.enqueue(job_id)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.FAILED
+    assert job.error == INPUT_REPLACED_MESSAGE
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await balance(platform.runtime, workspace) == 3
+    assert len(await platform.sent_emails(job_id, 1)) == 1
+
+
+async def test_an_input_longer_than_allowed_fails_at_probe_with_a_refund(
+    platform: Platform, talk_clip: Path
+) -> None:
+    platform.settings.max_input_duration_s = 4.0
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    await platform.worker()
+
+    job = await platform.wait_for(job_id, FINAL)
+    assert job.status is JobStatus.FAILED
+    assert job.error == "talk.mp4 is 6s long; the longest input accepted is 4s"
+    assert job.attempts == 1
+    assert job.stage == "download", "stopped before any detection or rendering"
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await balance(platform.runtime, workspace) == 3
+    assert len(await platform.sent_emails(job_id, 1)) == 1
+
+
+async def test_a_job_over_its_time_budget_is_stopped_and_refunded_once(
+    platform: Platform, talk_clip: Path, gate: Gate
+) -> None:
+    # 0.5 s of processing per second of input: 3 s for the 6 s clip, which the gate
+    # holds at render for as long as it takes.
+    platform.settings.job_time_budget_factor = 0.5
+    platform.settings.job_time_budget_min_s = 0.0
+    actor, workspace = await platform.workspace(credits=3)
+    job_id = await platform.submit(actor, workspace, talk_clip)
+    await platform.worker(cut=gate.cut)
+
+    job = await platform.wait_for(job_id, FINAL, timeout=30)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.startswith("processing took longer than the 3s allowed for this file")
+    assert job.attempts == 1, "failed, not handed to another worker"
+    assert await platform.ledger(job_id) == {LedgerReason.JOB_CHARGE: 1, LedgerReason.JOB_REFUND: 1}
+    assert await balance(platform.runtime, workspace) == 3
+    assert len(await platform.sent_emails(job_id, 1)) == 1
+    assert await platform.outputs(job_id) == []

@@ -17,6 +17,7 @@ from hushcut.api import health, local_storage, signin, webhooks
 from hushcut.api.billing import Billing
 from hushcut.api.graphql.schema import build_schema
 from hushcut.api.graphql.view import graphql_controller
+from hushcut.api.live import LiveSubscriptions
 from hushcut.api.logs import configure_logging, request_id_middleware
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.oidc import OidcProvider
@@ -28,6 +29,7 @@ from hushcut.api.ratelimit import (
 )
 from hushcut.api.sessions import SessionSigner
 from hushcut.api.state import ApiState
+from hushcut.api.web import WebApp
 from hushcut.core.events import InProcessEventBus
 from hushcut.core.ports import DispatcherScope, JobDispatcher
 from hushcut.core.queue import NoDispatcher, RedisDispatcher
@@ -113,6 +115,7 @@ def create_app(
         signer,
         ClientAddresses(settings.trusted_proxies),
     )
+    web = WebApp(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -128,6 +131,7 @@ def create_app(
                 signer=signer,
                 limiter=limits,
                 metrics=metrics,
+                live=LiveSubscriptions(runtime.sessionmaker),
                 oidc=_oidc(settings),
                 billing=Billing(settings) if settings.billing_enabled else None,
             )
@@ -138,6 +142,8 @@ def create_app(
                 metrics.watch_subscribers(lambda: api.live_subscriptions)
             holder.api = api
             app.state.api = api
+            api.live.start()
+            stack.push_async_callback(api.live.stop)
             if freeze_gc:
                 # Everything allocated so far lives as long as the process: moving it to
                 # the permanent generation keeps full collections short under load. A
@@ -157,15 +163,20 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            graphql_controller(schema, holder.get),
+            graphql_controller(
+                schema, holder.get, settings.graphql_max_request_bytes, graphiql=web.graphiql
+            ),
             health.health,
             metrics_endpoint,
             signin.google_login,
             signin.google_callback,
+            signin.sign_in_methods,
+            signin.token_sign_in,
             signin.logout,
             signin.logout_everywhere,
             webhooks.stripe_webhook,
             *local_storage.routes(settings),
+            *web.routes(),
         ],
         lifespan=[lifespan],
         middleware=[

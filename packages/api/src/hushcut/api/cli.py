@@ -69,8 +69,8 @@ def serve(settings: Settings, app: Litestar, *, announce: bool) -> None:
         async def startup(sockets: Any = None) -> None:
             await original(sockets)
             if server.started:
-                click.echo(f"Hushcut is running at {settings.app_url}  (Ctrl+C to stop)")
-                click.echo(f"GraphQL: {settings.app_url}/graphql")
+                for line in welcome(settings):
+                    click.echo(line)
                 sys.stdout.flush()
 
         server.startup = startup  # type: ignore[method-assign]
@@ -84,6 +84,23 @@ def serve(settings: Settings, app: Litestar, *, announce: bool) -> None:
         raise
     if not server.started:
         raise click.ClickException(f"could not start the server on {settings.host}:{settings.port}")
+
+
+def welcome(settings: Settings) -> list[str]:
+    """What the server says once it answers: where to go, and how to get in."""
+    lines = [
+        f"Hushcut is running at {settings.app_url}  (Ctrl+C to stop)",
+        f"  Open {settings.app_url} in your browser to sign in, upload and download.",
+    ]
+    if settings.google_client_id is None:
+        default_dir = settings.data_dir == Path(".hushcut")
+        data_dir = "" if default_dir else f" --data-dir {settings.data_dir}"
+        lines.append(
+            "  Sign in with an API token, made in another terminal by:"
+            f" uv run hushcut token create --email you@example.com{data_dir}"
+        )
+    lines.append(f"  GraphQL API (GraphiQL in a browser): {settings.app_url}/graphql")
+    return lines
 
 
 @click.group("api", invoke_without_command=True)

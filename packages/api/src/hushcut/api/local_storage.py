@@ -5,23 +5,31 @@ API issued (``requestUpload`` / ``downloadUrl``): a PUT for exactly the announce
 and content type before its expiry, a GET for one object before its expiry. A PUT with
 ``upload`` and ``part`` sends one part of an upload in parts, signed for exactly that
 part's length. An object confirmed as a job's input is sealed: PUTs to it answer 409.
+A GET honours one byte range (``Range: bytes=a-b``), as S3 does: a browser's video player
+needs it to seek (the review editor's preview).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import anyio
 from litestar import Request, get, put
 from litestar.handlers import BaseRouteHandler
-from litestar.response import File, Response
+from litestar.response import File, Response, Stream
 from litestar.status_codes import (
     HTTP_200_OK,
+    HTTP_206_PARTIAL_CONTENT,
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_411_LENGTH_REQUIRED,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
@@ -52,6 +60,39 @@ STATUS_OF = {
 
 def _error(status: int, message: str) -> Response[dict[str, str]]:
     return Response({"error": message}, status_code=status)
+
+
+SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+CHUNK = 256 * 1024
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """The first and last byte a ``Range`` header asks of ``size`` bytes: None for the
+    whole object (no header, or one this does not serve, such as several ranges), False
+    when it cannot be satisfied."""
+    found = SINGLE_RANGE.fullmatch((header or "").strip())
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first, last = found.group(1), found.group(2)
+    if first == "":  # the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(size - 1, int(last)) if last else size - 1
+    if start >= size or start > end:
+        return False
+    return start, end
+
+
+async def _read(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as file:
+        await file.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = await file.read(min(CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
 
 
 def routes(settings: Settings) -> list[BaseRouteHandler]:
@@ -118,6 +159,24 @@ def routes(settings: Settings) -> list[BaseRouteHandler]:
         if info is None:
             return _error(HTTP_404_NOT_FOUND, "no such object")
         headers = {"content-disposition": content_disposition(filename)} if filename else {}
+        headers["accept-ranges"] = "bytes"
+        wanted = byte_range(request.headers.get("range"), info.size)
+        if wanted is False:
+            return Response(
+                b"",
+                status_code=HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+                headers={"content-range": f"bytes */{info.size}"},
+            )
+        if isinstance(wanted, tuple):
+            start, end = wanted
+            headers["content-range"] = f"bytes {start}-{end}/{info.size}"
+            headers["content-length"] = str(end - start + 1)
+            return Stream(
+                _read(path, start, end),
+                status_code=HTTP_206_PARTIAL_CONTENT,
+                media_type=info.content_type or "application/octet-stream",
+                headers=headers,
+            )
         return File(
             path,
             content_disposition_type="attachment" if filename else "inline",

@@ -4,22 +4,34 @@ GraphQL resolvers map those to the schema's types."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from hushcut.api.graphql.context import Context
 from hushcut.core import models
-from hushcut.core.errors import BadUserInput, Conflict, Forbidden
+from hushcut.core.errors import BadUserInput, Conflict, Forbidden, StorageUnavailable
 from hushcut.core.events import JobEvent
 from hushcut.core.models import Role
 from hushcut.core.services import deletion as deletion_service
 from hushcut.core.services import invitations as invitation_service
 from hushcut.core.services import jobs as job_service
+from hushcut.core.services import uploads
 from hushcut.core.services import workspaces as workspace_service
-from hushcut.core.services.auth import MANAGERS
+from hushcut.core.services.auth import MANAGERS, Actor
 from hushcut.core.services.retention import RetentionPolicy
-from hushcut.core.storage import PresignedRequest
+from hushcut.core.storage import (
+    DEFAULT_PART_SIZE,
+    MAX_PART_SIZE,
+    MAX_SINGLE_PUT_SIZE,
+    MIN_PART_SIZE,
+    PresignedRequest,
+    UploadedPart,
+    UploadGone,
+)
 
 logger = logging.getLogger("hushcut.api")
 
@@ -34,47 +46,147 @@ async def validated_options(ctx: Context, options: Mapping[str, object]) -> dict
     return mapping
 
 
-async def request_upload(
-    ctx: Context,
-    workspace_id: str,
-    filename: str,
-    size_bytes: int,
-    content_type: str,
-    options: Mapping[str, object],
-) -> tuple[models.VideoJob, PresignedRequest]:
-    """A new PENDING job and the presigned request that uploads its input."""
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a person asks for when they start an upload: the job its file becomes."""
+
+    workspace_id: str
+    filename: str
+    size_bytes: int
+    content_type: str
+    options: Mapping[str, object]
+
+
+async def request_upload(ctx: Context, new: NewJob) -> tuple[models.VideoJob, PresignedRequest]:
+    """A new PENDING job and the presigned request that uploads its input in one PUT."""
     actor = ctx.mutating_actor()
-    mapping = await validated_options(ctx, options)
-    row = await ctx.call(
-        job_service.create_job,
-        actor,
-        workspace_id,
-        filename,
-        size_bytes,
-        content_type,
-        mapping,
-        max_upload_bytes=ctx.api.settings.max_upload_bytes,
-    )
+    if new.size_bytes > MAX_SINGLE_PUT_SIZE:
+        raise BadUserInput(
+            f"a file over {MAX_SINGLE_PUT_SIZE} bytes (5 GiB) goes up in parts: use "
+            "startMultipartUpload"
+        )
+    row = await _create(ctx, actor, new)
     upload = await ctx.api.runtime.storage.presign_put(
         row.input_key, row.size_bytes, row.content_type, ctx.api.settings.upload_url_ttl_s
     )
     return row, upload
 
 
+async def start_multipart_upload(
+    ctx: Context, new: NewJob, part_size: int | None
+) -> models.VideoJob:
+    """A new PENDING job whose input goes to storage in parts (any size up to the limit).
+
+    If storage cannot start the upload, the job is canceled at once (nothing was
+    charged) and the caller gets STORAGE_UNAVAILABLE to retry.
+    """
+    actor = ctx.mutating_actor()
+    if part_size is not None and not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+        raise BadUserInput(f"a part must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes")
+    row = await _create(ctx, actor, new)
+    try:
+        upload = await uploads.start_multipart_upload(
+            ctx.api.runtime.storage,
+            row.input_key,
+            row.size_bytes,
+            row.content_type,
+            max_size=ctx.api.settings.max_upload_bytes,
+            part_size=part_size or DEFAULT_PART_SIZE,
+        )
+    except StorageUnavailable:
+        await ctx.call(job_service.cancel_job, actor, row.id)
+        raise
+    return await ctx.call(
+        job_service.record_upload, actor, row.id, upload.upload_id, upload.plan.part_size
+    )
+
+
+async def _create(ctx: Context, actor: Actor, new: NewJob) -> models.VideoJob:
+    mapping = await validated_options(ctx, new.options)
+    return await ctx.call(
+        job_service.create_job,
+        actor,
+        new.workspace_id,
+        new.filename,
+        new.size_bytes,
+        new.content_type,
+        mapping,
+        max_upload_bytes=ctx.api.settings.max_upload_bytes,
+    )
+
+
+async def _uploading(ctx: Context, job_id: str) -> tuple[models.VideoJob, uploads.MultipartUpload]:
+    """The job (of the caller's workspaces) and its upload in parts, still going on."""
+    row = await ctx.call(job_service.get_job, ctx.mutating_actor(), job_id)
+    if row.status is not models.JobStatus.PENDING:
+        raise Conflict(f"job is {row.status.value}: its upload is over")
+    if row.upload_id is None or row.upload_part_size is None:
+        raise Conflict("this job's input is not uploaded in parts: use the URL of requestUpload")
+    upload = uploads.resume_multipart_upload(
+        row.input_key, row.upload_id, row.size_bytes, row.upload_part_size
+    )
+    return row, upload
+
+
+async def sign_upload_parts(
+    ctx: Context, job_id: str, numbers: list[int]
+) -> list[tuple[int, int, PresignedRequest]]:
+    """A presigned PUT for each part asked for: (number, its length, the request)."""
+    _, upload = await _uploading(ctx, job_id)
+    requests = await uploads.sign_upload_parts(
+        ctx.api.runtime.storage, upload, numbers, ctx.api.settings.upload_url_ttl_s
+    )
+    wanted = sorted(set(numbers))
+    return [
+        (number, upload.plan.part_length(number), request)
+        for number, request in zip(wanted, requests, strict=True)
+    ]
+
+
+async def uploaded_parts(
+    ctx: Context, key: str, upload: tuple[str, int, int]
+) -> list[UploadedPart]:
+    """The parts storage holds of the upload ``(upload id, size, part size)`` to ``key``."""
+    upload_id, size, part_size = upload
+    return await uploads.uploaded_parts(
+        ctx.api.runtime.storage, uploads.resume_multipart_upload(key, upload_id, size, part_size)
+    )
+
+
+async def abort_multipart_upload(ctx: Context, job_id: str) -> models.VideoJob:
+    """Give up an upload in parts: its parts are dropped and its job canceled (it was
+    never charged)."""
+    await _uploading(ctx, job_id)
+    return await cancel_job(ctx, job_id)
+
+
 async def confirm_upload(ctx: Context, job_id: str, review: bool = False) -> models.VideoJob:
     """Charge and queue a job whose input landed in storage with the promised size
-    (``review``: to be analyzed only, then wait in REVIEW)."""
+    (``review``: to be analyzed only, then wait in REVIEW).
+
+    An input uploaded in parts is assembled first. The input is then sealed (local
+    storage refuses to replace it) and its ETag recorded, which the worker checks.
+    """
     actor = ctx.mutating_actor()
     row = await ctx.call(job_service.get_job, actor, job_id)
     if row.status is not models.JobStatus.PENDING:
         # Said before touching storage, which may be slow or down.
         raise Conflict(f"job is {row.status.value}: its upload was already confirmed")
-    stored = await ctx.api.runtime.storage.head(row.input_key)
+    storage = ctx.api.runtime.storage
+    if row.upload_id is not None and row.upload_part_size is not None:
+        upload = uploads.resume_multipart_upload(
+            row.input_key, row.upload_id, row.size_bytes, row.upload_part_size
+        )
+        # Gone: assembled by an earlier confirmation that could not charge.
+        with contextlib.suppress(UploadGone):
+            await uploads.complete_multipart_upload(storage, upload)
+    stored = await storage.seal(row.input_key)
     confirmed = await ctx.call(
         job_service.confirm_upload,
         actor,
         job_id,
         None if stored is None else stored.size,
+        etag=None if stored is None else stored.etag,
         review=review,
     )
     await publish(ctx, confirmed)
@@ -113,6 +225,14 @@ async def render_job(
 async def cancel_job(ctx: Context, job_id: str) -> models.VideoJob:
     row = await ctx.call(job_service.cancel_job, ctx.mutating_actor(), job_id)
     await publish(ctx, row)
+    if row.upload_id is not None:
+        # Its parts cost storage until aborted; if storage is away now, the workers'
+        # sweep of abandoned uploads aborts it later.
+        try:
+            await ctx.api.runtime.storage.abort_multipart_upload(row.input_key, row.upload_id)
+            await ctx.call(job_service.forget_upload, row.id, row.upload_id)
+        except StorageUnavailable as exc:
+            logger.warning("job %s: could not abort its upload yet: %s", row.id, exc)
     return row
 
 
@@ -216,13 +336,16 @@ async def delete_account(ctx: Context, confirm_email: str) -> str:
 async def job_updates(
     ctx: Context, job_id: str
 ) -> AsyncGenerator[models.VideoJob | JobEvent, None]:
-    """The job now, then every event of it; ends after a final state.
+    """The job now, then every change of it; ends after a final state.
 
     Subscribing before reading the current state means no event can fall between the
-    two. A job that completed or awaits review is read again (its output, exports and
-    review deadline are not in the event). Leaving
-    the loop for any reason, a client that went away included, frees the event-bus
-    subscription and the count of live subscriptions.
+    two. The job is read again whenever events may have been missed (the bus lost
+    Redis, or the checks of :mod:`hushcut.api.live` saw its status change unseen), so
+    the final state always arrives; and a job that completed or awaits review is read
+    again (its output, exports and review deadline are not in the event). The
+    subscription ends with an error when its caller loses access. Leaving the loop for
+    any reason, a client that went away included, frees the event-bus subscription and
+    the count of live subscriptions.
     """
     actor = ctx.actor
     api = ctx.api
@@ -233,15 +356,30 @@ async def job_updates(
             yield row
             if row.status.is_final:
                 return
-            async for event in events:
-                if event.status in RELOADED:
-                    yield await ctx.call(job_service.load_job, job_id)
-                else:
-                    yield event
-                if event.is_final:
-                    return
+            shown = _shown(row)
+            with api.live.watch(actor, row) as live:
+                # aclosing: leaving the loop ends the read of the events it may have under
+                # way, before the event-bus subscription is closed.
+                async with aclosing(live.follow(events)) as changes:
+                    async for change in changes:
+                        if isinstance(change, JobEvent) and change.status not in RELOADED:
+                            state: models.VideoJob | JobEvent = change
+                        else:  # missed events, completed or in review: the job as it is now
+                            state = await ctx.call(job_service.load_job, job_id)
+                        if _shown(state) == shown:
+                            continue
+                        shown = _shown(state)
+                        live.status = state.status
+                        yield state
+                        if state.status.is_final:
+                            return
         finally:
             api.live_subscriptions -= 1
+
+
+def _shown(state: models.VideoJob | JobEvent) -> tuple[object, ...]:
+    """What a subscriber sees of a state: the same twice in a row is sent once."""
+    return (state.status, state.stage, state.progress, state.error)
 
 
 async def publish(ctx: Context, row: models.VideoJob) -> None:

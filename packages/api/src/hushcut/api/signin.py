@@ -1,5 +1,5 @@
-"""Browser sign-in routes: /auth/google/login, /auth/google/callback, /auth/logout and
-/auth/logout-everywhere."""
+"""Browser sign-in routes: Google (/auth/google/...), an API token (/auth/token), the
+methods on offer (/auth/methods), /auth/logout and /auth/logout-everywhere."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.exceptions import SerializationException
 from litestar.params import Parameter
 from litestar.response import Redirect, Response
 from litestar.status_codes import (
@@ -14,10 +15,12 @@ from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.api.oidc import SignInError
+from hushcut.api.origins import same_origin
 from hushcut.api.sessions import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -33,6 +36,7 @@ from hushcut.core.services import sessions as session_service
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import Actor
 from hushcut.core.services.identities import sign_in_with_identity
+from hushcut.core.services.tokens import verify_api_token
 
 logger = logging.getLogger("hushcut.api.signin")
 
@@ -118,12 +122,62 @@ async def google_callback(
     return response
 
 
+@get("/auth/methods", include_in_schema=False)
+async def sign_in_methods(request: AnyRequest) -> dict[str, bool]:
+    """How a person can sign in here (the sign-in page shows Google only when configured)."""
+    api: ApiState = request.app.state.api
+    return {"google": api.oidc is not None, "token": True}
+
+
+@post("/auth/token", include_in_schema=False, status_code=200, request_max_body_size=4096)
+async def token_sign_in(request: AnyRequest) -> Response[dict[str, str]]:
+    """Trade an API token for a browser session: ``{"token": "hc_..."}`` in a JSON body.
+
+    The session reaches what the token reaches (its workspace) and ends when the token is
+    revoked or its user leaves that workspace; the page never keeps the token itself.
+    Only JSON from the app's own origin is accepted: a cross-site form cannot sign a
+    visitor into someone else's account.
+    """
+    api: ApiState = request.app.state.api
+    origin = request.headers.get("origin")
+    if origin is not None and not same_origin(origin, api.settings.app_url):
+        return _error(HTTP_403_FORBIDDEN, "cross-origin sign-in refused")
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return _error(HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the token as JSON")
+    try:
+        body = await request.json()
+    except SerializationException:
+        body = None
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        return _error(HTTP_400_BAD_REQUEST, 'send {"token": "<your API token>"}')
+    async with api.runtime.sessionmaker() as session:
+        try:
+            actor = await verify_api_token(session, token.strip())
+        except ServiceError as exc:
+            return _error(HTTP_401_UNAUTHORIZED, str(exc))
+        response: Response[dict[str, str]] = Response({"status": "signed in"})
+        await start_browser_session(
+            api, session, response, actor.user_id, api_token_id=actor.token_id
+        )
+    return response
+
+
 async def start_browser_session(
-    api: ApiState, session: AsyncSession, response: Response[Any], user_id: str
+    api: ApiState,
+    session: AsyncSession,
+    response: Response[Any],
+    user_id: str,
+    *,
+    api_token_id: str | None = None,
 ) -> None:
     """Sign ``user_id`` in on this browser: a session on the server, and its cookies on
-    ``response`` (the session cookie, and the CSRF token the page's script reads)."""
-    token = await session_service.start_session(session, user_id)
+    ``response`` (the session cookie, and the CSRF token the page's script reads).
+
+    A session opened with an API token (``api_token_id``) reaches only that token's
+    workspace and ends with the token.
+    """
+    token = await session_service.start_session(session, user_id, api_token_id=api_token_id)
     browser, cookie = api.signer.new_session(user_id, token)
     response.set_cookie(
         SESSION_COOKIE, cookie, **api.signer.cookie_options(max_age=SESSION_MAX_AGE_S)
@@ -181,3 +235,7 @@ async def logout_everywhere(request: AnyRequest) -> Response[dict[str, Any]]:
 
 def _refuse(message: str) -> Response[object]:
     return Response({"error": message}, status_code=HTTP_400_BAD_REQUEST)
+
+
+def _error(status: int, message: str) -> Response[dict[str, str]]:
+    return Response({"error": message}, status_code=status)

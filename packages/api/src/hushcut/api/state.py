@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hushcut.api.live import LiveSubscriptions
 from hushcut.api.metrics import ApiMetrics
 from hushcut.api.ratelimit import RequestLimits
 from hushcut.api.sessions import SessionSigner
@@ -30,6 +31,8 @@ class ApiState:
     signer: SessionSigner
     limiter: RequestLimits
     metrics: ApiMetrics
+    #: Live jobUpdates subscriptions, checked against the database.
+    live: LiveSubscriptions
     oidc: OidcProvider | None = None
     billing: Billing | None = None
     #: jobUpdates subscriptions open in this process (their event-bus subscriptions).

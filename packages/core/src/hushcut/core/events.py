@@ -23,6 +23,8 @@ CHANNEL_PREFIX = "hushcut:job:"
 #: Events a slow in-process subscriber may fall behind by; beyond that the oldest
 #: progress updates are dropped (the latest state is what matters).
 SUBSCRIBER_BUFFER = 256
+#: Seconds between two attempts to listen again after Redis went away.
+RESUBSCRIBE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +71,29 @@ class JobEvent:
         return cls(**data)
 
 
+@dataclass(frozen=True, slots=True)
+class EventsMissed:
+    """Said by a subscription that lost the bus (Redis went away): events of the job may
+    have been published meanwhile and lost, so read its state from the database. Said
+    again at each attempt to get the bus back, and once more when it is back."""
+
+    job_id: str
+
+
+#: What a subscription yields.
+JobChange = JobEvent | EventsMissed
+
+
 @runtime_checkable
 class JobEventBus(Protocol):
     async def publish(self, event: JobEvent) -> None: ...
 
-    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[JobEvent]]:
-        """Events of one job published after entry; everything is freed on exit."""
+    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[JobChange]]:
+        """Changes of one job published after entry; everything is freed on exit.
+
+        A subscription never ends by itself and never raises for an outage: it yields
+        :class:`EventsMissed` while it cannot listen.
+        """
         ...
 
     async def close(self) -> None: ...
@@ -94,11 +113,11 @@ class InProcessEventBus:
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[JobEvent]]:
+    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[JobChange]]:
         queue: asyncio.Queue[JobEvent] = asyncio.Queue(SUBSCRIBER_BUFFER)
         self._queues.setdefault(job_id, set()).add(queue)
 
-        async def events() -> AsyncGenerator[JobEvent, None]:
+        async def events() -> AsyncGenerator[JobChange, None]:
             while True:
                 yield await queue.get()
 
@@ -125,16 +144,26 @@ class InProcessEventBus:
 class RedisEventBus:
     """Redis pub/sub on ``hushcut:job:<id>``: any API instance serves any subscriber."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, listener: Redis | None = None) -> None:
         self.redis = redis
+        #: The client subscriptions listen with: it must not reconnect by itself, or
+        #: events published while it was away would be lost without a word.
+        self.listener = listener or redis
 
     @classmethod
     def from_url(cls, url: str) -> RedisEventBus:
-        from hushcut.core.redis_connection import redis_client
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        # Reconnects by itself: a publish on a connection Redis dropped (a restart) is
-        # sent again on a fresh one rather than lost.
-        return cls(redis_client(url))
+        from hushcut.core.redis_connection import CONNECT_TIMEOUT_S, redis_client
+
+        # Publishing reconnects by itself: a publish on a connection Redis dropped (a
+        # restart) is sent again on a fresh one rather than lost.
+        listener = Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=CONNECT_TIMEOUT_S
+        )
+        return cls(redis_client(url), listener)
 
     async def publish(self, event: JobEvent) -> None:
         """Best effort: the database is the source of truth and subscribers start from
@@ -147,33 +176,80 @@ class RedisEventBus:
             log.warning("could not publish job %s event to Redis: %s", event.job_id, exc)
 
     @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[JobEvent]]:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[JobChange]]:
         channel = CHANNEL_PREFIX + job_id
+        listening = _Listening(self.listener, channel)
         # Subscribed before yielding: the caller can read the job's current state next
-        # and miss no change published after that.
-        await pubsub.subscribe(channel)
-
-        async def events() -> AsyncGenerator[JobEvent, None]:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                try:
-                    yield JobEvent.from_json(message["data"])
-                except (ValueError, KeyError, TypeError):
-                    log.warning("ignoring malformed event on %s", channel)
-
-        iterator = events()
+        # and miss no change published after that. If Redis is away, the subscription
+        # starts by saying so (EventsMissed) and keeps trying.
+        await listening.connect()
+        iterator = listening.events()
         try:
             yield iterator
         finally:
             await iterator.aclose()
-            with contextlib.suppress(Exception):
-                await pubsub.unsubscribe(channel)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await listening.disconnect()
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self.listener is not self.redis:
+            await self.listener.aclose()
+
+
+class _Listening:
+    """One Redis subscription to a channel that survives Redis going away: it subscribes
+    again (every ``RESUBSCRIBE_S``) and says :class:`EventsMissed` meanwhile."""
+
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.job_id = channel.removeprefix(CHANNEL_PREFIX)
+        self.pubsub: Any = None
+
+    async def connect(self) -> bool:
+        from redis.exceptions import RedisError
+
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+        except (RedisError, OSError) as exc:
+            log.warning("cannot listen to %s on Redis (%s); retrying", self.channel, exc)
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            return False
+        self.pubsub = pubsub
+        return True
+
+    async def disconnect(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe(self.channel)
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def events(self) -> AsyncGenerator[JobChange, None]:
+        from redis.exceptions import RedisError
+
+        while True:
+            if self.pubsub is None:
+                yield EventsMissed(self.job_id)
+                await asyncio.sleep(RESUBSCRIBE_S)
+                if await self.connect():
+                    log.info("listening to %s on Redis again", self.channel)
+                    yield EventsMissed(self.job_id)  # what was published meanwhile is lost
+                continue
+            try:
+                async for message in self.pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        yield JobEvent.from_json(message["data"])
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("ignoring malformed event on %s", self.channel)
+            except (RedisError, OSError) as exc:
+                log.warning("lost Redis while listening to %s (%s)", self.channel, exc)
+                await self.disconnect()
 
 
 def create_event_bus(redis_url: str | None) -> JobEventBus:

@@ -165,6 +165,11 @@ class BrowserSession(Base):
     #: sha256 hex of the session token the cookie carries; the token is never stored.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: Set for a session opened with an API token (``POST /auth/token``): it reaches only
+    #: that token's workspace and ends when the token is revoked or deleted.
+    api_token_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
 
@@ -237,6 +242,12 @@ class VideoJob(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     input_key: Mapped[str] = mapped_column(String(1024))
+    #: The storage upload in parts (S3 multipart upload id) the input is arriving by,
+    #: until it is completed or aborted; with its part size it is all it takes to go on.
+    upload_id: Mapped[str | None] = mapped_column(String(1024), default=None)
+    upload_part_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    #: The input's ETag when its upload was confirmed: a worker refuses a replaced input.
+    input_etag: Mapped[str | None] = mapped_column(String(255), default=None)
     output_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     input_duration_s: Mapped[float | None] = mapped_column(Float, default=None)
     output_duration_s: Mapped[float | None] = mapped_column(Float, default=None)

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from hushcut.core.capabilities import WorkerOffer
     from hushcut.core.runtime import Runtime
 
 
@@ -41,6 +42,11 @@ class OptionsValidator(Protocol):
 
     async def validate(self, options: Mapping[str, Any]) -> None:
         """Raise :class:`~hushcut.core.errors.BadUserInput` naming what is wrong."""
+        ...
+
+    async def current_offers(self) -> list[WorkerOffer]:
+        """What the workers offer (those running, else those last seen; maybe none):
+        what a client's options form can list."""
         ...
 
 

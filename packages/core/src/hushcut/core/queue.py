@@ -109,6 +109,22 @@ class HushcutRedisBroker(RedisStreamBroker):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
+    async def ensure_consumer_group(self) -> bool:
+        """Create the consumer group if Redis lost it (a restart without data); True if
+        it had to. Workers call it on their heartbeat, so the group comes back while
+        every worker is busy too, not only when one next reads the stream."""
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            try:
+                await redis.xgroup_create(
+                    self.queue_name, self.consumer_group_name, id=self.consumer_id, mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" in str(exc):
+                    return False
+                raise
+        logger.warning("Redis consumer group was missing (Redis restarted?); recreated it")
+        return True
+
     async def _recreate_group(self, backoff: float) -> None:
         try:
             await self._declare_consumer_group()

@@ -29,7 +29,7 @@ from hushcut.core.events import JobEvent
 from hushcut.core.metrics import SWEEP_LAST_SUCCESS, SWEEPS
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
-from hushcut.core.services import retention
+from hushcut.core.services import retention, uploads
 from hushcut.core.services.retention import RetentionPolicy, SweepReport
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,27 @@ STOP_GRACE_S = 10.0
 async def _abandoned_uploads(
     runtime: Runtime, policy: RetentionPolicy, now: datetime
 ) -> SweepReport:
+    """Uploads nobody will confirm: a single PUT an hour after its URL expired, an upload
+    in parts MULTIPART_UPLOAD_TTL_S after it started (its part URLs are signed again on
+    demand, so their expiry says nothing) or once its job ended otherwise."""
     async with runtime.session() as session:
-        return await retention.sweep_abandoned_uploads(
+        report = await retention.sweep_abandoned_uploads(
             session, runtime.storage, policy, now, runtime.events
         )
+    given_up = await uploads.sweep_abandoned_uploads(
+        runtime.sessionmaker,
+        runtime.storage,
+        ttl_s=runtime.settings.multipart_upload_ttl_s,
+        now=now,
+    )
+    for job in given_up:
+        try:
+            await runtime.events.publish(JobEvent.from_job(job))
+        except Exception as exc:
+            log.warning("job %s: could not publish its cancel: %s", job.id, exc)
+    report.handled += len(given_up)
+    report.canceled.extend(job.id for job in given_up)
+    return report
 
 
 async def _inputs(runtime: Runtime, policy: RetentionPolicy, now: datetime) -> SweepReport:

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest accepted upload, bytes.",
     )
+    multipart_upload_ttl_s: int = Field(
+        default=24 * 3600,
+        gt=0,
+        description="Time an upload in parts may take from its start to confirmUpload, "
+        "seconds; after it the upload is aborted and its job canceled.",
+    )
 
     # --- retention ----------------------------------------------------------------------
     input_retention_hours: float = Field(
@@ -209,6 +215,29 @@ class Settings(BaseSettings):
         gt=0,
         description="Hours a job waits in REVIEW before it is canceled and refunded.",
     )
+    max_input_duration_s: float = Field(
+        default=4 * 3600,
+        gt=0,
+        description="Longest input accepted, seconds of media; longer ones fail at probe "
+        "(refunded).",
+    )
+    job_time_budget_factor: float = Field(
+        default=4.0,
+        gt=0,
+        description="Seconds of processing a job may take per second of its input's "
+        "duration before it is stopped and failed (refunded).",
+    )
+    job_time_budget_min_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Processing time every job may take whatever its duration, seconds.",
+    )
+    storage_outage_budget_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a running job waits for storage to answer again before it "
+        "fails; jobs not yet started wait as long as it takes.",
+    )
 
     # --- operations ---------------------------------------------------------------------
     log_level: str = Field(default="INFO")
@@ -221,6 +250,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests per minute allowed per token, per signed-in user and per "
         "client address.",
+    )
+    graphql_max_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest GraphQL request accepted, bytes: the document (comments "
+        "included) and its variables together, over HTTP and websockets.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -51,6 +51,7 @@ from hushcut.pipeline import (
     ProgressCallback,
     Segment,
     Timeline,
+    probe,
 )
 from hushcut.worker import metrics
 
@@ -64,6 +65,8 @@ PROGRESS_INTERVAL_S = 0.25
 MAX_HEARTBEAT_S = 2.0
 #: First pause before retrying a transient error; doubled each time.
 RETRY_BASE_DELAY_S = 1.0
+#: Longest pause between two tries while storage is away.
+MAX_STORAGE_RETRY_DELAY_S = 15.0
 
 #: Share of the job's progress bar the pipeline covers (download before, upload after).
 PIPELINE_START = 0.05
@@ -73,6 +76,9 @@ ANALYSIS_SHARE = 0.2
 
 STORAGE_MESSAGE = "storage unavailable, retry later"
 INPUT_MISSING_MESSAGE = "the uploaded file is no longer in storage; upload it again"
+INPUT_REPLACED_MESSAGE = (
+    "the uploaded file was replaced after its upload was confirmed; upload it again as a new job"
+)
 INTERNAL_MESSAGE = "processing failed because of an internal error; retry the job"
 
 
@@ -160,11 +166,25 @@ class _RunningJob:
     #: What a cancel must remove from storage: the keys this run writes (a render keeps
     #: the analysis it renders from), or None for everything under the job's output.
     writes: list[str] | None = None
+    started: float = field(default_factory=time.monotonic)
+    #: The processing time the job may take (from its input's duration), once known.
+    budget_s: float | None = None
+    #: Time spent waiting for storage to come back, which the budget does not count.
+    paused_s: float = 0.0
+    over_budget: bool = False
 
     def stop(self, reason: str) -> None:
         if not self.abort.is_set():
             self.abort_reason = reason
             self.abort.set()
+
+    def check_budget(self) -> None:
+        """Stop the job if it ran past its time budget."""
+        if self.budget_s is None or self.over_budget:
+            return
+        if time.monotonic() - self.started - self.paused_s > self.budget_s:
+            self.over_budget = True
+            self.stop("over its time budget")
 
 
 class JobProcessor:
@@ -194,6 +214,9 @@ class JobProcessor:
         self.lease_s = float(self.settings.job_lease_s)
         self.heartbeat_s = min(self.lease_s / 3, MAX_HEARTBEAT_S)
         self.draining = False
+        #: False once storage failed, until it answers again: no new job is claimed
+        #: meanwhile (queued jobs wait rather than fail).
+        self.storage_answers = True
         self._running: dict[str, _RunningJob] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -242,6 +265,8 @@ class JobProcessor:
         """Claim the best claimable job, or None (nothing to do, or draining)."""
         if self.draining or self.running >= self.concurrency:
             return None
+        if not await self._storage_is_back():
+            return None
         now = datetime.now(UTC)
         async with self.runtime.sessionmaker() as session:
             candidates = await job_service.claimable_job_ids(
@@ -258,6 +283,18 @@ class JobProcessor:
             if job is not None:
                 return job
         return None
+
+    async def _storage_is_back(self) -> bool:
+        """Whether storage answers (asked only after it failed)."""
+        if self.storage_answers:
+            return True
+        try:
+            await self.runtime.storage.check()
+        except StorageUnavailable:
+            return False
+        self.storage_answers = True
+        logger.info("worker %s: storage answers again; taking jobs", self.worker_id)
+        return True
 
     async def _claim(self, job_id: str) -> VideoJob | None:
         async with self.runtime.sessionmaker() as session:
@@ -350,9 +387,8 @@ class JobProcessor:
                 work = Path(tmp)
                 source = work / "input" / job_service.sanitise_filename(job.filename)
                 reporter.set("download", 0.0)
-                await self._retrying(
-                    "download", running, lambda: self._download(job.input_key, source)
-                )
+                await self._retrying("download", running, lambda: self._download(job, source))
+                running.budget_s = self._time_budget(job, await self._duration_of(source))
                 if edit is not None:
                     running.writes = self._render_keys(job)
                     done = await self._render_edit(job, running, reporter, source, edit)
@@ -364,6 +400,9 @@ class JobProcessor:
                 await self._notify(done)
                 return "completed" if done.status is JobStatus.COMPLETED else "review"
         except (AbortJob, CanceledError, Conflict, NotFound) as exc:
+            if running.over_budget:
+                await self._remove_partial(job.id, running)
+                return await self._fail(job, self._over_budget_message(running), kind="budget")
             reason = exc.reason if isinstance(exc, AbortJob) else running.abort_reason or str(exc)
             return await self._stopped(job, reason)
         except InputMissing as exc:
@@ -596,13 +635,7 @@ class JobProcessor:
         if current.status == JobStatus.CANCELED:
             # Canceled by its owner: remove whatever this attempt put in storage (a
             # render keeps the analysis it was rendering from, for a retry).
-            running = self._running.get(job.id)
-            if running is not None and running.writes is not None:
-                with contextlib.suppress(ServiceError):
-                    for key in running.writes:
-                        await self.runtime.storage.delete(key)
-            else:
-                await self._remove_made_for(job.id)
+            await self._remove_partial(job.id, self._running.get(job.id))
             logger.info("job %s canceled; partial output removed", job.id)
             return "canceled"
         if current.lease_owner == self.worker_id and current.status == JobStatus.PROCESSING:
@@ -612,6 +645,16 @@ class JobProcessor:
         # leave storage alone; the other worker owns the job now.
         logger.warning("job %s: lease lost (%s); leaving it to its new owner", job.id, reason)
         return "lease_lost"
+
+    async def _remove_partial(self, job_id: str, running: _RunningJob | None) -> None:
+        """Remove what a stopped attempt put in storage (a render keeps the analysis it
+        was rendering from, for a retry)."""
+        if running is not None and running.writes is not None:
+            with contextlib.suppress(ServiceError):
+                for key in running.writes:
+                    await self.runtime.storage.delete(key)
+        else:
+            await self._remove_made_for(job_id)
 
     async def _remove_made_for(self, job_id: str) -> None:
         """Delete everything a run made for the job (output and derived objects; not the
@@ -670,18 +713,30 @@ class JobProcessor:
                 running.stop("job canceled or lease lost")
                 return
             deadline = time.monotonic() + self.lease_s
+            running.check_budget()
 
     def _check(self, running: _RunningJob) -> None:
         if running.abort.is_set():
             raise AbortJob(running.abort_reason)
 
     # --- storage -------------------------------------------------------------------------
-    async def _download(self, key: str, path: Path) -> None:
+    async def _download(self, job: VideoJob, path: Path) -> None:
+        """Fetch the job's input, if it is still the object confirmed (its size and the
+        ETag recorded then): a presigned PUT stays valid until it expires, and S3 cannot
+        refuse it, so a replaced input is found here and the job fails (refunded)."""
+        storage = self.runtime.storage
+        found = await storage.head(job.input_key)
+        if found is None:
+            raise InputMissing(INPUT_MISSING_MESSAGE)
+        if found.size != job.size_bytes or (
+            job.input_etag is not None and found.etag != job.input_etag
+        ):
+            raise InputMissing(INPUT_REPLACED_MESSAGE)
         try:
-            await self.runtime.storage.download_file(key, path)
+            await storage.download_file(job.input_key, path)
         except StorageUnavailable:
             # Storage answers but the object is gone: retrying cannot help.
-            if await self.runtime.storage.head(key) is None:
+            if await storage.head(job.input_key) is None:
                 raise InputMissing(INPUT_MISSING_MESSAGE) from None
             raise
 
@@ -691,29 +746,88 @@ class JobProcessor:
     async def _retrying(
         self, operation: str, running: _RunningJob, call: Callable[[], Awaitable[T]]
     ) -> T:
-        """Run ``call``, retrying transient errors with backoff up to job_max_attempts."""
+        """Run ``call``, retrying what may pass: storage errors with backoff for as long
+        as STORAGE_OUTAGE_BUDGET_S allows (the wait does not count against the job's time
+        budget), other transient errors up to job_max_attempts tries."""
         attempts = self.settings.job_max_attempts
-        for attempt in range(1, attempts + 1):
+        outage_since: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
             self._check(running)
             try:
-                return await call()
-            except (StorageUnavailable, PipelineError) as exc:
+                result = await call()
+            except StorageUnavailable as exc:
+                self.storage_answers = False
+                now = time.monotonic()
+                outage_since = now if outage_since is None else outage_since
+                left = self.settings.storage_outage_budget_s - (now - outage_since)
+                if left <= 0:
+                    raise
+                delay = min(RETRY_BASE_DELAY_S * 2 ** (attempt - 1), MAX_STORAGE_RETRY_DELAY_S)
+                delay = min(delay, left)
+                reason: Exception = exc
+                tries = f"waiting up to {left:.0f}s more for storage"
+            except PipelineError as exc:
                 transient = exc.transient and not isinstance(exc, CanceledError)
-                if not transient or attempt == attempts:
+                if not transient or attempt >= attempts:
                     raise
                 delay = RETRY_BASE_DELAY_S * 2 ** (attempt - 1)
-                metrics.RETRIES.labels(operation=operation).inc()
-                logger.warning(
-                    "job %s: %s failed (%s); retry %d/%d in %.0fs",
-                    running.job_id,
-                    operation,
-                    exc,
-                    attempt,
-                    attempts - 1,
-                    delay,
-                )
+                reason = exc
+                tries = f"retry {attempt}/{attempts - 1}"
+            else:
+                if outage_since is not None:
+                    logger.info(
+                        "job %s: %s went through after %.0fs of storage outage",
+                        running.job_id,
+                        operation,
+                        time.monotonic() - outage_since,
+                    )
+                return result
+            metrics.RETRIES.labels(operation=operation).inc()
+            logger.warning(
+                "job %s: %s failed (%s); %s, next try in %.0fs",
+                running.job_id,
+                operation,
+                reason,
+                tries,
+                delay,
+            )
+            paused = time.monotonic()
+            try:
                 await self._sleep_unless_aborted(running, delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+            finally:
+                if isinstance(reason, StorageUnavailable):
+                    running.paused_s += time.monotonic() - paused
+
+    # --- time budget ---------------------------------------------------------------------
+    async def _duration_of(self, source: Path) -> float | None:
+        """The input's duration from its container's header (None if it does not say:
+        the pipeline's own probe then reports what is wrong)."""
+        try:
+            info = await asyncio.to_thread(probe, source, keyframes=False)
+        except PipelineError:
+            return None
+        return info.duration
+
+    def _time_budget(self, job: VideoJob, duration: float | None) -> float:
+        """The processing time the job may take; MediaError if its input is too long."""
+        longest = self.settings.max_input_duration_s
+        if duration is not None and duration > longest:
+            raise MediaError(
+                f"{job.filename} is {clock(duration)} long; the longest input accepted is "
+                f"{clock(longest)}"
+            )
+        factor = self.settings.job_time_budget_factor
+        return max(self.settings.job_time_budget_min_s, factor * (duration or longest))
+
+    @staticmethod
+    def _over_budget_message(running: _RunningJob) -> str:
+        allowed = clock(running.budget_s or 0.0)
+        return (
+            f"processing took longer than the {allowed} allowed for this file, and was "
+            "stopped; retry the job, and contact support if it keeps happening"
+        )
 
     async def _sleep_unless_aborted(self, running: _RunningJob, delay: float) -> None:
         deadline = time.monotonic() + delay
@@ -850,6 +964,18 @@ JSON_TYPE = "application/json"
 
 def kept_segments(timeline: Timeline) -> list[KeptSegment]:
     return [KeptSegment(float(s.start), float(s.end), float(s.speed)) for s in timeline.segments]
+
+
+def clock(seconds: float) -> str:
+    """A duration for people: 4h 00m, 12m 05s, 42s."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:

@@ -27,7 +27,12 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from hushcut.core.capabilities import WorkerOffer
-from hushcut.core.queue import DEFAULT_REDELIVERY_S, send_hint
+from hushcut.core.queue import (
+    DEFAULT_REDELIVERY_S,
+    REDIS_DOWN_ERRORS,
+    HushcutRedisBroker,
+    send_hint,
+)
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
 from hushcut.core.services import workers as worker_registry
@@ -256,7 +261,8 @@ class WorkerRunner:
                 return
 
     async def _heartbeat(self) -> None:
-        """Keep this worker's offer alive in the database (re-register if it vanished)."""
+        """Keep this worker's offer alive in the database (re-register if it vanished),
+        and the queue's consumer group in Redis (recreated if a restart lost it)."""
         while not await wait_event(self._finish, self.heartbeat_s):
             try:
                 async with self.runtime.sessionmaker() as session:
@@ -267,6 +273,11 @@ class WorkerRunner:
                     await self._advertise()
             except Exception as exc:
                 logger.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+            if isinstance(self.broker, HushcutRedisBroker):
+                try:
+                    await self.broker.ensure_consumer_group()
+                except REDIS_DOWN_ERRORS as exc:
+                    logger.debug("worker %s: Redis unreachable: %s", self.worker_id, exc)
 
     async def reconcile_once(self, *, min_queued_age_s: float | None = None) -> int:
         """Send a hint for each job nobody holds that this worker can run, up to its free

@@ -6,25 +6,31 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema
+from graphql import build_schema as build_graphql_schema
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from hushcut.api import operations
+from hushcut.api.graphql import catalog
 from hushcut.api.graphql.context import Context, Info
 from hushcut.api.graphql.documents import DocumentCache, PreparedDocuments
 from hushcut.api.graphql.errors import process_errors
 from hushcut.api.graphql.fields import field, mutation, subscription
 from hushcut.api.graphql.types import (
+    LONG_SCALAR,
     ApiToken,
     CheckoutSession,
     CutOptionsInput,
     Invitation,
     Job,
+    Long,
     Member,
+    MultipartUpload,
     NewApiToken,
     SegmentInput,
+    UploadPartRequest,
     UploadTicket,
     User,
     Workspace,
@@ -62,6 +68,16 @@ class Query:
         ctx = info.context
         return Job.from_model(await ctx.call(job_service.get_job, ctx.actor, id))
 
+    @field(
+        description="The options a cut accepts here, plugins' included, as the workers offer them."
+    )
+    async def cut_options(self, info: Info) -> list[catalog.CutOption]:
+        return await catalog.cut_options(info.context)
+
+    @field(description="Credit packs on sale; empty when billing is off.")
+    def credit_packs(self, info: Info) -> list[catalog.CreditPack]:
+        return catalog.credit_packs(info.context)
+
 
 @strawberry.type
 class Mutation:
@@ -85,21 +101,57 @@ class Mutation:
         info: Info,
         workspace_id: strawberry.ID,
         filename: str,
-        size_bytes: int,
+        size_bytes: Long,
         content_type: str,
         options: CutOptionsInput | None = None,
     ) -> UploadTicket:
-        mapping = options.to_mapping() if options is not None else {}
-        row, upload = await operations.request_upload(
-            info.context, workspace_id, filename, size_bytes, content_type, mapping
-        )
+        new = new_job(workspace_id, filename, size_bytes, content_type, options)
+        row, upload = await operations.request_upload(info.context, new)
         return UploadTicket.for_upload(row, upload)
 
     @mutation(
-        description="Check the upload landed with the promised size, charge one credit and "
-        "queue the job. A second call for the same job is a CONFLICT and charges nothing. "
-        "With review: true the worker only analyzes the input and the job waits in REVIEW "
-        "for renderJob (which costs nothing more)."
+        description="Create a PENDING job whose input goes to storage in parts: for any "
+        "file, and the only way above 5 GiB. Then signUploadParts, PUT each part, and "
+        "confirmUpload. partSizeBytes (5 MiB to 5 GiB, default 64 MiB; larger when the "
+        "file would need more than 10,000 parts) is the size of every part but the last."
+    )
+    async def start_multipart_upload(
+        self,
+        info: Info,
+        workspace_id: strawberry.ID,
+        filename: str,
+        size_bytes: Long,
+        content_type: str,
+        options: CutOptionsInput | None = None,
+        part_size_bytes: Long | None = None,
+    ) -> MultipartUpload:
+        new = new_job(workspace_id, filename, size_bytes, content_type, options)
+        row = await operations.start_multipart_upload(info.context, new, part_size_bytes)
+        return MultipartUpload.of(Job.from_model(row))
+
+    @mutation(
+        description="Presigned PUTs for parts of an upload in parts (at most 100 part "
+        "numbers a call; ask again for a part to retry it alone, or when its URL expired)."
+    )
+    async def sign_upload_parts(
+        self, info: Info, job_id: strawberry.ID, part_numbers: list[int]
+    ) -> list[UploadPartRequest]:
+        signed = await operations.sign_upload_parts(info.context, job_id, part_numbers)
+        return [UploadPartRequest.of(number, length, request) for number, length, request in signed]
+
+    @mutation(
+        description="Give up an upload in parts: its parts are dropped and the job is "
+        "CANCELED (it was never charged)."
+    )
+    async def abort_multipart_upload(self, info: Info, job_id: strawberry.ID) -> Job:
+        return Job.from_model(await operations.abort_multipart_upload(info.context, job_id))
+
+    @mutation(
+        description="Check the upload landed with the promised size (assembling an upload "
+        "in parts first), charge one credit and queue the job; the input can no longer be "
+        "replaced. A second call for the same job is a CONFLICT and charges nothing. With "
+        "review: true the worker only analyzes the input and the job waits in REVIEW for "
+        "renderJob (which costs nothing more)."
     )
     async def confirm_upload(
         self, info: Info, job_id: strawberry.ID, review: bool | None = False
@@ -260,6 +312,17 @@ class Mutation:
         return strawberry.ID(await operations.delete_account(info.context, confirm_email))
 
 
+def new_job(
+    workspace_id: str,
+    filename: str,
+    size_bytes: int,
+    content_type: str,
+    options: CutOptionsInput | None,
+) -> operations.NewJob:
+    mapping = options.to_mapping() if options is not None else {}
+    return operations.NewJob(workspace_id, filename, size_bytes, content_type, mapping)
+
+
 @strawberry.type
 class Subscription:
     @subscription(
@@ -298,6 +361,8 @@ class HushcutSchema(strawberry.Schema):
     """Strawberry's schema with Hushcut's error policy (see :mod:`.errors`)."""
 
     count_error: Callable[[str], None] | None = None
+    #: The parsed documents kept for reuse (see :class:`DocumentCache`).
+    documents: DocumentCache | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -325,16 +390,25 @@ def build_schema(count_error: Callable[[str], None] | None = None) -> HushcutSch
     """
     documents = DocumentCache(CACHE_SIZE)
     rules = validation_rules()
+    types: list[GraphQLSchema] = []
+
+    def schema_types() -> GraphQLSchema:
+        # Validation needs the types only: built once from the schema's own SDL, so
+        # that documents can be validated in a thread without Strawberry's internals.
+        if not types:
+            types.append(build_graphql_schema(str(schema)))
+        return types[0]
 
     def prepared_documents() -> SchemaExtension:
-        return PreparedDocuments(documents, MAX_TOKENS, rules)
+        return PreparedDocuments(documents, MAX_TOKENS, rules, schema_types)
 
     schema = HushcutSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={Long: LONG_SCALAR}),
         extensions=[prepared_documents, OperationScope],
     )
     schema.count_error = count_error
+    schema.documents = documents
     return schema

@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NewType
 
 import strawberry
 from strawberry.scalars import JSON
 
+from hushcut.api import operations
 from hushcut.api.cursors import decode_cursor, encode_cursor
 from hushcut.api.graphql.context import Info
 from hushcut.api.graphql.fields import field
@@ -28,7 +29,31 @@ from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import MANAGERS
 from hushcut.core.services.paging import Page, Position
 from hushcut.core.services.retention import RetentionPolicy
-from hushcut.core.storage import PresignedRequest
+from hushcut.core.storage import PresignedRequest, plan_parts
+
+
+def _parse_long(value: object) -> int:
+    # JSON numbers may arrive as floats (JavaScript has no integers): whole ones count.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"Long cannot represent a non-integer value: {value!r}")
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError(f"Long cannot represent a value outside 64 bits: {value}")
+    return value
+
+
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+#: A 64-bit integer; the schema maps it to the scalar below (StrawberryConfig.scalar_map).
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
+    description="A whole number from -2^63 to 2^63-1, written as a JSON number: sizes "
+    "in bytes, which outgrow Int (2^31-1, 2 GiB). Clients in JavaScript read it exactly "
+    "up to 2^53 (8 PiB).",
+    serialize=int,
+    parse_value=_parse_long,
+)
 
 # The core enums are the GraphQL enums: one definition, no mapping to keep in step.
 strawberry.enum(
@@ -163,7 +188,7 @@ class Job:
     progress: float = strawberry.field(description="Progress of the whole job, 0..1.")
     filename: str
     content_type: str
-    size_bytes: int = strawberry.field(description="Declared input size in bytes.")
+    size_bytes: Long = strawberry.field(description="Declared input size in bytes.")
     error: str | None = strawberry.field(description="Why the job failed, for a person.")
     input_duration_s: float | None
     output_duration_s: float | None
@@ -180,6 +205,17 @@ class Job:
     output_deleted_at: strawberry.Private[datetime | None] = None
     input_key: strawberry.Private[str]
     exports: strawberry.Private[dict[str, str]]
+    upload_id: strawberry.Private[str | None]
+    upload_part_size: strawberry.Private[int | None]
+
+    @field(
+        description="The upload in parts the input is arriving by (startMultipartUpload), "
+        "while the job waits for it (PENDING); null otherwise."
+    )
+    def multipart_upload(self) -> MultipartUpload | None:
+        if self.status is not JobStatus.PENDING or not self.upload_id:
+            return None
+        return MultipartUpload.of(self)
 
     @field(
         description="Presigned URL of the output, valid for a limited time; null unless "
@@ -287,7 +323,7 @@ class Job:
             progress=job.progress,
             filename=job.filename,
             content_type=job.content_type,
-            size_bytes=job.size_bytes,
+            size_bytes=Long(job.size_bytes),
             error=job.error,
             input_duration_s=job.input_duration_s,
             output_duration_s=job.output_duration_s,
@@ -300,6 +336,8 @@ class Job:
             output_deleted_at=job.output_deleted_at,
             input_key=job.input_key,
             exports=dict(job.exports or {}),
+            upload_id=job.upload_id,
+            upload_part_size=job.upload_part_size,
         )
 
     def updated_by(self, event: JobEvent) -> Job:
@@ -532,6 +570,65 @@ class UploadTicket:
             method=upload.method,
             headers=[Header(name=name, value=value) for name, value in upload.headers.items()],
             expires_at=upload.expires_at,
+        )
+
+
+@strawberry.type(
+    description="An upload of a job's input in parts: every part but the last has "
+    "partSizeBytes bytes. Sign part URLs with signUploadParts, PUT each part, then "
+    "confirmUpload. A part can be sent again alone; an interrupted upload resumes "
+    "with the parts uploadedParts lists."
+)
+class MultipartUpload:
+    job: Job
+    part_size_bytes: Long
+    part_count: int = strawberry.field(description="Parts 1 to partCount make the file.")
+
+    @field(description="The parts storage holds now, by number (to resume an upload).")
+    async def uploaded_parts(self, info: Info) -> list[UploadedPart]:
+        parts = await operations.uploaded_parts(info.context, self.job.input_key, self.upload())
+        return [UploadedPart(part_number=p.number, size_bytes=Long(p.size)) for p in parts]
+
+    def upload(self) -> tuple[str, int, int]:
+        assert self.job.upload_id is not None
+        return self.job.upload_id, int(self.job.size_bytes), int(self.part_size_bytes)
+
+    @classmethod
+    def of(cls, job: Job) -> MultipartUpload:
+        """The upload in parts of a job that has one."""
+        assert job.upload_part_size is not None
+        plan = plan_parts(job.size_bytes, job.upload_part_size)
+        return cls(job=job, part_size_bytes=Long(plan.part_size), part_count=plan.count)
+
+
+@strawberry.type(description="A part of an upload in parts that storage holds.")
+class UploadedPart:
+    part_number: int
+    size_bytes: Long
+
+
+@strawberry.type(
+    description="Where and how to upload one part: send exactly sizeBytes bytes of the "
+    "file from (partNumber - 1) * partSizeBytes, with this method and these headers. "
+    "Storage answers with an ETag header; nothing else needs keeping."
+)
+class UploadPartRequest:
+    part_number: int
+    size_bytes: Long
+    url: str
+    method: str
+    headers: list[Header]
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, number: int, length: int, request: PresignedRequest) -> UploadPartRequest:
+        return cls(
+            part_number=number,
+            size_bytes=Long(length),
+            url=request.url,
+            method=request.method,
+            headers=[Header(name=name, value=value) for name, value in request.headers.items()],
+            expires_at=request.expires_at,
         )
 
 

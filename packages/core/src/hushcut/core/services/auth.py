@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read
@@ -19,7 +19,8 @@ class Actor:
     """The caller of a service: a user, signed in with a browser session or a token.
 
     ``workspace_id`` is set for API tokens, which reach only the workspace they were
-    created for; it is None for a browser session, which reaches every membership.
+    created for, and for a browser session opened with one (``POST /auth/token``); it is
+    None for a person signed in (Google), who reaches every membership.
     ``token_id`` or ``session_id`` name the credential, so it can be checked again
     while a connection lives (see :func:`hushcut.core.services.sessions.still_valid`).
     """
@@ -65,6 +66,24 @@ async def roles_by_workspace(
     roles = {workspace_id: role for workspace_id, role in rows}
     await end_read(session)
     return roles
+
+
+async def memberships_held(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The ``(user_id, workspace_id)`` pairs among ``pairs`` that are memberships now, in
+    one query (for connections that must notice a member removed while they live)."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        select(Membership.user_id, Membership.workspace_id).where(
+            tuple_(Membership.user_id, Membership.workspace_id).in_(sorted(wanted))
+        )
+    )
+    held = {(user_id, workspace_id) for user_id, workspace_id in rows}
+    await end_read(session)
+    return held
 
 
 def by_workspace(rows: Iterable[tuple[str, T | None]]) -> dict[str, list[T]]:

@@ -355,7 +355,10 @@ async def _account_plan(session: AsyncSession, user_id: str) -> AccountDeletionP
 
 def _signed_in(actor: Actor) -> None:
     if actor.workspace_id is not None:
-        raise Forbidden("sign in to manage your account: API tokens cannot")
+        raise Forbidden(
+            "sign in with your account to manage it: an API token, or a browser session "
+            "opened with one, reaches only its workspace"
+        )
 
 
 async def preview_account_deletion(session: AsyncSession, actor: Actor) -> AccountDeletionPreview:

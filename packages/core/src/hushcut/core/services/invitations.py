@@ -237,7 +237,10 @@ async def accept_invitation(session: AsyncSession, actor: Actor, token: str) -> 
     already a member keeps their role.
     """
     if actor.workspace_id is not None:
-        raise Forbidden("sign in to accept an invitation: API tokens cannot")
+        raise Forbidden(
+            "sign in with your account to accept an invitation: an API token, or a browser "
+            "session opened with one, reaches only its workspace"
+        )
     if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         raise NotFound(REFUSAL)
     now = utcnow()

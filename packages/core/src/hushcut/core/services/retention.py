@@ -256,8 +256,9 @@ async def sweep_abandoned_uploads(
     now: datetime,
     events: JobEventBus | None = None,
 ) -> SweepReport:
-    """Cancel PENDING jobs an hour after their upload URL expired, removing their object
-    or unfinished multipart upload. They were never charged, so nothing is refunded."""
+    """Cancel PENDING jobs an hour after their upload URL expired, removing their object.
+    They were never charged, so nothing is refunded. Uploads in parts are left to
+    :func:`hushcut.core.services.uploads.sweep_abandoned_uploads`."""
     from hushcut.core.events import JobEvent
 
     report = SweepReport("abandoned_uploads")
@@ -287,7 +288,12 @@ async def sweep_abandoned_uploads(
     await _each_job(
         session,
         report,
-        [VideoJob.status == JobStatus.PENDING, VideoJob.created_at <= policy.abandoned_before(now)],
+        [
+            VideoJob.status == JobStatus.PENDING,
+            VideoJob.created_at <= policy.abandoned_before(now),
+            # Uploads in parts have their own time limit (hushcut.core.services.uploads).
+            VideoJob.upload_id.is_(None),
+        ],
         handle,
     )
     if events is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read, transaction
@@ -26,11 +26,17 @@ def session_id_of(token: str) -> str:
 
 
 async def start_session(
-    session: AsyncSession, user_id: str, *, lifetime: timedelta = SESSION_LIFETIME
+    session: AsyncSession,
+    user_id: str,
+    *,
+    api_token_id: str | None = None,
+    lifetime: timedelta = SESSION_LIFETIME,
 ) -> str:
     """A new session for the user; returns its token (for the cookie), shown only here.
 
-    The user's expired sessions are removed at the same time.
+    A session opened with an API token (``api_token_id``, the token already verified)
+    reaches only that token's workspace and ends with the token: revoked, deleted, or
+    its user no longer a member. The user's expired sessions are removed at the same time.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -42,25 +48,43 @@ async def start_session(
         )
         session.add(
             BrowserSession(
-                id=session_id_of(token), user_id=user_id, created_at=now, expires_at=now + lifetime
+                id=session_id_of(token),
+                user_id=user_id,
+                api_token_id=api_token_id,
+                created_at=now,
+                expires_at=now + lifetime,
             )
         )
     return token
 
 
+def _token_still_live() -> ColumnElement[bool]:
+    """A session without a token, or whose token still works (see :func:`live_tokens`)."""
+    live = live_tokens().with_only_columns(ApiToken.id).scalar_subquery()
+    return or_(BrowserSession.api_token_id.is_(None), BrowserSession.api_token_id.in_(live))
+
+
 async def verify_session(session: AsyncSession, token: str) -> Actor:
-    """The signed-in user of a live session; Unauthenticated if it ended or expired."""
+    """The signed-in user of a live session; Unauthenticated if it ended or expired, or
+    if the API token it was opened with stopped working.
+
+    A session opened with a token reaches only the token's workspace, like the token.
+    """
     found = (
         await session.execute(
-            select(BrowserSession.id, BrowserSession.user_id).where(
-                BrowserSession.id == session_id_of(token), BrowserSession.expires_at > utcnow()
+            select(BrowserSession.id, BrowserSession.user_id, ApiToken.workspace_id)
+            .outerjoin(ApiToken, ApiToken.id == BrowserSession.api_token_id)
+            .where(
+                BrowserSession.id == session_id_of(token),
+                BrowserSession.expires_at > utcnow(),
+                _token_still_live(),
             )
         )
     ).one_or_none()
     await end_read(session)
     if found is None:
         raise Unauthenticated("your session has ended: sign in again")
-    return Actor(user_id=found.user_id, session_id=found.id)
+    return Actor(user_id=found.user_id, workspace_id=found.workspace_id, session_id=found.id)
 
 
 async def end_session(session: AsyncSession, token: str) -> bool:
@@ -85,18 +109,47 @@ async def still_valid(session: AsyncSession, actor: Actor) -> bool:
     """Whether the actor's credential still holds: for long-lived connections, which
     authenticated once and must notice a revoked token, a member removed from the token's
     workspace, a session signed out or expired, or a deleted user."""
+    return actor in await live_credentials(session, [actor])
+
+
+async def live_credentials(session: AsyncSession, actors: Iterable[Actor]) -> set[Actor]:
+    """The actors among ``actors`` whose credential still holds (see :func:`still_valid`),
+    in at most one query per kind of credential, however many actors are asked about."""
+    wanted = set(actors)
     now = utcnow()
-    query: Select[Any]
-    if actor.token_id is not None:
-        query = live_tokens().where(ApiToken.id == actor.token_id)
-    elif actor.session_id is not None:
-        query = select(BrowserSession.id).where(
-            BrowserSession.id == actor.session_id,
-            BrowserSession.user_id == actor.user_id,
-            BrowserSession.expires_at > now,
+    token_ids = {actor.token_id for actor in wanted if actor.token_id is not None}
+    session_ids = {
+        actor.session_id
+        for actor in wanted
+        if actor.token_id is None and actor.session_id is not None
+    }
+    bare_users = {
+        actor.user_id for actor in wanted if actor.token_id is None and actor.session_id is None
+    }
+    tokens: set[str] = set()
+    sessions: set[tuple[str, str]] = set()
+    users: set[str] = set()
+    if token_ids:
+        query = live_tokens().with_only_columns(ApiToken.id).where(ApiToken.id.in_(token_ids))
+        tokens = set((await session.scalars(query)).all())
+    if session_ids:
+        rows = await session.execute(
+            select(BrowserSession.id, BrowserSession.user_id).where(
+                BrowserSession.id.in_(session_ids),
+                BrowserSession.expires_at > now,
+                _token_still_live(),
+            )
         )
-    else:
-        query = select(User.id).where(User.id == actor.user_id)
-    found = (await session.execute(query)).first()
+        sessions = {(row.id, row.user_id) for row in rows}
+    if bare_users:
+        users = set((await session.scalars(select(User.id).where(User.id.in_(bare_users)))).all())
     await end_read(session)
-    return found is not None
+
+    def holds(actor: Actor) -> bool:
+        if actor.token_id is not None:
+            return actor.token_id in tokens
+        if actor.session_id is not None:
+            return (actor.session_id, actor.user_id) in sessions
+        return actor.user_id in users
+
+    return {actor for actor in wanted if holds(actor)}

@@ -12,7 +12,8 @@ callers - API instances, workers - cannot move a job twice.
 The modules behind this one, by concern: ``_transitions`` (the state machine),
 ``_lifecycle`` (what people and workers do to a job), ``_leases`` (claims and leases),
 ``_charges`` (credits per run), ``_keys`` (storage keys), ``_reading`` (reads, listings),
-``_review`` (analyses, edited timelines, renders and review expiry).
+``_review`` (analyses, edited timelines, renders and review expiry) and
+``_uploads`` (inputs arriving in parts).
 """
 
 from hushcut.core.services.jobs._charges import charge, refund
@@ -74,8 +75,16 @@ from hushcut.core.services.jobs._transitions import (
     can_transition,
     transition,
 )
+from hushcut.core.services.jobs._uploads import (
+    ABANDONED_MESSAGE,
+    forget_upload,
+    give_up_upload,
+    record_upload,
+    stale_uploads,
+)
 
 __all__ = [
+    "ABANDONED_MESSAGE",
     "DEFAULT_PAGE_SIZE",
     "EXPORT_FORMATS",
     "MAX_FILENAME_LENGTH",
@@ -103,7 +112,9 @@ __all__ = [
     "expire_reviews",
     "export_key",
     "fail_job",
+    "forget_upload",
     "get_job",
+    "give_up_upload",
     "input_key",
     "input_prefix",
     "job_prefixes",
@@ -114,6 +125,7 @@ __all__ = [
     "output_prefix",
     "peaks_key",
     "record_analysis",
+    "record_upload",
     "refund",
     "release_job",
     "render_job",
@@ -121,6 +133,7 @@ __all__ = [
     "retry_job",
     "sanitise_filename",
     "segments_from_json",
+    "stale_uploads",
     "timelines_by_job",
     "transition",
     "update_progress",

@@ -101,14 +101,16 @@ async def confirm_upload(
     job_id: str,
     stored_size: int | None,
     *,
+    etag: str | None = None,
     review: bool = False,
 ) -> VideoJob:
     """The upload arrived: charge one credit and queue the job, atomically and once.
 
-    ``stored_size`` is the size storage reports for the job's input (None if there is
-    no object). A second confirmation is a Conflict and charges nothing; an empty
-    balance raises InsufficientCredits and the job stays PENDING. With ``review`` the
-    worker only analyzes the input and the job waits in REVIEW for ``render_job``
+    ``stored_size`` and ``etag`` are what storage reports for the job's input (size None
+    if there is no object); the ETag is recorded so that a worker can refuse an input
+    replaced after this. A second confirmation is a Conflict and charges nothing; an
+    empty balance raises InsufficientCredits and the job stays PENDING. With ``review``
+    the worker only analyzes the input and the job waits in REVIEW for ``render_job``
     (which the charge taken here pays for).
     """
     job = await get_job(session, actor, job_id)
@@ -125,7 +127,14 @@ async def confirm_upload(
             session,
             job_id,
             Move.CONFIRM,
-            values={"charges": VideoJob.charges + 1, "queued_at": utcnow(), "review": review},
+            values={
+                "charges": VideoJob.charges + 1,
+                "queued_at": utcnow(),
+                "review": review,
+                "input_etag": etag,
+                "upload_id": None,
+                "upload_part_size": None,
+            },
         )
         if queued is None:
             raise Conflict("job upload was already confirmed")
