@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +168,44 @@ def test_unwritable_output_extension_is_refused_before_any_work(tmp_path: Path) 
     result = CliRunner().invoke(main, ["cut", str(tmp_path / "missing.mp4"), "-o", "out.gif"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot write a .gif file (out.gif): name the output ")
+
+
+def test_on_a_terminal_cut_draws_a_bar_with_an_eta(
+    sample_media: SampleMedia, tmp_path: Path
+) -> None:
+    # stderr is a pseudo-terminal, as in a shell: the bar (stage, elapsed, eta), no JSON.
+    primary, secondary = pty.openpty()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hushcut.pipeline",
+                "cut",
+                str(sample_media("mono.mp3")),
+                "-o",
+                str(tmp_path / "out.mp4"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+            timeout=120,
+            check=False,
+        )
+        os.close(secondary)
+        drawn = b""
+        while select.select([primary], [], [], 0)[0]:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal closed: everything was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(primary)
+    assert result.returncode == 0, drawn
+    text = drawn.decode(errors="replace")
+    assert "eta" in text
+    assert '{"stage"' not in text
+    assert result.stdout.decode().startswith(f"{sample_media('mono.mp3')} -> ")
