@@ -20,7 +20,7 @@ from hushcut.pipeline.errors import OptionsError, PluginError
 from hushcut.pipeline.options import CutOptions, resolve_plugin_options
 from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
-from hushcut.pipeline.timeline import Timeline
+from hushcut.pipeline.timeline import TIME_DECIMALS, Timeline
 
 #: Stages of a cut in order, with the share of the overall fraction each one covers.
 STAGES: dict[str, float] = {
@@ -234,8 +234,18 @@ def cut(
         raise
     reporter.report("postprocess", 1.0)
     if result.segments is not None:
-        # The renderer moves cuts onto frame starts: report what it really rendered.
-        timeline = dataclasses.replace(timeline, segments=list(result.segments))
+        # The renderer moves cuts onto frame starts: report what it really rendered, to
+        # the microsecond as the timeline file holds it (so the API, --timeline and every
+        # export show the same numbers; rendering them again lands on the same frames).
+        timeline = dataclasses.replace(
+            timeline,
+            segments=[
+                dataclasses.replace(
+                    s, start=round(s.start, TIME_DECIMALS), end=round(s.end, TIME_DECIMALS)
+                )
+                for s in result.segments
+            ],
+        )
     return CutResult(
         input=source,
         output=target,
