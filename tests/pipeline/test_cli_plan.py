@@ -51,7 +51,7 @@ def test_plan_only_prints_the_kept_segments_as_a_table(talk: Path, pm) -> None:
         for s in expected.segments
     ]
     assert out.splitlines()[0].split() == ["#", "start", "end", "length", "speed"]
-    assert out.splitlines()[-1].startswith(f"{talk}: would keep {expected.output_duration:.2f} s")
+    assert out.splitlines()[-1].startswith(f"{talk}: would keep {expected.output_duration:.3f} s")
     assert not (talk.parent / "talk_hushcut.mp4").exists()
 
 
@@ -121,8 +121,8 @@ def test_export_json_writes_the_timeline_a_cut_would_render_and_renders_nothing(
     ]
     assert timeline.source == "talk.mp4"
     assert out.strip() == (
-        f"{talk} -> {written}: json timeline keeping {expected.output_duration:.2f} s of "
-        f"{expected.source_duration:.2f} s in {len(expected.segments)} segments (nothing rendered)"
+        f"{talk} -> {written}: json timeline keeping {expected.output_duration:.3f} s of "
+        f"{expected.source_duration:.3f} s in {len(expected.segments)} segments (nothing rendered)"
     )
     assert sorted(p.name for p in talk.parent.iterdir()) == ["talk.mp4", "talk_hushcut.json"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,15 +10,21 @@ import numpy as np
 import pytest
 
 from hushcut.pipeline.errors import CanceledError, MediaError, PipelineError, RenderError
-from hushcut.pipeline.render import RenderMode, RenderSettings, render
+from hushcut.pipeline.render import RenderMode, RenderResult, RenderSettings, render
 from hushcut.pipeline.testing import SAMPLES, SampleMedia
 from hushcut.pipeline.timeline import Segment, Timeline
+from tests.pipeline.clips import (
+    FPS,
+    MARKERS,
+    Clip,
+    Decoded,
+    beep_onsets,
+    decode,
+    output_time,
+    write_clip,
+)
 
-FPS = 30
-RATE = 48_000
 SECONDS = 12.0
-#: Source times of the markers: a white video frame and a 1 kHz beep start together.
-MARKERS = [round(0.5 + 0.7 * k, 4) for k in range(16)]
 FRAME = 1.0 / FPS
 # Cuts land inside GOPs (1 s GOPs at 0, 1, 2, ...), so SMART must splice at each of them;
 # 4.1-7.95 holds whole GOPs 5, 6 that can be copied. No marker sits on a cut.
@@ -28,161 +32,20 @@ CUTS = [Segment(0.2, 3.37), Segment(4.1, 7.95), Segment(9.05, 11.5)]
 MODES: list[RenderMode] = ["smart", "reencode"]
 
 
-def _write_source(path: Path, *, gop: int = FPS, seconds: float = SECONDS) -> Path:
-    """320x240 H.264 (B-frames, closed 1 s GOPs) + AAC, every frame numbered in its pixels."""
-    out = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
-    video = out.add_stream("libx264", rate=FPS)
-    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-    video.codec_context.options = {
-        "preset": "veryfast",
-        "crf": "28",
-        "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
-    }
-    audio = out.add_stream("aac", rate=RATE)
-    audio.layout = "stereo"
-    flash = {round(t * FPS) for t in MARKERS}
-    yy, xx = np.mgrid[0:240, 0:320]
-    for i in range(int(seconds * FPS)):
-        base = ((xx + yy + 3 * i) % 256).astype(np.uint8)
-        rgb = np.stack([base, base // 2, 255 - base], -1)
-        if i in flash:
-            rgb[:] = 255
-        for bit in range(12):  # the frame number, as black/white blocks along the top
-            rgb[0:16, bit * 26 : (bit + 1) * 26] = 255 if (i >> bit) & 1 else 0
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts, frame.time_base = i, Fraction(1, FPS)
-        for packet in video.encode(frame):
-            out.mux(packet)
-    n = int(seconds * RATE)
-    signal = (np.random.default_rng(1).standard_normal(n) * 0.003).astype(np.float32)
-    beep = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(0.05 * RATE)) / RATE)
-    for t in MARKERS:
-        start = round(t * RATE)
-        signal[start : start + beep.size] += beep.astype(np.float32)
-    stereo = np.stack([signal, signal])
-    for pos in range(0, n, 1024):
-        chunk = np.ascontiguousarray(stereo[:, pos : pos + 1024])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, pos, Fraction(1, RATE)
-        for packet in audio.encode(frame):
-            out.mux(packet)
-    for stream in (video, audio):
-        for packet in stream.encode(None):
-            out.mux(packet)
-    out.close()
-    return path
-
-
 @pytest.fixture(scope="session")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write_source(tmp_path_factory.mktemp("render") / "numbered.mp4")
-
-
-@dataclass
-class Decoded:
-    """What a viewer gets from a rendered file."""
-
-    frame_times: list[float]
-    frame_numbers: list[int]  # the source frame number shown by each output frame
-    flashes: list[float]
-    audio: np.ndarray  # mono, from output time 0
-    audio_rate: int
-    video_end: float
-    errors: list[str]
-    audio_duration: float  # as the container declares it (what ffprobe and players show)
-
-    @property
-    def audio_seconds(self) -> float:
-        """The audio duration, checked against the samples a decoder really produces.
-
-        AAC codes whole frames of 1024 samples; the container's timing marks the padding
-        of the last one, which decoders still output, so decoded samples may exceed the
-        declared duration by less than one AAC frame, never fall short of it.
-        """
-        decoded = self.audio.size / self.audio_rate
-        assert self.audio_duration <= decoded + 1e-6 < self.audio_duration + 1024 / self.audio_rate
-        return self.audio_duration
-
-
-def decode(path: Path) -> Decoded:
-    """Decode everything strictly: bitstream errors raise, decoder log errors are kept."""
-    times: list[float] = []
-    numbers: list[int] = []
-    flashes: list[float] = []
-    chunks: list[np.ndarray] = []
-    rate = RATE
-    video_end = 0.0
-    audio_duration = 0.0
-    old_level = av.logging.get_level()
-    av.logging.set_level(av.logging.WARNING)
-    try:
-        with av.logging.Capture() as logs, av.open(str(path)) as container:
-            if container.streams.video:
-                stream = container.streams.video[0]
-                stream.codec_context.options = {"err_detect": "crccheck+bitstream+buffer+explode"}
-                # The declared duration is what players and ffprobe show; the last frame
-                # must start within one frame before it.
-                declared = (stream.start_time or 0) + (stream.duration or 0)
-                video_end = float(declared * stream.time_base)
-                nominal = 1 / float(stream.average_rate or FPS)
-                for frame in container.decode(stream):
-                    assert not frame.is_corrupt
-                    t = float(frame.pts * frame.time_base)
-                    times.append(t)
-                    gray = frame.to_ndarray(format="gray")
-                    bits = gray[4:12, 5::26][:, :12].mean(axis=0) > 128
-                    numbers.append(int(sum(1 << b for b, on in enumerate(bits) if on)))
-                    if gray[40:, :].mean() > 235:
-                        flashes.append(t)
-                if times:
-                    assert video_end - 1.05 * nominal <= times[-1] < video_end
-            container.seek(0)
-            if container.streams.audio:
-                stream = container.streams.audio[0]
-                rate = stream.codec_context.sample_rate
-                audio_duration = float((stream.duration or 0) * stream.time_base)
-                first: float | None = None
-                for frame in container.decode(stream):
-                    if first is None:
-                        first = float(frame.pts * frame.time_base)
-                        assert abs(first) < 1.0 / rate, f"audio starts at {first}"
-                    chunks.append(frame.to_ndarray().reshape(len(frame.layout.channels), -1)[0])
-    finally:
-        av.logging.set_level(old_level)
-    errors = [f"{name}: {message}" for level, name, message in logs if level <= av.logging.ERROR]
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    return Decoded(times, numbers, flashes, audio, rate, video_end, errors, audio_duration)
-
-
-def beep_onsets(audio: np.ndarray, rate: int) -> list[float]:
-    envelope = np.abs(audio) > 0.2
-    onsets: list[float] = []
-    last = -1.0
-    for index in np.flatnonzero(envelope):
-        t = index / rate
-        if t - last > 0.2:
-            onsets.append(t)
-        last = t
-    return onsets
-
-
-def output_time(segments: list[Segment], t: float) -> float | None:
-    """Where source time ``t`` lands in the output (speed-1 segments)."""
-    start = 0.0
-    for seg in segments:
-        if seg.start <= t < seg.end:
-            return start + (t - seg.start) / seg.speed
-        start += seg.output_duration
-    return None
+    return write_clip(tmp_path_factory.mktemp("render") / "numbered.mp4", Clip(seconds=SECONDS))
 
 
 def cut(
     source: Path, out_dir: Path, segments: list[Segment], **settings: object
-) -> tuple[Path, Timeline, object]:
+) -> tuple[Path, Timeline, RenderResult]:
+    """Render ``segments``; returns the output, the timeline as rendered, the result."""
     timeline = Timeline(source_duration=SECONDS, segments=segments)
     output = out_dir / "out.mp4"
     result = render(source, output, timeline, RenderSettings(**settings))  # type: ignore[arg-type]
-    return output, timeline, result
+    assert result.segments is not None
+    return output, Timeline(source_duration=SECONDS, segments=result.segments), result
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -192,6 +55,15 @@ def rendered(
     mode = request.param
     output, timeline, result = cut(source, tmp_path_factory.mktemp(mode), CUTS, mode=mode)
     return mode, decode(output), timeline, result
+
+
+def test_cuts_move_onto_frame_starts_by_at_most_half_a_frame(rendered) -> None:
+    _, _, timeline, _ = rendered
+    assert len(timeline.segments) == len(CUTS)
+    for done, asked in zip(timeline.segments, CUTS, strict=True):
+        for t, wanted in ((done.start, asked.start), (done.end, asked.end)):
+            assert abs(t - wanted) <= FRAME / 2 + 1e-6
+            assert t * FPS == pytest.approx(round(t * FPS), abs=1e-4)
 
 
 def test_duration_is_the_planned_duration_within_one_frame(rendered) -> None:
@@ -245,19 +117,24 @@ def test_output_decodes_without_errors_and_with_monotonic_timestamps(rendered) -
             last_dts[index] = packet.dts
 
 
-def test_smart_copies_whole_gops_bit_for_bit(source: Path, tmp_path: Path) -> None:
+def test_smart_copies_every_frame_that_needs_no_removed_one(source: Path, tmp_path: Path) -> None:
     output, _, result = cut(source, tmp_path, CUTS)
     assert result.mode_used == "smart"
     assert result.fallback_reason is None
-    # Whole GOPs inside the kept parts: 1 s and 2 s, 5 s and 6 s, 10 s.
-    assert result.copied_video_s == pytest.approx(5.0, abs=FRAME / 2)
+    # Whole GOPs inside the kept parts (1 s, 2 s, 5 s, 6 s, 10 s: 150 frames), and the
+    # start of each GOP cut out of (3 s to 3.367, 7 s to 7.933, 11 s to 11.5: 11 + 28 +
+    # 15 frames), less the B-frames x264 shows after a frame beyond the cut (at most 2
+    # per cut here); the frames from each cut-in to the next GOP are encoded.
+    assert 204 - 3 * 2 <= result.copied_frames <= 204
+    # Frames 6-100, 123-237 and 272-344 of the source are kept (cuts on frame starts).
+    assert result.copied_frames + result.encoded_frames == 95 + 115 + 73
     with av.open(str(source)) as container:
         original = {bytes(p) for p in container.demux(container.streams.video[0]) if p.size}
     with av.open(str(output)) as container:
         copied = [bytes(p) in original for p in container.demux(container.streams.video[0])]
-    # Every copied frame is the source's packet, except the first of each GOP, which
-    # carries the source's parameter sets in front of it.
-    assert sum(copied) == 5 * FPS - 5
+    # Every copied frame is the source's packet, except the first of each GOP (8 here),
+    # which carries the source's parameter sets in front of it.
+    assert sum(copied) == result.copied_frames - 8
 
 
 def test_reencode_copies_nothing(source: Path, tmp_path: Path) -> None:
@@ -277,7 +154,8 @@ def test_hevc_source_falls_back_to_reencode_and_says_so(
     assert "hevc" in result.fallback_reason
     out = decode(result.output)
     assert out.errors == []
-    assert abs(out.video_end - timeline.output_duration) <= 1 / 25
+    assert abs(out.video_end - result.duration) <= 1 / 25
+    assert abs(result.duration - timeline.output_duration) <= 2 / 25
 
 
 def test_speed_segments_set_the_duration_and_keep_the_pitch(source: Path, tmp_path: Path) -> None:
@@ -425,7 +303,8 @@ def _renders_or_fails_clearly(src: Path, tmp_path: Path) -> None:
     assert kinds == sorted(["video"] * has_video + ["audio"] * has_audio)
     out = decode(result.output)
     assert out.errors == []
-    planned = timeline.output_duration
+    planned = result.duration
+    assert abs(planned - timeline.output_duration) <= 2 * frame
     if has_video:
         assert abs(out.video_end - planned) <= frame, (src.name, out.video_end, planned)
     if has_audio:
@@ -441,8 +320,9 @@ def test_smart_copies_up_to_the_file_edges(
     source: Path, tmp_path: Path, segments: list[Segment]
 ) -> None:
     output, timeline, result = cut(source, tmp_path, segments)
-    kept_gops = sum(int(s.end) - int(np.ceil(s.start)) for s in segments)
-    assert result.copied_video_s == pytest.approx(kept_gops, abs=FRAME / 2)
+    # Every frame is copied: each segment starts on a GOP and the source ends a GOP.
+    assert result.encoded_frames == 0
+    assert result.copied_frames == round(timeline.output_duration * FPS)
     out = decode(output)
     assert out.errors == []
     assert abs(out.video_end - timeline.output_duration) <= FRAME / 100

@@ -75,7 +75,7 @@ def test_cli_writes_the_plan_and_a_hand_edit_is_what_gets_planned(workdir: Path)
         main, ["cut", str(source), "--plan-only", "--from-timeline", str(plan_file)]
     )
     assert replayed.exit_code == 0, replayed.output
-    assert f"would keep {edited.output_duration:.2f} s" in replayed.stdout
+    assert f"would keep {edited.output_duration:.3f} s" in replayed.stdout
     assert "in 2 segments" in replayed.stdout
 
 

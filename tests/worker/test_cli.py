@@ -24,7 +24,7 @@ def test_bad_configuration_is_one_line_without_traceback(tmp_path: Path) -> None
     )
     assert result.returncode != 0
     assert result.stderr.strip() == (
-        "Error: invalid configuration: WORKER_CONCURRENCY: "
+        "error: invalid configuration: WORKER_CONCURRENCY: "
         "Input should be greater than or equal to 1"
     )
 
@@ -84,7 +84,7 @@ def test_log_json_makes_startup_failures_json_lines_without_secrets(tmp_path: Pa
     )
     assert result.returncode == 1
     *logs, error = result.stderr.strip().splitlines()
-    assert error.startswith("Error: could not run the worker: "), result.stderr
+    assert error.startswith("error: could not run the worker: "), result.stderr
     entries = _json_lines(logs)
     # LOG_LEVEL=DEBUG is honoured: asyncio's debug line about its selector is there.
     assert any(entry["level"] == "debug" for entry in entries), result.stderr

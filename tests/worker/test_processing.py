@@ -46,6 +46,9 @@ async def test_job_is_processed_end_to_end(
     assert job.output_duration_s is not None
     assert job.input_duration_s == pytest.approx(6.0, abs=0.1)
     assert job.output_duration_s < job.input_duration_s - 1.5  # the 2.4 s pause is gone
+    # What the API shows as outputDurationS: to the millisecond, no float noise.
+    assert job.output_duration_s == round(job.output_duration_s, 3)
+    assert job.input_duration_s == round(job.input_duration_s, 3)
     assert (job.stage, job.progress, job.attempts) == ("done", 1.0, 1)
 
     assert await platform.outputs(job_id) == platform.written_for(job)

@@ -78,7 +78,7 @@ def analyze(
     reporter = StageProgress(progress, ANALYZE_STAGES)
 
     reporter.report("probe", 0.0)
-    media = probe(path, keyframes=False)
+    media = probe(path, keyframes=False, audio_track=opts.audio_track)
     reporter.report("probe", 1.0)
 
     with metering(PeakMeter(media.duration)) as meter:

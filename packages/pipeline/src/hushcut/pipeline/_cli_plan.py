@@ -163,7 +163,7 @@ def export_plan(
 ) -> Timeline:
     """Write ``timeline`` (or the one ``cut`` would render: detected and planned) to
     ``target`` in ``exporter``'s format, referencing ``source`` by its absolute path."""
-    media = probe(source, keyframes=False)
+    media = probe(source, keyframes=False, audio_track=options.audio_track)
     if timeline is None:
         detection = detect(source, options, progress, plugin_manager=pm, media=media)
         timeline = plan(detection, options, plugin_manager=pm)
@@ -190,6 +190,6 @@ def export_summary(
 ) -> str:
     return (
         f"{source} -> {target}: {exporter.name} timeline keeping "
-        f"{timeline.output_duration:.2f} s of {timeline.source_duration:.2f} s in "
+        f"{timeline.output_duration:.3f} s of {timeline.source_duration:.3f} s in "
         f"{len(timeline.segments)} segments (nothing rendered)"
     )

@@ -37,6 +37,11 @@ MIN_ABOVE_FLOOR_DB = 6.0
 #: With less than this between noise floor and speech level, the automatic threshold
 #: finds no silences: the recording holds no quieter stretches to cut.
 MIN_CONTRAST_DB = 6.0
+#: Sparse speech (one word in a long quiet clip) is under 5 % of the windows, so the 95th
+#: percentile is noise. Windows this far above the floor count as sound, and when at least
+#: ``MIN_SOUND_S`` of them exist, their median stands for the speech level if it is louder.
+SOUND_ABOVE_FLOOR_DB = 12.0
+MIN_SOUND_S = 0.1
 
 LevelCallback = Callable[[float], None]
 
@@ -61,6 +66,8 @@ class Detection:
     detector: str = "loudness"
     #: Window loudness in dBFS, one value per ``window_s`` from 0, when asked for.
     envelope: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+    #: One-line remarks for the user (e.g. why nothing could be cut, and what to try).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def silent_duration(self) -> float:
@@ -68,9 +75,10 @@ class Detection:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form ``hushcut detect --json`` prints (no envelope)."""
+        # Milliseconds: finer than any cut needs, and what people read.
         return {
-            "duration": round(self.duration, 6),
-            "silences": [[round(a, 6), round(b, 6)] for a, b in self.silences],
+            "duration": round(self.duration, 3),
+            "silences": [[round(a, 3), round(b, 3)] for a, b in self.silences],
             "noise_floor_db": _rounded(self.noise_floor_db),
             "speech_db": _rounded(self.speech_db),
             "threshold_db": _rounded(self.threshold_db),
@@ -282,17 +290,40 @@ def _audio_position(container: av.container.InputContainer, media: MediaInfo) ->
     raise MediaError(f"{media.path.name}: audio stream {media.audio.index} disappeared")
 
 
-def estimate_levels(envelope: npt.NDArray[np.float32]) -> tuple[float, float]:
+def estimate_levels(
+    envelope: npt.NDArray[np.float32], window_s: float = WINDOW_S
+) -> tuple[float, float]:
     """(noise floor, speech level) in dBFS: low and high percentiles of window loudness.
 
     Windows of digital silence (a muted lead-in, padding) are left out so they cannot
-    drag the floor to -120 dBFS when the real room noise sits far above that.
+    drag the floor to -120 dBFS when the real room noise sits far above that. When
+    speech is too sparse for the high percentile to reach it (a word in a long quiet
+    clip), the median of the windows clearly above the floor is the speech level.
     """
     audible = envelope[envelope > FLOOR_DBFS + 1.0]
     if audible.size < 10:
         return FLOOR_DBFS, FLOOR_DBFS
-    floor, speech = np.percentile(audible, [NOISE_PERCENTILE, SPEECH_PERCENTILE])
-    return float(floor), float(speech)
+    floor, speech = (
+        float(v) for v in np.percentile(audible, [NOISE_PERCENTILE, SPEECH_PERCENTILE])
+    )
+    sound = audible[audible > floor + SOUND_ABOVE_FLOOR_DB]
+    if sound.size * window_s >= MIN_SOUND_S:
+        speech = max(speech, float(np.median(sound)))
+    return floor, speech
+
+
+def low_contrast_note(noise_floor_db: float, speech_db: float) -> str:
+    """What to tell a user whose recording has nothing loud enough to stand out."""
+    if speech_db <= FLOOR_DBFS + 1.0:
+        return "the audio is digital silence throughout: there is nothing to detect"
+    contrast = max(speech_db - noise_floor_db, 0.0)
+    middle = noise_floor_db + contrast / 2
+    return (
+        f"no silences found: the loudest sounds are only {contrast:.1f} dB above the noise "
+        f"floor ({noise_floor_db:.1f} dBFS), too little to tell pauses from speech; "
+        f"if it has pauses, set the threshold yourself, e.g. --threshold-db {middle:.0f} "
+        f"or --above-floor-db {max(contrast / 2, 1.0):.0f}"
+    )
 
 
 def choose_threshold(
@@ -344,9 +375,10 @@ def find_silences(
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     silences: list[tuple[float, float]] = []
-    for a, b in zip(starts, ends, strict=True):
-        start = min(a * window_s, duration)
-        end = min(b * window_s, duration)
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        # Plain floats (not numpy scalars): they end up in reprs, JSON and timelines.
+        start = min(round(a * window_s, 6), duration)
+        end = min(round(b * window_s, 6), duration)
         if end - start >= min_silence_s:
             silences.append((start, end))
     return silences
@@ -367,17 +399,19 @@ def detect_silences(
     path = Path(path)
     media = media or probe(path, keyframes=False)
     envelope, window_s = loudness_envelope(path, media, progress)
-    noise_floor, speech = estimate_levels(envelope)
+    noise_floor, speech = estimate_levels(envelope, window_s)
     threshold = choose_threshold(
         noise_floor, speech, threshold_db=threshold_db, above_floor_db=above_floor_db
     )
     if not math.isfinite(threshold):
         raise MediaError(f"{path.name}: could not measure the audio level")
     automatic = threshold_db is None and above_floor_db is None
+    notes: list[str] = []
     if automatic and speech - noise_floor < MIN_CONTRAST_DB:
         # One steady level throughout (a tone, constant noise, a mute track): nothing
         # stands out as a pause, and any automatic threshold would only split hairs.
         silences: list[tuple[float, float]] = []
+        notes.append(low_contrast_note(noise_floor, speech))
     else:
         silences = find_silences(
             envelope,
@@ -397,4 +431,5 @@ def detect_silences(
         threshold_db=threshold,
         window_s=window_s,
         envelope=envelope if keep_envelope else None,
+        notes=notes,
     )

@@ -14,7 +14,7 @@ from typing import Any
 import av
 import av.container
 
-from hushcut.pipeline.errors import MediaError, NoAudioError
+from hushcut.pipeline.errors import MediaError, NoAudioError, OptionsError
 
 # A stream whose packets end this much before the duration its header declares was cut
 # short (a partial upload, an interrupted copy). Smaller shortfalls are normal: the last
@@ -56,7 +56,8 @@ class MediaInfo:
     format_name: str
     duration: float
     streams: tuple[StreamInfo, ...]
-    #: The audio stream silences are detected in (the container's default audio stream).
+    #: The audio stream silences are detected in: the container's default audio stream, or
+    #: the one chosen with ``audio_track``.
     audio: StreamInfo
     #: The main video stream; ``None`` for audio-only inputs. Cover images never count.
     video: StreamInfo | None
@@ -69,6 +70,11 @@ class MediaInfo:
     @property
     def has_video(self) -> bool:
         return self.video is not None
+
+    @property
+    def audio_streams(self) -> tuple[StreamInfo, ...]:
+        """Every audio stream, in container order (``audio_track`` counts in this list)."""
+        return tuple(s for s in self.streams if s.type == "audio")
 
     def to_dict(self, *, keyframes: bool = False) -> dict[str, Any]:
         """A JSON-serialisable copy (time bases as ``"1/90000"``; ``keyframes`` only when
@@ -128,21 +134,27 @@ def open_media(path: Path) -> Iterator[av.container.InputContainer]:
         container.close()
 
 
-def probe(path: str | Path, *, keyframes: bool = True) -> MediaInfo:
+def probe(path: str | Path, *, keyframes: bool = True, audio_track: int | None = None) -> MediaInfo:
     """Describe the media file at ``path``.
 
     Only the container is read (no decoding), so this is fast even on long inputs. With
     ``keyframes`` the packets are scanned once to list the video's keyframes and to check
-    that the file is complete.
+    that the file is complete. ``audio_track`` picks the audio stream to analyse by its
+    position among the audio streams (0 is the first, as in ffmpeg's ``-map 0:a:0``);
+    None takes the container's default one.
 
-    Raises MediaError for files that are not media, are truncated or corrupt, and
-    NoAudioError for inputs without an audio stream.
+    Times are relative to the file's start (``start_time``): an MPEG-TS recording whose
+    clock starts at 1.4 s, or a file muxed with a timestamp offset, starts at 0 here.
+
+    Raises MediaError for files that are not media, are truncated or corrupt,
+    NoAudioError for inputs without an audio stream and OptionsError for an
+    ``audio_track`` the file does not have.
     """
     path = Path(path)
     with open_media(path) as container:
         start = _seconds(container.start_time, Fraction(1, av.time_base)) or 0.0
         streams = tuple(_stream_info(s) for s in container.streams)
-        audio = _pick(container.streams.audio, streams)
+        audio = _pick_audio(path, container, streams, audio_track)
         video_streams = [s for s in container.streams.video if not _is_attached_picture(s)]
         video = _pick(video_streams, streams)
         if audio is None:
@@ -151,7 +163,7 @@ def probe(path: str | Path, *, keyframes: bool = True) -> MediaInfo:
                 f"{path.name} is a {kind} with no audio track: "
                 "there is no speech to find silences in"
             )
-        duration = _container_duration(container, streams, start)
+        duration = _container_duration(container, start)
         keyframe_times: tuple[float, ...] = ()
         if keyframes:
             keyframe_times, ends = _scan_packets(path, container, video, audio, start)
@@ -189,7 +201,12 @@ def _is_attached_picture(stream: Any) -> bool:
 
 def _stream_info(stream: Any) -> StreamInfo:
     codec_context = stream.codec_context
-    codec = codec_context.name if codec_context is not None else "unknown"
+    # The codec ("av1"), not the decoder FFmpeg picked for it ("libdav1d").
+    codec = (
+        getattr(codec_context.codec, "canonical_name", None) or codec_context.name
+        if codec_context is not None
+        else "unknown"
+    )
     common: dict[str, Any] = {
         "index": stream.index,
         "type": stream.type,
@@ -218,6 +235,26 @@ def _stream_info(stream: Any) -> StreamInfo:
     return StreamInfo(**common)
 
 
+def _pick_audio(
+    path: Path,
+    container: av.container.InputContainer,
+    infos: tuple[StreamInfo, ...],
+    track: int | None,
+) -> StreamInfo | None:
+    """The audio stream to analyse: position ``track`` among the audio streams, or the default."""
+    candidates = list(container.streams.audio)
+    if track is None or not candidates:
+        return _pick(candidates, infos)
+    if not 0 <= track < len(candidates):
+        have = (
+            "only one audio track (0)"
+            if len(candidates) == 1
+            else f"{len(candidates)} audio tracks (0-{len(candidates) - 1})"
+        )
+        raise OptionsError(f"audio track {track} does not exist: {path.name} has {have}")
+    return infos[candidates[track].index]
+
+
 def _pick(candidates: Any, infos: tuple[StreamInfo, ...]) -> StreamInfo | None:
     """The default stream among ``candidates`` (FFmpeg's choice), else the first."""
     candidates = list(candidates)
@@ -230,13 +267,31 @@ def _pick(candidates: Any, infos: tuple[StreamInfo, ...]) -> StreamInfo | None:
     return infos[index]
 
 
-def _container_duration(
-    container: av.container.InputContainer, streams: tuple[StreamInfo, ...], start: float
-) -> float:
-    if container.duration is not None and container.duration > 0:
-        return container.duration / av.time_base
-    known = [s.duration for s in streams if s.duration and s.type in {"audio", "video"}]
-    return max(known) if known else 0.0
+def _container_duration(container: av.container.InputContainer, start: float) -> float:
+    """The duration the headers declare, measured from the file's start (``start``).
+
+    Headers disagree on where they count from: Matroska's segment duration and MP4's
+    movie duration run from time 0, so a file muxed with a 5 s offset declares 5 s more
+    than it holds, while FFmpeg measures MPEG-TS from its first timestamp. Stream
+    durations (MP4) are exact when present; Matroska's is an end time.
+    """
+    ends = [
+        _seconds(s.start_time, s.time_base) + _seconds(s.duration, s.time_base)  # type: ignore[operator]
+        for s in container.streams
+        if s.type in {"audio", "video"}
+        and s.duration
+        and s.start_time is not None
+        and s.time_base is not None
+        and not _is_attached_picture(s)
+    ]
+    if ends:
+        return max(ends) - start
+    if container.duration is None or container.duration <= 0:
+        return 0.0
+    declared = container.duration / av.time_base
+    if container.format.name.startswith("matroska"):
+        return declared - start
+    return declared
 
 
 def _scan_packets(

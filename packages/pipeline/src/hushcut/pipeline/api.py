@@ -3,6 +3,7 @@ through the hooks (``probe`` needs none)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from hushcut.pipeline.errors import OptionsError, PluginError
 from hushcut.pipeline.options import CutOptions, resolve_plugin_options
 from hushcut.pipeline.plugins import HushcutPluginManager, get_plugin_manager
 from hushcut.pipeline.render import ProgressCallback, RenderResult, RenderSettings
-from hushcut.pipeline.timeline import Timeline
+from hushcut.pipeline.timeline import TIME_DECIMALS, Timeline
 
 #: Stages of a cut in order, with the share of the overall fraction each one covers.
 STAGES: dict[str, float] = {
@@ -31,9 +32,14 @@ STAGES: dict[str, float] = {
 }
 
 
+#: Durations a cut reports are rounded to this many decimals (milliseconds).
+DURATION_DECIMALS = 3
+
+
 @dataclass
 class CutResult:
-    """What a cut did. Durations are seconds; ``removed_s`` = input − output."""
+    """What a cut did. Durations are seconds, rounded to the millisecond;
+    ``removed_s`` = input − output."""
 
     input: Path
     output: Path
@@ -48,7 +54,7 @@ class CutResult:
 
     @property
     def removed_s(self) -> float:
-        return max(self.input_duration - self.output_duration, 0.0)
+        return round(max(self.input_duration - self.output_duration, 0.0), DURATION_DECIMALS)
 
     @property
     def removed_fraction(self) -> float:
@@ -142,7 +148,7 @@ def detect(
     detector, _ = _choices(opts, hooks)
     source = Path(input)
     # Detection needs no keyframes; the built-in detector checks the audio is complete.
-    media = media or probe(source, keyframes=False)
+    media = media or probe(source, keyframes=False, audio_track=opts.audio_track)
     return _run_detector(detector, source, media, opts, progress or _ignore)
 
 
@@ -167,7 +173,9 @@ def cut(
     plugin_manager: HushcutPluginManager | None = None,
 ) -> CutResult:
     """Remove the silences of ``input`` and write the result to ``output`` with the
-    renderer ``options.renderer`` names (MP4 by default).
+    renderer ``options.renderer`` names. The built-in one writes the container
+    ``output``'s extension names (``.mp4``, ``.mov``, ``.mkv``, ``.webm``, or an audio
+    one such as ``.m4a``, ``.mp3``, ``.wav``; see docs/pipeline.md).
 
     ``progress(stage, overall_fraction)`` is called as work advances, ``stage`` being one
     of ``probe``, ``detect``, ``plan``, ``render``, ``postprocess``; it may raise
@@ -185,7 +193,7 @@ def cut(
     reporter = StageProgress(progress)
 
     reporter.report("probe", 0.0)
-    media = probe(source)
+    media = probe(source, audio_track=opts.audio_track)
     reporter.report("probe", 1.0)
 
     detection: Detection | None = None
@@ -202,6 +210,8 @@ def cut(
     settings, notes = _render_settings(hooks, opts, media)
     if timeline.meta.get("note"):
         notes.insert(0, str(timeline.meta["note"]))
+    if detection is not None:
+        notes[:0] = [str(note) for note in detection.notes]
     existed = target.exists()
     try:
         with failures_named(renderer):
@@ -223,11 +233,24 @@ def cut(
             target.unlink(missing_ok=True)
         raise
     reporter.report("postprocess", 1.0)
+    if result.segments is not None:
+        # The renderer moves cuts onto frame starts: report what it really rendered, to
+        # the microsecond as the timeline file holds it (so the API, --timeline and every
+        # export show the same numbers; rendering them again lands on the same frames).
+        timeline = dataclasses.replace(
+            timeline,
+            segments=[
+                dataclasses.replace(
+                    s, start=round(s.start, TIME_DECIMALS), end=round(s.end, TIME_DECIMALS)
+                )
+                for s in result.segments
+            ],
+        )
     return CutResult(
         input=source,
         output=target,
-        input_duration=media.duration,
-        output_duration=result.duration,
+        input_duration=round(media.duration, DURATION_DECIMALS),
+        output_duration=round(result.duration, DURATION_DECIMALS),
         timeline=timeline,
         render_result=result,
         detection=detection,
@@ -281,6 +304,7 @@ def _render_settings(
         crf=options.crf,
         audio_filters=audio_filters,
         video_filters=video_filters,
+        audio_track=media.audio_streams.index(media.audio),
     )
     return settings, notes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from hushcut.pipeline._cli_plan import (
     with_edit_options,
 )
 from hushcut.pipeline._hooks import Hooks
+from hushcut.pipeline._probe import probe
 from hushcut.pipeline.api import (
     CutResult,
     cut,
@@ -33,6 +35,8 @@ from hushcut.pipeline.commands import HushcutGroup
 from hushcut.pipeline.errors import PipelineError
 from hushcut.pipeline.options import CutOptions, parse_assignments
 from hushcut.pipeline.plugins import HushcutPluginManager, describe_plugins
+from hushcut.pipeline.render import render as builtin_render
+from hushcut.pipeline.render.formats import default_suffix, output_format
 from hushcut.pipeline.timeline import Timeline
 
 #: Set to 1 to see the traceback of an unexpected failure instead of its one-line summary.
@@ -92,14 +96,27 @@ def default_output(source: Path, extension: str = ".mp4") -> Path:
     return source.with_name(f"{source.stem}{OUTPUT_SUFFIX}{extension}")
 
 
+PROGRESS_MODES = ("auto", "bar", "json", "none")
+#: JSON progress lines are written at most this often (s), besides stage changes.
+JSON_PROGRESS_INTERVAL = 0.5
+
+
 @contextmanager
-def progress_display(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
-    """A rich progress bar on stderr when it is a terminal; nothing when piped."""
-    if not enabled or not sys.stderr.isatty():
+def progress_display(mode: str) -> Iterator[Callable[[str, float], None] | None]:
+    """Progress on stderr: a bar with an ETA on a terminal, JSON lines for scripts.
+
+    ``auto`` draws the bar when stderr is a terminal and writes JSON lines otherwise.
+    """
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "json"
+    if mode == "json":
+        yield json_progress()
+        return
+    if mode != "bar":
         yield None
         return
-    # Imported here: rich costs a noticeable share of start-up, and piped runs (scripts,
-    # the benchmark) never draw a bar.
+    # Imported here: rich costs a noticeable share of start-up, and scripts (the
+    # benchmark, the worker) never draw a bar.
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -107,6 +124,7 @@ def progress_display(enabled: bool) -> Iterator[Callable[[str, float], None] | N
         TaskProgressColumn,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     console = Console(stderr=True)
@@ -115,6 +133,8 @@ def progress_display(enabled: bool) -> Iterator[Callable[[str, float], None] | N
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("probe", total=1.0)
@@ -123,6 +143,36 @@ def progress_display(enabled: bool) -> Iterator[Callable[[str, float], None] | N
             bar.update(task, description=stage, completed=fraction)
 
         yield update
+
+
+def json_progress() -> Callable[[str, float], None]:
+    """A progress callback printing ``{"stage", "progress", "elapsed_s", "eta_s"}`` lines."""
+    started = time.monotonic()
+    last: dict[str, Any] = {"stage": None, "at": -JSON_PROGRESS_INTERVAL}
+
+    def update(stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        final = fraction >= 1.0 and stage == "postprocess"
+        if stage == last["stage"] and now - last["at"] < JSON_PROGRESS_INTERVAL and not final:
+            return
+        last.update(stage=stage, at=now)
+        elapsed = now - started
+        # Overall fractions advance roughly with time once a few percent are done.
+        eta = elapsed * (1 - fraction) / fraction if fraction >= 0.02 else None
+        line = {
+            "stage": stage,
+            "progress": round(fraction, 4),
+            "elapsed_s": round(elapsed, 3),
+            "eta_s": None if eta is None else round(eta, 3),
+        }
+        click.echo(json.dumps(line), err=True)
+
+    return update
+
+
+def echo_notes(notes: list[str]) -> None:
+    for note in notes:
+        click.echo(f"note: {one_line(note)}", err=True)
 
 
 detection_options = [
@@ -144,6 +194,14 @@ detection_options = [
         help="Shortest pause that counts as silence, in seconds (default 0.3).",
     ),
     click.option(
+        "--audio-track",
+        "audio_track",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Audio track to find silences in, counted from 0 (default: the file's default "
+        "track). Every track is cut the same way.",
+    ),
+    click.option(
         "--set",
         "assignments",
         multiple=True,
@@ -159,27 +217,41 @@ def with_detection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+progress_option = click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(PROGRESS_MODES, case_sensitive=False),
+    default="auto",
+    show_default=True,
+    help="bar: a progress bar with an ETA; json: one JSON line per update on stderr; "
+    "auto: the bar on a terminal, JSON lines otherwise.",
+)
+
+
 @main.command("cut")
 @click.argument("source", metavar="IN", type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Output file (default: <IN stem>_hushcut.mp4 beside IN, or the extension of the "
-    "chosen renderer).",
+    help="Output file; with the built-in renderer its extension picks the container: .mp4 "
+    ".mov .mkv .webm, or .m4a .mp3 .wav .flac .ogg .opus for audio (default: <IN "
+    "stem>_hushcut.mp4 beside IN, audio inputs keeping their container, or the extension "
+    "of the chosen renderer).",
 )
+@click.option("-y", "--overwrite", is_flag=True, help="Replace OUT if it already exists.")
 @with_detection_options
 @with_edit_options
 @click.option(
     "--mode",
     type=click.Choice(["smart", "reencode"], case_sensitive=False),
-    help="smart (default): copy whole GOPs, re-encode only cut edges; reencode: one pass.",
+    help="smart (default): copy every frame it can, encode only around cuts; reencode: one pass.",
 )
 @click.option(
     "--timeline",
     "timeline_out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the planned timeline to this JSON file.",
+    help="Also write the rendered timeline to this JSON file.",
 )
 @click.option(
     "--from-timeline",
@@ -188,14 +260,17 @@ def with_detection_options(function: Callable[..., Any]) -> Callable[..., Any]:
     help="Render this timeline (e.g. one written by --timeline and edited) instead of detecting.",
 )
 @click.option("--plan-only", is_flag=True, help="Detect and plan only: print what would be cut.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@progress_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress, notes or summary.")
 def cut_command(
     source: Path,
     output: Path | None,
+    overwrite: bool,
     assignments: tuple[str, ...],
     timeline_out: Path | None,
     timeline_in: Path | None,
     plan_only: bool,
+    progress_mode: str,
     quiet: bool,
     **flags: Any,
 ) -> None:
@@ -207,11 +282,13 @@ def cut_command(
         export_format = flags.pop("export_format")
         flags.update(edit_flags(flags.pop("margin_s"), flags.pop("cut_out"), flags.pop("add_in")))
         options = _options(assignments, pm, **flags)
+        progress_mode = "none" if quiet else progress_mode.lower()
         timeline = Timeline.read(timeline_in) if timeline_in else None
         if export_format:
             exporter = Hooks(pm).register_exporters().get(export_format)
             target = output or default_output(source, exporter.implementation.extension)
-            with progress_display(not quiet) as progress:
+            refuse_existing(target, overwrite)
+            with progress_display(progress_mode) as progress:
                 timeline = export_plan(source, target, exporter, options, timeline, pm, progress)
             _write_timeline(timeline, timeline_out, source)
             if not quiet:
@@ -220,36 +297,52 @@ def cut_command(
                 click.echo(export_summary(source, target, exporter, timeline))
             return
         if plan_only:
+            notes: list[str] = []
             if timeline is None:
-                with progress_display(not quiet) as progress:
-                    timeline = plan(
-                        detect(source, options, progress, plugin_manager=pm),
-                        options,
-                        plugin_manager=pm,
-                    )
+                with progress_display(progress_mode) as progress:
+                    detection = detect(source, options, progress, plugin_manager=pm)
+                timeline = plan(detection, options, plugin_manager=pm)
+                notes = [*detection.notes]
             _write_timeline(timeline, timeline_out, source)
             if not quiet:
                 if timeline.meta.get("note"):
-                    click.echo(f"note: {one_line(timeline.meta['note'])}", err=True)
+                    notes.append(str(timeline.meta["note"]))
+                echo_notes(notes)
                 click.echo(plan_table(timeline))
                 click.echo(_plan_summary(source, timeline))
             return
         renderer = Hooks(pm).register_renderers().get(options.renderer)
-        target = output or default_output(source, renderer.implementation.extension)
-        with progress_display(not quiet) as progress:
+        # The built-in renderer writes the container the output's extension names.
+        builtin = renderer.implementation.render is builtin_render
+        if output is not None:
+            target = output
+        elif builtin:
+            media = probe(source, keyframes=False, audio_track=options.audio_track)
+            target = default_output(source, default_suffix(source, audio_only=not media.has_video))
+        else:
+            target = default_output(source, renderer.implementation.extension)
+        if builtin:
+            output_format(target)  # an extension we cannot write fails before any work
+        refuse_existing(target, overwrite)
+        with progress_display(progress_mode) as progress:
             result = cut(source, target, options, progress, timeline=timeline, plugin_manager=pm)
         _write_timeline(result.timeline, timeline_out, source)
         if not quiet:
-            for note in result.notes:
-                click.echo(f"note: {one_line(note)}", err=True)
+            echo_notes(result.notes)
             click.echo(cut_summary(result))
+
+
+def refuse_existing(target: Path, overwrite: bool) -> None:
+    """An existing output is replaced only with ``-y``."""
+    if target.exists() and not overwrite:
+        fail(f"{target} already exists: add -y (--overwrite) to replace it")
 
 
 def cut_summary(result: CutResult) -> str:
     """The one line ``hushcut cut`` ends with: input, output, what was removed."""
     return (
-        f"{result.input} -> {result.output}: {result.input_duration:.2f} s -> "
-        f"{result.output_duration:.2f} s, removed {result.removed_s:.2f} s "
+        f"{result.input} -> {result.output}: {result.input_duration:.3f} s -> "
+        f"{result.output_duration:.3f} s, removed {result.removed_s:.3f} s "
         f"({100 * result.removed_fraction:.1f}%)"
     )
 
@@ -266,9 +359,9 @@ def _plan_summary(source: Path, timeline: Timeline) -> str:
     removed = timeline.removed_duration
     share = 100 * removed / timeline.source_duration if timeline.source_duration else 0.0
     return (
-        f"{source}: would keep {timeline.output_duration:.2f} s of "
-        f"{timeline.source_duration:.2f} s in {len(timeline.segments)} segments, "
-        f"removing {removed:.2f} s ({share:.1f}%)"
+        f"{source}: would keep {timeline.output_duration:.3f} s of "
+        f"{timeline.source_duration:.3f} s in {len(timeline.segments)} segments, "
+        f"removing {removed:.3f} s ({share:.1f}%)"
     )
 
 
@@ -281,13 +374,17 @@ def _plan_summary(source: Path, timeline: Timeline) -> str:
     is_flag=True,
     help='Print {"duration": s, "silences": [[start, end], ...], ...} as JSON.',
 )
-def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+@progress_option
+def detect_command(
+    source: Path, assignments: tuple[str, ...], as_json: bool, progress_mode: str, **flags: Any
+) -> None:
     """Find the silences in IN without cutting anything."""
     with errors_as_one_line():
         pm = default_plugin_manager()
         options = _options(assignments, pm, **flags)
-        with progress_display(True) as progress:
+        with progress_display(progress_mode.lower()) as progress:
             detection = detect(source, options, progress, plugin_manager=pm)
+        echo_notes(detection.notes)
         if as_json:
             click.echo(json.dumps(detection.to_dict()))
             return
@@ -300,12 +397,12 @@ def detect_command(source: Path, assignments: tuple[str, ...], as_json: bool, **
             )
             if level is not None
         ]
-        click.echo(", ".join([f"{source}: {detection.duration:.2f} s", *levels]))
+        click.echo(", ".join([f"{source}: {detection.duration:.3f} s", *levels]))
         for start, end in detection.silences:
             click.echo(f"silence {start:9.3f} - {end:9.3f}  ({end - start:.3f} s)")
         share = 100 * detection.silent_duration / detection.duration if detection.duration else 0
         click.echo(
-            f"{len(detection.silences)} silences, {detection.silent_duration:.2f} s ({share:.1f}%)"
+            f"{len(detection.silences)} silences, {detection.silent_duration:.3f} s ({share:.1f}%)"
         )
 
 

@@ -75,8 +75,9 @@ def hushcut_register_renderers(register: Callable[[Renderer], None]) -> None:
     """Register renderers: call ``register(Renderer(name, render, extension, media_type))``.
 
     Called like ``hushcut_register_detectors``; the cut calls only the renderer
-    ``options.renderer`` names (the built-in one, ``"mp4"``, writes MP4 in SMART or
-    REENCODE ``mode``). A name registered twice is a PluginError.
+    ``options.renderer`` names (the built-in one, ``"mp4"``, writes the container the
+    output's extension names, MP4 by default, in SMART or REENCODE ``mode``). A name
+    registered twice is a PluginError.
 
     Every implementation is called; return values are ignored.
 

@@ -131,7 +131,14 @@ class CutOptions(BaseModel):
         0.1, ge=0.0, le=60.0, description="Cuts shorter than this (after margins) are skipped (s)."
     )
     mode: Literal["smart", "reencode"] = Field(
-        "smart", description="smart: copy whole GOPs, re-encode edges; reencode: one pass."
+        "smart",
+        description="smart: copy every frame it can, encode only around cuts; reencode: one pass.",
+    )
+    audio_track: int | None = Field(
+        None,
+        ge=0,
+        le=255,
+        description="Audio track to find silences in, counted from 0; None: the default track.",
     )
     preset: str = Field("veryfast", min_length=1, description="x264 preset of re-encoded video.")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor.")

@@ -13,6 +13,8 @@ TIMELINE_VERSION = 1
 #: Slack (s) allowed past the end of the source: durations in headers are rounded.
 END_TOLERANCE_S = 0.05
 TIME_DECIMALS = 6
+#: Durations are rounded to the millisecond, as everywhere the pipeline reports one.
+DURATION_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Timeline:
             "version": TIMELINE_VERSION,
             "source": self.source,
             "source_duration": self.source_duration,
-            "output_duration": round(self.output_duration, TIME_DECIMALS),
+            "output_duration": round(self.output_duration, DURATION_DECIMALS),
             # Microseconds are finer than any sample; longer decimals only obscure the file.
             "segments": [
                 {key: round(value, TIME_DECIMALS) for key, value in asdict(s).items()}

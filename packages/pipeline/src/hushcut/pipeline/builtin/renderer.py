@@ -1,4 +1,4 @@
-"""Built-in renderer ``mp4``: SMART (copy whole GOPs) or REENCODE, via ``render.render``."""
+"""Built-in renderer ``mp4``: SMART (copy every frame it can) or REENCODE, via ``render.render``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def hushcut_register_renderers(register: Callable[[Renderer], None]) -> None:
             render,
             extension=".mp4",
             media_type="video/mp4",
-            description="MP4 (H.264/AAC): mode smart copies whole GOPs and re-encodes only "
+            description="MP4 by default, or the container the output's extension names (MOV, "
+            "MKV, WebM, audio): mode smart copies every frame it can and re-encodes only "
             "around cuts; mode reencode encodes everything once.",
         )
     )

@@ -1,4 +1,4 @@
-"""Rendering a timeline into the output file: SMART (copy GOPs, re-encode edges) or REENCODE."""
+"""Rendering a timeline into the output file: SMART (copy what can be) or REENCODE."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ class RenderSettings:
     """How to render. Filters are FFmpeg filtergraph strings contributed by plugins.
 
     ``preset``/``crf`` drive libx264 for everything that is encoded (all of REENCODE,
-    the cut-boundary pieces of SMART). veryfast/20 is the documented default: about
+    the frames around cuts in SMART). veryfast/20 is the documented default: about
     twice as fast as x264's medium at a visually transparent quality for talks
-    (screen content and faces), and the boundary pieces in SMART are short anyway.
+    (screen content and faces), and the encoded pieces in SMART are short anyway.
     Filters are linear chains ("highpass=f=80,loudnorm"); any video filter makes
     SMART re-encode everything, since copied frames cannot be filtered.
+    ``audio_track`` is the position of the primary audio stream among the source's
+    audio streams (None: the default one); every audio stream is cut the same way.
     """
 
     mode: RenderMode = "smart"
@@ -40,14 +42,18 @@ class RenderSettings:
     audio_bitrate: int = 160_000
     audio_filters: list[str] = field(default_factory=list)
     video_filters: list[str] = field(default_factory=list)
+    audio_track: int | None = None
 
 
 @dataclass
 class RenderResult:
     """What rendering produced.
 
-    ``duration`` is the planned output duration; ``copied_video_s`` is video stream-copied
-    from the source, ``reencoded_video_s`` video that went through the encoder.
+    ``duration`` is the output duration; ``segments`` the timeline as rendered (its cuts
+    moved onto the nearest frame start, see docs/pipeline.md), when the renderer says.
+    ``copied_frames`` were stream-copied from the source, ``encoded_frames`` went
+    through the encoder; ``copied_video_s``/``reencoded_video_s`` are the same in
+    seconds of nominal frame duration.
     """
 
     output: Path
@@ -56,6 +62,15 @@ class RenderResult:
     fallback_reason: str | None = None
     copied_video_s: float = 0.0
     reencoded_video_s: float = 0.0
+    copied_frames: int = 0
+    encoded_frames: int = 0
+    segments: list[Segment] | None = None
+
+    @property
+    def copied_fraction(self) -> float:
+        """The share of output video frames copied from the source (0 without video)."""
+        frames = self.copied_frames + self.encoded_frames
+        return self.copied_frames / frames if frames else 0.0
 
 
 def render(
@@ -65,50 +80,39 @@ def render(
     settings: RenderSettings,
     progress: ProgressCallback | None = None,
 ) -> RenderResult:
-    """Render ``timeline`` of ``source`` into ``output`` (MP4, faststart).
+    """Render ``timeline`` of ``source`` into ``output``.
 
-    The output holds the source's first video stream (cover art is not video) and its
-    first audio stream; subtitles and data streams are dropped because their cues
-    would point at the wrong times after cutting. Audio-only sources give an
-    audio-only MP4 (playable as .m4a). The file appears at ``output`` only when it
-    is complete: a failure or a cancel (``progress`` raising ``CanceledError``)
-    leaves nothing behind.
+    The container follows ``output``'s extension (see ``formats.FORMATS``: MP4, MOV and
+    Matroska hold H.264 + AAC, WebM VP9 + Opus, audio containers their own codec). The
+    output holds the source's main video stream (cover art is not video; none for
+    audio containers) and all its audio streams, cut identically, the primary one
+    (``settings.audio_track``) marked default; subtitles and data streams are dropped
+    because their cues would point at the wrong times after cutting. The file appears
+    at ``output`` only when it is complete: a failure or a cancel (``progress`` raising
+    ``CanceledError``) leaves nothing behind.
     """
     from hushcut.pipeline.render import engine
+    from hushcut.pipeline.render.formats import output_format
     from hushcut.pipeline.render.video import SpliceError
 
     segments = _checked_segments(timeline)
     source = Path(source)
     output = Path(output)
+    fmt = output_format(output)
     if not source.is_file():
         raise MediaError(f"{source}: no such file")
-    mode: RenderMode = settings.mode
-    fallback: str | None = None
-    splice: engine.SpliceParams | None = None
-    if mode == "smart":
-        with engine.open_input(source) as probe:
-            video, _ = engine.pick_streams(probe)
-            if video is not None:
-                if settings.video_filters:
-                    fallback = "video filters change every frame: re-encoding everything"
-                else:
-                    params = engine.splice_params(video)
-                    if isinstance(params, str):
-                        fallback = params
-                    else:
-                        splice = params
-        if fallback is not None:
-            mode = "reencode"
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    partial = output.with_name(f".{output.name}.{os.getpid()}.part{output.suffix}")
+    mode: RenderMode = settings.mode
     try:
         try:
-            stats = engine.Renderer(source, partial, segments, settings, progress, splice).run()
+            stats = engine.Renderer(source, partial, segments, settings, progress, fmt, mode).run()
         except SpliceError as exc:
-            fallback = f"splicing failed ({exc}): re-encoded everything"
-            mode = "reencode"
             partial.unlink(missing_ok=True)
-            stats = engine.Renderer(source, partial, segments, settings, progress, None).run()
+            stats = engine.Renderer(
+                source, partial, segments, settings, progress, fmt, "reencode"
+            ).run()
+            stats.fallback_reason = f"splicing failed ({exc}): re-encoded everything"
         os.replace(partial, output)
     except PipelineError:
         partial.unlink(missing_ok=True)
@@ -119,15 +123,18 @@ def render(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    if fallback:
-        log.info("render %s: %s", source.name, fallback)
+    if stats.fallback_reason:
+        log.info("render %s: %s", source.name, stats.fallback_reason)
     return RenderResult(
         output=output,
-        mode_used=mode,
-        duration=timeline_output_duration(segments),
-        fallback_reason=fallback,
+        mode_used=stats.mode,
+        duration=timeline_output_duration(stats.segments),
+        fallback_reason=stats.fallback_reason,
         copied_video_s=stats.copied_video_s,
         reencoded_video_s=stats.reencoded_video_s,
+        copied_frames=stats.copied_frames,
+        encoded_frames=stats.encoded_frames,
+        segments=stats.segments,
     )
 
 

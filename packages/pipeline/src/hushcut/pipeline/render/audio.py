@@ -1,4 +1,4 @@
-"""Sample-accurate audio for a timeline: cut, tempo-change, filter and encode AAC in one pass."""
+"""Sample-accurate audio for a timeline: cut, tempo-change, filter and encode in one pass."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import av
+import av.error
 import numpy as np
 
 from hushcut.pipeline.errors import RenderError
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 #: Layouts FFmpeg's AAC encoder accepts as they are; anything else is downmixed to stereo.
 _AAC_LAYOUTS = {"mono", "stereo", "3.0", "4.0", "5.0(side)", "5.1(side)", "5.0", "5.1", "7.1"}
+#: Encoders that take mono or stereo only (more channels are downmixed to stereo).
+_STEREO_ONLY = {"libmp3lame", "libopus"}
+#: Sample formats in order of preference when the encoder offers several.
+_FORMAT_PREFERENCE = ("fltp", "flt", "s32p", "s32", "s16p", "s16", "u8")
 #: A pts jump larger than this (in seconds) is a real gap or overlap in the source audio
 #: (joined recordings, dropped packets), not timestamp rounding (MKV rounds to 1 ms): the
 #: audio then follows the timestamps, as the video does, so the two stay together.
@@ -46,8 +51,44 @@ def atempo_chain(speed: float) -> list[str]:
 FAST_CODER_MIN_BITRATE = 96_000
 
 
+def encoder_name(codec: str, source: AudioStream) -> str:
+    """The FFmpeg encoder for an output codec; ``"pcm"`` keeps a PCM source's format."""
+    if codec != "pcm":
+        return codec
+    name = source.codec_context.name
+    if name.startswith("pcm_") and name.endswith("le"):
+        try:
+            av.Codec(name, "w")
+            return name
+        except (ValueError, av.error.FFmpegError):
+            pass
+    return "pcm_s16le"
+
+
+def _output_layout(encoder: str, channels: int, layout: str) -> str:
+    if channels == 1:
+        return "mono"
+    if channels == 2 or encoder in _STEREO_ONLY:
+        return "stereo"
+    if encoder == "aac":
+        return layout if layout in _AAC_LAYOUTS else "stereo"
+    return layout or "stereo"
+
+
+def _sample_format(codec: av.Codec) -> str:
+    offered = [f.name for f in codec.audio_formats or ()]
+    return next((f for f in _FORMAT_PREFERENCE if f in offered), offered[0] if offered else "fltp")
+
+
+def _sample_rate(codec: av.Codec, rate: int) -> int:
+    rates = list(codec.audio_rates or ())
+    if not rates or rate in rates:
+        return rate
+    return 48_000 if 48_000 in rates else max(rates)
+
+
 class AudioRenderer:
-    """Turns the decoded first audio stream into the output's AAC stream.
+    """Turns one decoded audio stream into an output audio stream (AAC, Opus, MP3, PCM...).
 
     Each segment maps to an exact range of output samples, computed from the
     segment's start on the *output* timeline, so rounding never accumulates over
@@ -62,30 +103,36 @@ class AudioRenderer:
         out_starts: list[float],
         filters: list[str],
         bitrate: int,
+        codec: str = "aac",
     ) -> None:
         ctx = source.codec_context
         self.rate = int(ctx.sample_rate or source.sample_rate or 48_000)
-        channels = ctx.channels or 2
-        layout = ctx.layout.name if ctx.layout else ""
-        if channels == 1:
-            layout = "mono"
-        elif channels == 2 or layout not in _AAC_LAYOUTS:
-            layout = "stereo"
+        encoder = encoder_name(codec, source)
+        layout = _output_layout(encoder, ctx.channels or 2, ctx.layout.name if ctx.layout else "")
         self.layout = layout
         self.decoder = ctx
         self._canon = av.AudioResampler(format="fltp", layout=layout, rate=self.rate)
-        enc_rate = self.rate if self.rate in (av.Codec("aac", "w").audio_rates or ()) else 48_000
-        self.stream = output.add_stream("aac", rate=enc_rate)
+        enc_codec = av.Codec(encoder, "w")
+        enc_rate = _sample_rate(enc_codec, self.rate)
+        stream = output.add_stream(encoder, rate=enc_rate)
+        assert isinstance(stream, av.AudioStream)
+        self.stream = stream
         self.stream.codec_context.layout = layout
-        self.stream.codec_context.bit_rate = bitrate
-        if bitrate >= FAST_CODER_MIN_BITRATE:
+        enc_format = _sample_format(enc_codec)
+        self.stream.codec_context.format = enc_format
+        if not encoder.startswith("pcm_") and encoder != "flac":
+            self.stream.codec_context.bit_rate = bitrate
+        if encoder == "aac" and bitrate >= FAST_CODER_MIN_BITRATE:
             # FFmpeg's own AAC encoder: its "fast" coder costs a third of the CPU of
             # "twoloop" (measured: 1.6 vs 5.3 cpu-s for 213 s of stereo) and, by its
             # authors' account, sounds better at these bitrates; twoloop only helps
             # below about 64 kb/s.
             self.stream.codec_context.options = {"aac_coder": "fast"}
         self.stream.time_base = Fraction(1, enc_rate)
-        self._final = av.AudioResampler(format="fltp", layout=layout, rate=enc_rate)
+        for key in ("language", "title"):
+            if key in source.metadata:
+                self.stream.metadata[key] = source.metadata[key]
+        self._final = av.AudioResampler(format=enc_format, layout=layout, rate=enc_rate)
         self._fifo = av.AudioFifo()
         self._enc_pts = 0
         self._user: FrameFilter | None = (
@@ -104,6 +151,7 @@ class AudioRenderer:
         self._seg_written = 0
         self._tempo: FrameFilter | None = None
         self._pos: int | None = None  # source sample index of the next decoded sample
+        self._source_tb: float | None = None
         self._out_count = 0
         self.packets_out = 0
 
@@ -125,7 +173,9 @@ class AudioRenderer:
     def _source_frame(self, frame: av.AudioFrame) -> list[Packet]:
         out: list[Packet] = []
         if frame.pts is not None and frame.time_base is not None:
-            at = round(float(frame.pts * frame.time_base) * self.rate)
+            if self._source_tb is None:
+                self._source_tb = float(frame.time_base)
+            at = round(frame.pts * self._source_tb * self.rate)
         else:
             at = self._pos if self._pos is not None else 0
         for canon in self._canon.resample(frame):
@@ -233,6 +283,8 @@ class AudioRenderer:
 
     def _drain_fifo(self, *, final: bool) -> list[Packet]:
         out: list[Packet] = []
+        # The container opens the encoder before any audio arrives (start_encoding), so
+        # its frame size is known: Opus takes exactly 960 samples, MP3 1152, AAC 1024.
         size = self.stream.codec_context.frame_size or 1024
         while self._fifo.samples >= size or (final and self._fifo.samples):
             chunk = self._fifo.read(min(size, self._fifo.samples))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.error
@@ -17,18 +17,23 @@ from hushcut.pipeline.errors import MediaError, RenderError
 from hushcut.pipeline.render import h264
 from hushcut.pipeline.render.audio import AudioRenderer
 from hushcut.pipeline.render.filters import FrameFilter, video_filter
+from hushcut.pipeline.render.scan import SourceScan, VideoIndex, scan_source
 from hushcut.pipeline.render.video import (
+    COPY,
+    DECODE,
     X264_PROFILES,
     FrameSelector,
-    Gop,
     SpliceError,
+    VideoPlan,
     first_decodable_frame,
     frame_ticks,
     output_clock,
+    plan_video,
     reset_picture_type,
-    scan_gops,
+    snap_segments,
     splice_encoder,
 )
+from hushcut.pipeline.timeline import Segment
 
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
@@ -36,8 +41,8 @@ if TYPE_CHECKING:
     from av.packet import Packet as StreamPacket
     from av.video.stream import VideoStream
 
-    from hushcut.pipeline.render import ProgressCallback, RenderSettings
-    from hushcut.pipeline.timeline import Segment
+    from hushcut.pipeline.render import ProgressCallback, RenderMode, RenderSettings
+    from hushcut.pipeline.render.formats import OutputFormat
 
     #: A packet of any stream (PyAV types packets by their stream).
     Packet = StreamPacket[Any]
@@ -51,7 +56,9 @@ PROGRESS_INTERVAL = 0.25
 #: windows, and container durations and stream ends differ by a frame or two.
 TRUNCATION_TOLERANCE = 0.5
 
-Action = Literal["copy", "decode", "skip"]
+#: libvpx-vp9 quality for WebM: its CRF scale runs to 63; 1.5 x the x264 CRF + 1 gives
+#: the quality Google recommends for 720p (31) at the default CRF 20.
+VP9_CRF_SCALE = 1.5
 
 
 def open_input(path: Path) -> InputContainer:
@@ -61,8 +68,18 @@ def open_input(path: Path) -> InputContainer:
         raise MediaError(f"{path.name}: not readable media ({exc})") from exc
 
 
-def pick_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
-    """The first real video stream (cover art is not one) and the first audio stream."""
+def codec_label(stream: VideoStream | AudioStream) -> str:
+    """The codec's name (``av1``), not the decoder's (``libdav1d``)."""
+    ctx = stream.codec_context
+    codec = getattr(ctx, "codec", None)
+    return str(getattr(codec, "canonical_name", None) or ctx.name)
+
+
+def pick_streams(
+    container: InputContainer, audio_track: int | None = None
+) -> tuple[VideoStream | None, list[AudioStream], int]:
+    """The first real video stream (cover art is not one), every audio stream, and the
+    position among them of the primary one: ``audio_track``, else the default one."""
     video = next(
         (
             s
@@ -71,8 +88,12 @@ def pick_streams(container: InputContainer) -> tuple[VideoStream | None, AudioSt
         ),
         None,
     )
-    audio = next(iter(container.streams.audio), None)
-    return video, audio
+    audio = list(container.streams.audio)
+    if audio_track is not None and 0 <= audio_track < len(audio):
+        primary = audio_track
+    else:
+        primary = next((k for k, s in enumerate(audio) if s.disposition & Disposition.default), 0)
+    return video, audio, primary
 
 
 @dataclass
@@ -83,13 +104,15 @@ class SpliceParams:
     profile: str
     level: int
     sps_id: int
+    #: NAL length size of the source packets; None when they use start codes (MPEG-TS).
+    source_length_size: int | None
 
 
-def splice_params(video: VideoStream) -> SpliceParams | str:
+def splice_params(video: VideoStream, index: VideoIndex) -> SpliceParams | str:
     """Parameters for splicing, or the reason why this source cannot be spliced."""
     ctx = video.codec_context
     if ctx.name != "h264":
-        return f"source video is {ctx.name}, not H.264: re-encoding everything"
+        return f"source video is {codec_label(video)}, not H.264: re-encoding everything"
     pix_fmt = ctx.pix_fmt or ""
     if pix_fmt not in ("yuv420p", "yuvj420p"):
         return f"source pixel format {pix_fmt or 'unknown'} cannot be matched: re-encoding"
@@ -97,25 +120,48 @@ def splice_params(video: VideoStream) -> SpliceParams | str:
     if profile is None:
         return f"source H.264 profile {ctx.profile!r} cannot be matched: re-encoding"
     try:
-        avcc = h264.AvcConfig.parse(ctx.extradata or b"")
+        if index.length_size is not None:
+            avcc = h264.AvcConfig.parse(bytes(ctx.extradata or b""))
+        else:
+            avcc = h264.config_from_nals(index.parameter_sets)
         used_sps = {h264.sps_id(n) for n in avcc.sps}
         used_pps = {h264.pps_id(n) for n in avcc.pps}
-    except (ValueError, IndexError):
-        return "source H.264 stream has no usable avcC header: re-encoding"
+    except ValueError as exc:
+        return f"source H.264 parameter sets cannot be used ({exc}): re-encoding"
+    except IndexError:
+        return "source H.264 parameter sets are damaged: re-encoding"
     if not avcc.sps or not avcc.pps:
         return "source H.264 stream has no parameter sets in its header: re-encoding"
     free = next((i for i in range(1, 32) if i not in used_sps and i not in used_pps), None)
     if free is None:
         return "source uses every parameter-set id: re-encoding"
-    return SpliceParams(avcc=avcc, profile=profile, level=ctx.level or 0, sps_id=free)
+    return SpliceParams(
+        avcc=avcc,
+        profile=profile,
+        level=ctx.level or 0,
+        sps_id=free,
+        source_length_size=index.length_size,
+    )
 
 
 @dataclass
 class RenderStats:
-    copied_video_s: float = 0.0
-    reencoded_video_s: float = 0.0
-    video_frames: int = 0
+    mode: RenderMode
+    fallback_reason: str | None = None
+    copied_frames: int = 0
+    encoded_frames: int = 0
+    frame_s: float = 0.0
     audio_samples: int = 0
+    #: The segments rendered, relative to the source's start (cuts moved onto frames).
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def copied_video_s(self) -> float:
+        return self.copied_frames * self.frame_s
+
+    @property
+    def reencoded_video_s(self) -> float:
+        return self.encoded_frames * self.frame_s
 
 
 class Progress:
@@ -146,8 +192,9 @@ class Progress:
 class Renderer:
     """Renders ``segments`` of ``source`` into ``target`` in one demux pass.
 
-    ``splice`` set: SMART (copy whole GOPs, encode the rest with a matching encoder).
-    ``splice`` unset: REENCODE (everything decoded once, encoded once by libx264).
+    ``mode`` smart: copy what can be copied (see ``plan_video``), encode the rest with
+    an encoder matching the source; reencode (or a source SMART cannot splice):
+    everything decoded once, encoded once.
     """
 
     def __init__(
@@ -157,86 +204,133 @@ class Renderer:
         segments: list[Segment],
         settings: RenderSettings,
         progress: ProgressCallback | None,
-        splice: SpliceParams | None,
+        fmt: OutputFormat,
+        mode: RenderMode,
     ) -> None:
         self.source = source
         self.target = target
         self.segments = segments
         self.settings = settings
-        self.splice = splice
-        out_starts = [0.0]
-        for seg in segments:
-            out_starts.append(out_starts[-1] + seg.output_duration)
-        self.out_starts = out_starts
-        self.total = out_starts[-1]
-        self.progress = Progress(progress, "render", segments[-1].end if segments else 1.0)
-        self.stats = RenderStats()
+        self.fmt = fmt
+        self.mode: RenderMode = mode
+        self.progress_callback = progress
 
-    # ------------------------------------------------------------------ setup
     def run(self) -> RenderStats:
-        inp = open_input(self.source)
-        try:
-            video, audio = pick_streams(inp)
-            if video is None and audio is None:
+        with open_input(self.source) as inp:
+            video, audio, primary = pick_streams(inp, self.settings.audio_track)
+            if not self.fmt.holds_video:
+                video = None
+            if video is None and not audio:
                 raise MediaError(f"{self.source.name}: no audio or video stream to render")
-            out = av.open(
-                str(self.target), mode="w", format="mp4", options={"movflags": "+faststart"}
+            with open_input(self.source) as scanning:
+                scan = scan_source(scanning, video, audio)
+            raw = self._raw_segments(scan)
+            stats = RenderStats(mode=self.mode)
+            stats.segments = [
+                Segment(s.start - scan.start, s.end - scan.start, s.speed) for s in raw
+            ]
+            splice = self._splice(video, scan, stats)
+            with av.open(
+                str(self.target), mode="w", format=self.fmt.muxer, options=dict(self.fmt.options)
+            ) as out:
+                self._render(inp, out, video, audio, primary, scan, raw, splice, stats)
+        return stats
+
+    def _raw_segments(self, scan: SourceScan) -> list[Segment]:
+        """The timeline on the source's own clock, cuts snapped onto frames."""
+        wanted = scan.start + self.segments[-1].end
+        if scan.end < wanted - TRUNCATION_TOLERANCE:
+            raise MediaError(
+                f"{self.source.name}: the media ends at {scan.end - scan.start:.2f} s but the "
+                f"timeline keeps until {self.segments[-1].end:.2f} s (truncated file, or a "
+                "timeline for another file)"
             )
-            try:
-                self._render(inp, out, video, audio)
-            finally:
-                out.close()
-        finally:
-            inp.close()
-        return self.stats
+        shifted = [
+            Segment(s.start + scan.start, s.end + scan.start, s.speed) for s in self.segments
+        ]
+        raw = snap_segments(shifted, scan.video)
+        if not raw:
+            raise RenderError("the timeline keeps nothing but slivers shorter than a frame")
+        return raw
+
+    def _splice(
+        self, video: VideoStream | None, scan: SourceScan, stats: RenderStats
+    ) -> SpliceParams | None:
+        if video is None or scan.video is None or self.mode != "smart":
+            return None
+        reason: str | None = None
+        params: SpliceParams | str | None = None
+        if self.fmt.video != "h264":
+            reason = f"{self.fmt.name} holds no H.264: video re-encoded as {self.fmt.video}"
+        elif self.settings.video_filters:
+            reason = "video filters change every frame: re-encoding everything"
+        else:
+            params = splice_params(video, scan.video)
+            if isinstance(params, str):
+                reason = params
+        if reason is not None or not isinstance(params, SpliceParams):
+            stats.mode = "reencode"
+            stats.fallback_reason = reason
+            return None
+        return params
 
     def _render(
         self,
         inp: InputContainer,
         out: OutputContainer,
         video: VideoStream | None,
-        audio: AudioStream | None,
+        audio: list[AudioStream],
+        primary: int,
+        scan: SourceScan,
+        raw: list[Segment],
+        splice: SpliceParams | None,
+        stats: RenderStats,
     ) -> None:
-        self.progress.update(0.0, force=True)
-        self.video: _VideoPath | None = None
-        if video is not None:
-            self.video = _VideoPath(self, out, video)
-        self.audio: AudioRenderer | None = None
-        if audio is not None:
-            self.audio = AudioRenderer(
-                audio,
+        out_starts = [0.0]
+        for seg in raw:
+            out_starts.append(out_starts[-1] + seg.output_duration)
+        progress = Progress(self.progress_callback, "render", raw[-1].end - scan.start)
+        progress.update(0.0, force=True)
+        path: _VideoPath | None = None
+        if video is not None and scan.video is not None:
+            path = _VideoPath(self, out, video, scan.video, raw, out_starts, splice, stats)
+        renderers: dict[int, AudioRenderer] = {}
+        for position, stream in enumerate(audio):
+            renderer = AudioRenderer(
+                stream,
                 out,
-                self.segments,
-                [*self.out_starts[:-1], self.total],
+                raw,
+                out_starts,
                 self.settings.audio_filters,
                 self.settings.audio_bitrate,
+                codec=self.fmt.audio,
             )
-        streams = [s for s in (video, audio) if s is not None]
-        media_end = 0.0
-        for packet in inp.demux(*streams):
+            renderer.stream.disposition = (
+                Disposition.default if position == primary else Disposition(0)
+            )
+            renderers[stream.index] = renderer
+        out.start_encoding()
+        if path is not None:
+            path.started()
+        streams = [s for s in (video, *audio) if s is not None]
+        # Float time bases: a Fraction product per packet is measurable on long inputs.
+        seconds = {s.index: float(s.time_base or 0) for s in streams}
+        for packet in inp.demux(streams):
             if packet.size == 0:
                 continue
-            if self.audio is not None and packet.stream is audio:
-                self._mux(out, self.audio.feed(packet))
-            elif self.video is not None:
-                self.video.feed(packet)
-            if packet.pts is not None and packet.time_base is not None:
-                at = float(packet.pts * packet.time_base)
-                media_end = max(media_end, at + float((packet.duration or 0) * packet.time_base))
-                self.progress.update(at)
-        wanted = self.segments[-1].end
-        if media_end < wanted - TRUNCATION_TOLERANCE:
-            raise MediaError(
-                f"{self.source.name}: the media ends at {media_end:.2f} s but the timeline"
-                f" keeps until {wanted:.2f} s (truncated file, or a timeline for another file)"
-            )
-        if self.video is not None:
-            self.video.finish()
-            self.stats.video_frames = self.video.frames_out
-        if self.audio is not None:
-            self._mux(out, self.audio.finish())
-            self.stats.audio_samples = self.audio.output_samples
-        self.progress.done()
+            track = renderers.get(packet.stream_index)
+            if track is not None:
+                self._mux(out, track.feed(packet))
+            elif path is not None:
+                path.feed(packet)
+            if packet.pts is not None:
+                progress.update(packet.pts * seconds[packet.stream_index] - scan.start)
+        if path is not None:
+            path.finish()
+        for renderer in renderers.values():
+            self._mux(out, renderer.finish())
+        stats.audio_samples = max((r.output_samples for r in renderers.values()), default=0)
+        progress.done()
 
     @staticmethod
     def _mux(out: OutputContainer, packets: list[Packet]) -> None:
@@ -245,88 +339,68 @@ class Renderer:
 
 
 class _VideoPath:
-    """Decides per GOP: copy it, decode it (for frames near cuts or everything), skip it."""
+    """Follows the plan packet by packet: copy, decode, encode, in output order."""
 
-    def __init__(self, renderer: Renderer, out: OutputContainer, stream: VideoStream) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        out: OutputContainer,
+        stream: VideoStream,
+        index: VideoIndex,
+        segments: list[Segment],
+        out_starts: list[float],
+        splice: SpliceParams | None,
+        stats: RenderStats,
+    ) -> None:
         self.renderer = renderer
         self.out = out
         self.src = stream
-        self.src_tb = stream.time_base or Fraction(1, 90_000)
+        self.index = index
+        self.splice = splice
+        self.stats = stats
+        self.src_tb = index.time_base
         self.out_tb, self.factor = output_clock(self.src_tb)
         self.frame_ticks = frame_ticks(stream, self.out_tb)
-        self.end_ticks = round(Fraction(renderer.total) / self.out_tb)
+        stats.frame_s = float(self.frame_ticks * self.out_tb)
+        self.total = out_starts[-1]
+        self.plan: VideoPlan = plan_video(
+            index, segments, copy=splice is not None, open_gops=stream.codec_context.name != "h264"
+        )
         self.selector = FrameSelector(
-            renderer.segments,
-            renderer.out_starts[:-1],
+            segments,
+            out_starts[:-1],
             self.src_tb,
             self.out_tb,
             self.frame_ticks,
-            renderer.total,
+            self.total,
+            self.plan.carry,
         )
         self.decoder = stream.codec_context
         self.decoder.thread_type = "AUTO"
-        self.frames_out = 0
-        self._pending: Packet | None = None
-        self._last_dts: int | None = None
-        self._last_pts = -(1 << 62)
+        self._k = -1
         self._decoding = False
-        self._early_stop = False
-        self._copy: list[Packet] = []
-        self._copy_segment = 0
-        self._index = -1
-        self._gop = -1
+        self._last_decoded = -2
+        self._copying = False
+        self._last_out_pts = -(1 << 62)
+        self._last_dts: int | None = None
+        self._pending: Packet | None = None
+        self.final_tb = self.out_tb
+        self.to_final = Fraction(1)
+        self.min_step = 1
         self._filter: FrameFilter | None = None
-
-        splice = renderer.splice
-        length_size = None
-        if splice is not None:
-            length_size = splice.avcc.length_size
-        elif stream.codec_context.name == "h264":
-            try:
-                avcc = h264.AvcConfig.parse(stream.codec_context.extradata or b"")
-                length_size = avcc.length_size
-            except ValueError:
-                length_size = None
-        self.gops: list[Gop] | None = None
-        if length_size is not None:
-            with av.open(str(renderer.source)) as scan:
-                self.gops = scan_gops(scan, scan.streams[stream.index], length_size)  # type: ignore[arg-type]
-        self.actions, self.need_end = self._plan_gops()
-
+        self._filter_chain: list[str] = []
+        self.encoder: av.VideoCodecContext | None = None
         if splice is not None:
             self._setup_splice(splice)
         else:
             self._setup_reencode()
 
-    # ------------------------------------------------------------------ planning
-    def _plan_gops(self) -> tuple[list[Action], list[float]]:
-        actions: list[Action] = []
-        need_end: list[float] = []
-        if self.gops is None:
-            return actions, need_end
-        segs = self.renderer.segments
-        for gop in self.gops:
-            t0 = float(gop.first_pts * self.src_tb)
-            t1 = float(gop.last_pts * self.src_tb)
-            touching = [s for s in segs if s.start <= t1 and s.end > t0]
-            action: Action = "skip"
-            if touching:
-                action = "decode"
-                if (
-                    gop.clean
-                    and self.renderer.splice is not None
-                    and any(s.speed == 1.0 and s.start <= t0 and t1 < s.end for s in touching)
-                ):
-                    action = "copy"
-            actions.append(action)
-            need_end.append(max((s.end for s in touching), default=t0))
-        return actions, need_end
-
+    # ------------------------------------------------------------------ setup
     def _setup_splice(self, splice: SpliceParams) -> None:
         self.stream = self.out.add_stream_from_template(self.src)
         self.stream.time_base = self.out_tb
-        self.encoder: av.VideoCodecContext | None = self._new_encoder()
-        enc_nals = h264.split_annexb(bytes(self.encoder.extradata or b""))
+        probe = self._new_encoder()
+        enc_nals = h264.split_annexb(bytes(probe.extradata or b""))
         self.enc_sps = [n for n in enc_nals if h264.nal_type(n) == h264.NAL_SPS]
         self.enc_pps = [n for n in enc_nals if h264.nal_type(n) == h264.NAL_PPS]
         if not self.enc_sps or not self.enc_pps:
@@ -334,6 +408,7 @@ class _VideoPath:
         if h264.sps_id(self.enc_sps[0]) != splice.sps_id:
             raise SpliceError("the splice encoder ignored the parameter-set id")
         avcc = splice.avcc
+        self.src_sets = [*avcc.sps, *avcc.pps]
         merged = h264.AvcConfig(
             profile=avcc.profile,
             compat=avcc.compat,
@@ -344,12 +419,14 @@ class _VideoPath:
             trailer=avcc.trailer,
         )
         self.stream.codec_context.extradata = merged.serialize()
+        self.stream.disposition = Disposition.default
         self.length_size = avcc.length_size
-        # Copied GOPs keep their decode order; their dts are rebuilt this far below pts.
-        self.dts_shift = self.frame_ticks
+        # Encoded frames are decoded this long before they are shown: at least as long
+        # as the source's B-frames need, so a copied GOP never decodes before them.
+        self.dts_shift = max(self.index.delay * self.factor, self.frame_ticks)
 
     def _new_encoder(self) -> av.VideoCodecContext:
-        splice = self.renderer.splice
+        splice = self.splice
         assert splice is not None
         return splice_encoder(
             self.src,
@@ -367,7 +444,9 @@ class _VideoPath:
         width, height, pix_fmt = ctx.width, ctx.height, ctx.pix_fmt or "yuv420p"
         chain = list(settings.video_filters)
         if width % 2 or height % 2:
+            # 4:2:0 needs even sizes: drop the odd row or column.
             chain.append("crop=trunc(iw/2)*2:trunc(ih/2)*2")
+            width, height = width - width % 2, height - height % 2
         chain.append("format=yuv420p")
         with av.open(str(self.renderer.source)) as probe:
             first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
@@ -392,105 +471,154 @@ class _VideoPath:
             if not result or not isinstance(result[0], av.VideoFrame):
                 raise RenderError("the video filters produced no picture")
             width, height = result[0].width, result[0].height
-        elif pix_fmt == "yuv420p" and not (width % 2 or height % 2):
+        elif pix_fmt == "yuv420p" and chain == ["format=yuv420p"]:
             chain = []
         self._filter_chain = chain
         rate = self.src.average_rate or self.src.guessed_rate or Fraction(30)
-        self.stream = self.out.add_stream("libx264", rate=rate)
+        vp9 = self.renderer.fmt.video == "vp9"
+        self.stream = self.out.add_stream("libvpx-vp9" if vp9 else "libx264", rate=rate)
         self.stream.width = width
         self.stream.height = height
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = self.out_tb
         self.stream.codec_context.time_base = self.out_tb
+        self.stream.disposition = Disposition.default
         if rotation:
             self.stream.set_display_rotation(rotation)
         if ctx.sample_aspect_ratio and not settings.video_filters:
             self.stream.codec_context.sample_aspect_ratio = ctx.sample_aspect_ratio
         # PyAV's default (slice threads) makes x264 slice each frame: frame threads are faster.
         self.stream.codec_context.thread_type = "AUTO"
-        self.stream.codec_context.options = {
-            "preset": settings.preset,
-            "crf": str(settings.crf),
-        }
-        self.encoder = None
+        if vp9:
+            crf = min(63, round(settings.crf * VP9_CRF_SCALE + 1))
+            # Constant quality, realtime speed settings: libvpx's "good" deadline is
+            # several times slower than x264 veryfast for no visible gain on talks.
+            self.stream.codec_context.options = {
+                "crf": str(crf),
+                "b": "0",
+                "deadline": "realtime",
+                "cpu-used": "8",
+                "row-mt": "1",
+            }
+        else:
+            self.stream.codec_context.options = {
+                "preset": settings.preset,
+                "crf": str(settings.crf),
+            }
         self.dts_shift = 0
+
+    def started(self) -> None:
+        """The header is written: the muxer may have changed the stream's time base
+        (Matroska counts milliseconds), so copied and spliced packets use its own."""
+        tb = self.stream.time_base or self.out_tb
+        self.final_tb = tb
+        self.to_final = self.out_tb / tb
+        # Smallest step, in output ticks, that still moves a timestamp in the muxer.
+        ratio = tb / self.out_tb
+        self.min_step = max(1, -(-ratio.numerator // ratio.denominator))
+
+    def _final(self, ticks: int) -> int:
+        if self.to_final == 1:
+            return ticks
+        return round(ticks * self.to_final)
 
     # ------------------------------------------------------------------ demux side
     def feed(self, packet: Packet) -> None:
         if packet.pts is None:
             return
-        self._index += 1
-        if self.gops is None:
-            self._decode(packet, need_end=float("inf"))
-            return
-        gops = self.gops
-        while self._gop + 1 < len(gops) and gops[self._gop + 1].first_index <= self._index:
-            self._gop += 1
-            self._enter_gop(self._gop)
-        action = self.actions[self._gop]
-        if action == "copy":
-            self._copy.append(packet)
-        elif action == "decode" and not self._early_stop:
-            self._decode(packet, need_end=self.need_end[self._gop])
+        self._k += 1
+        k = self._k
+        action = self.plan.action[k] if k < len(self.plan.action) else 0
+        if action & COPY:
+            if not self._copying:
+                # Everything encoded so far plays before this copied stretch.
+                self._drain()
+                self._emit(self.selector.flush())
+                self._end_run()
+                self._copying = True
+            self._copy(packet, k)
+        else:
+            self._copying = False
+        if action & DECODE:
+            if self._decoding and self._last_decoded != k - 1 and self.index.random_access[k]:
+                # The previous GOP was left early: flush it, this one decodes from scratch.
+                # (Gaps inside a GOP are unreferenced pictures; the decoder keeps going.)
+                self._drain()
+            self._decode(packet)
+            self._last_decoded = k
 
-    def _enter_gop(self, g: int) -> None:
-        action = self.actions[g]
-        if self._copy:
-            self._flush_copy()
-        if self._decoding and (action != "decode" or self._early_stop):
-            self._drain_decoder()
-        self._early_stop = False
-        if action == "copy":
-            self._emit(self.selector.flush())
-            self._end_run()
-            gop = self.gops[g] if self.gops else None
-            assert gop is not None
-            t0 = float(gop.first_pts * self.src_tb)
-            seg = self.selector.segment_at(t0)
-            assert seg is not None
-            self._copy_segment = seg
-
-    def _decode(self, packet: Packet, need_end: float) -> None:
+    def _decode(self, packet: Packet) -> None:
         self._decoding = True
         try:
             frames = self.decoder.decode(packet)
         except av.error.InvalidDataError:
             return  # a damaged source packet: its frame is missing, the neighbours show
+        self._frames(frames)
+
+    def _frames(self, frames: list[av.VideoFrame]) -> None:
+        copied = self.plan.copied_and_decoded
         for frame in frames:
             if frame.pts is None:
                 continue
-            if float(frame.pts * self.src_tb) >= need_end:
-                self._early_stop = True
-            self._emit(self.selector.feed(frame, int(frame.pts)))
+            pts = int(frame.pts)
+            if pts in copied:
+                copied.discard(pts)
+                continue
+            self._emit(self.selector.feed(frame, pts))
 
-    def _drain_decoder(self) -> None:
+    def _drain(self) -> None:
+        if not self._decoding:
+            return
         try:
             frames = self.decoder.decode(None)
         except av.error.InvalidDataError:
             frames = []
-        for frame in frames:
-            if frame.pts is not None:
-                self._emit(self.selector.feed(frame, int(frame.pts)))
+        self._frames(frames)
         self.decoder.flush_buffers()
         self._decoding = False
+
+    # ------------------------------------------------------------------ copy side
+    def _copy(self, packet: Packet, k: int) -> None:
+        splice = self.splice
+        assert splice is not None
+        data = bytes(packet)
+        random_access = bool(self.index.random_access[k])
+        if random_access or splice.source_length_size is None:
+            nals = h264.split_nals(data, splice.source_length_size)
+            if splice.source_length_size is None:
+                nals = [n for n in nals if h264.nal_type(n) != h264.NAL_AUD]
+            if random_access and not any(h264.nal_type(n) == h264.NAL_SPS for n in nals):
+                # In-band parameter sets: a player switching from an encoded piece back
+                # to the source's does not have to look them up in the avcC record.
+                nals = [*self.src_sets, *nals]
+            data = h264.join_length_prefixed(nals, self.length_size)
+        segment = self.plan.copy_segment[k]
+        pts = self.selector.out_ticks(segment, int(packet.pts or 0))
+        dts = (
+            self.selector.out_ticks(segment, int(packet.dts))
+            if packet.dts is not None
+            else pts - self.dts_shift
+        )
+        self._mux_own(data, pts, dts, random_access)
+        self._last_out_pts = max(self._last_out_pts, pts)
+        self.stats.copied_frames += 1
 
     # ------------------------------------------------------------------ encode side
     def _emit(self, frames: list[tuple[av.VideoFrame, int]]) -> None:
         for frame, ticks in frames:
-            if ticks <= self._last_pts:
-                ticks = self._last_pts + 1
-            self._last_pts = ticks
-            self.frames_out += 1
-            self.renderer.stats.reencoded_video_s += float(self.frame_ticks * self.out_tb)
-            if self.renderer.splice is not None:
-                self._encode_splice(frame, ticks)
+            if ticks < self._last_out_pts + self.min_step:
+                ticks = self._last_out_pts + self.min_step
+            self._last_out_pts = ticks
+            self.stats.encoded_frames += 1
+            reset_picture_type(frame)
+            frame.pts = ticks
+            frame.time_base = self.out_tb
+            if self.splice is not None:
+                self._encode_splice(frame)
             else:
-                self._encode_full(frame, ticks)
+                self._encode_full(frame)
 
-    def _encode_full(self, frame: av.VideoFrame, ticks: int) -> None:
-        reset_picture_type(frame)
-        frame.pts = ticks
-        frame.time_base = self.out_tb
+    def _encode_full(self, frame: av.VideoFrame) -> None:
         frames: list[av.VideoFrame] = [frame]
         if self._filter_chain:
             if self._filter is None:
@@ -505,19 +633,16 @@ class _VideoPath:
         for f in frames:
             f.time_base = self.out_tb
             for packet in self.stream.encode(f):
-                self._mux_video(packet)
+                self._mux_encoded(packet)
 
-    def _encode_splice(self, frame: av.VideoFrame, ticks: int) -> None:
+    def _encode_splice(self, frame: av.VideoFrame) -> None:
         if self.encoder is None:
             self.encoder = self._new_encoder()
-        reset_picture_type(frame)
-        frame.pts = ticks
-        frame.time_base = self.out_tb
         for packet in self.encoder.encode(frame):
             self._mux_spliced(packet)
 
     def _end_run(self) -> None:
-        """Finish the current encoded piece so a copied GOP can follow it."""
+        """Finish the current encoded piece so a copied stretch can follow it."""
         if self.encoder is None:
             return
         for packet in self.encoder.encode(None):
@@ -530,81 +655,63 @@ class _VideoPath:
         if idr and not any(h264.nal_type(n) == h264.NAL_SPS for n in nals):
             # In-band parameter sets too: players that ignore extra avcC entries still decode.
             nals = [*self.enc_sps, *self.enc_pps, *nals]
-        out = av.Packet(h264.join_length_prefixed(nals, self.length_size))
         assert packet.pts is not None
         pts = int(packet.pts)
-        out.time_base = self.out_tb
-        out.pts = pts
-        out.dts = self._next_dts(pts - self.dts_shift, pts)
-        out.duration = self.frame_ticks
-        out.is_keyframe = idr
-        self._mux_video(out)
+        data = h264.join_length_prefixed(nals, self.length_size)
+        self._mux_own(data, pts, pts - self.dts_shift, idr)
 
-    def _next_dts(self, wanted: int, pts: int) -> int:
-        dts = wanted if self._last_dts is None else max(self._last_dts + 1, wanted)
-        if dts > pts:
+    def _mux_own(self, data: bytes, pts: int, dts: int, keyframe: bool) -> None:
+        """Mux a packet we framed ourselves, timestamps in output ticks."""
+        out = av.Packet(data)
+        out.time_base = self.final_tb
+        out.pts = self._final(pts)
+        wanted = self._final(dts)
+        final_dts = wanted if self._last_dts is None else max(self._last_dts + 1, wanted)
+        if final_dts > out.pts:
             raise SpliceError("the spliced stream would need a decode time after its display time")
-        self._last_dts = dts
-        return dts
+        self._last_dts = final_dts
+        out.dts = final_dts
+        out.duration = max(1, self._final(self.frame_ticks))
+        out.is_keyframe = keyframe
+        self._mux_pending(out)
 
-    def _flush_copy(self) -> None:
-        packets, self._copy = self._copy, []
-        seg = self._copy_segment
-        pts = [self.selector.out_ticks(seg, int(p.pts or 0)) for p in packets]
-        # The smallest pts still to come bounds each packet's decode time from above.
-        suffix_min = pts[:]
-        for k in range(len(pts) - 2, -1, -1):
-            suffix_min[k] = min(suffix_min[k], suffix_min[k + 1])
-        if pts and min(pts) <= self._last_pts:
-            raise SpliceError("a copied GOP would overlap the frames before it")
-        for k, packet in enumerate(packets):
-            data = bytes(packet)
-            if k == 0:
-                nals = h264.split_length_prefixed(data, self.length_size)
-                if not any(h264.nal_type(n) == h264.NAL_SPS for n in nals):
-                    assert self.renderer.splice is not None
-                    avcc = self.renderer.splice.avcc
-                    nals = [*avcc.sps, *avcc.pps, *nals]
-                    data = h264.join_length_prefixed(nals, self.length_size)
-            out = av.Packet(data)
-            out.time_base = self.out_tb
-            out.pts = pts[k]
-            out.dts = self._next_dts(suffix_min[k] - self.dts_shift, pts[k])
-            out.duration = (packet.duration or 0) * self.factor or self.frame_ticks
-            out.is_keyframe = packet.is_keyframe
-            self._mux_video(out)
-            self.frames_out += 1
-            self.renderer.stats.copied_video_s += float(self.frame_ticks * self.out_tb)
-        if pts:
-            self._last_pts = max(pts)
+    def _mux_encoded(self, packet: Packet) -> None:
+        self._mux_pending(packet)
 
-    def _mux_video(self, packet: Packet) -> None:
+    def _mux_pending(self, packet: Packet) -> None:
         packet.stream = self.stream
+        if packet.pts is not None and packet.time_base is not None:
+            # MP4 ends a track at the largest pts + duration, and FFmpeg gives packets
+            # without a duration one frame at the average rate: seconds, for a sparse
+            # source. Neither may stretch the video past the timeline.
+            end = round(Fraction(self.total) / packet.time_base)
+            if not packet.duration:
+                packet.duration = max(1, round(self.frame_ticks * self.out_tb / packet.time_base))
+            if packet.pts + packet.duration > end:
+                packet.duration = max(1, end - int(packet.pts))
         if self._pending is not None:
             self.out.mux(self._pending)
         self._pending = packet
 
     def finish(self) -> None:
-        if self._copy:
-            self._flush_copy()
-        if self._decoding:
-            self._drain_decoder()
+        self._drain()
         self._emit(self.selector.flush())
-        if self.renderer.splice is not None:
+        if self.splice is not None:
             self._end_run()
         else:
             if self._filter is not None:
                 for f in self._filter.push(None):
                     if isinstance(f, av.VideoFrame):
                         for packet in self.stream.encode(f):
-                            self._mux_video(packet)
+                            self._mux_encoded(packet)
             for packet in self.stream.encode(None):
-                self._mux_video(packet)
+                self._mux_encoded(packet)
         if self._pending is not None:
             last = self._pending
-            if last.pts is not None:
+            if last.pts is not None and last.time_base is not None:
                 # The MP4 muxer ends the track at the last packet's pts + duration, even
                 # when that packet (a B-frame) is not the last one shown.
-                last.duration = max(1, self.end_ticks - int(last.pts))
+                end = round(Fraction(self.total) / last.time_base)
+                last.duration = max(1, end - int(last.pts))
             self.out.mux(last)
             self._pending = None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NAL_SLICE = 1
 NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8
+#: Access unit delimiter: MPEG-TS streams carry one per frame; MP4 and Matroska do not.
+NAL_AUD = 9
 
 #: avcC profiles whose record carries the chroma/bit-depth extension after the PPS list.
 _EXTENDED_PROFILES = {100, 110, 122, 144}
@@ -105,12 +108,32 @@ def split_annexb(data: bytes) -> list[bytes]:
     return nals
 
 
+def is_annexb(data: bytes) -> bool:
+    """Whether ``data`` (a packet or extradata) is start-code framed, as in MPEG-TS."""
+    return data[:3] == b"\x00\x00\x01" or data[:4] == b"\x00\x00\x00\x01"
+
+
+def split_nals(data: bytes, length_size: int | None) -> list[bytes]:
+    """NAL units of a packet: length-prefixed (MP4, Matroska) or, with ``length_size``
+    None, start-code framed (MPEG-TS, raw .h264)."""
+    if length_size is None:
+        return split_annexb(data)
+    return split_length_prefixed(data, length_size)
+
+
 def join_length_prefixed(nals: list[bytes], length_size: int) -> bytes:
     return b"".join(len(nal).to_bytes(length_size, "big") + nal for nal in nals)
 
 
 def nal_type(nal: bytes) -> int:
     return nal[0] & 0x1F
+
+
+def is_reference(nals: list[bytes]) -> bool:
+    """Whether a picture made of ``nals`` may be referenced by others (``nal_ref_idc``
+    of its slices): a non-reference picture (most B-frames) can be left undecoded."""
+    slices = [n for n in nals if n and nal_type(n) in (NAL_SLICE, NAL_IDR)]
+    return not slices or any(n[0] & 0x60 for n in slices)
 
 
 def _rbsp(nal: bytes) -> bytes:
@@ -142,3 +165,38 @@ def sps_id(sps: bytes) -> int:
 def pps_id(pps: bytes) -> int:
     """``pic_parameter_set_id`` of a PPS NAL."""
     return _read_ue(_rbsp(pps), 8)[0]
+
+
+def config_from_nals(nals: list[bytes], length_size: int = 4) -> AvcConfig:
+    """An avcC record for a stream whose parameter sets travel in-band (MPEG-TS).
+
+    ``nals`` holds the SPS and PPS seen in the stream; ValueError when there is no SPS
+    or PPS, or when one id is given two different contents (the stream changes its
+    parameters midway, which one record cannot describe).
+    """
+    sps: dict[int, bytes] = {}
+    pps: dict[int, bytes] = {}
+    for nal in nals:
+        kind = nal_type(nal)
+        if kind == NAL_SPS:
+            table, ident = sps, sps_id(nal)
+        elif kind == NAL_PPS:
+            table, ident = pps, pps_id(nal)
+        else:
+            continue
+        if table.get(ident, nal) != nal:
+            raise ValueError("the stream changes its parameter sets midway")
+        table[ident] = nal
+    if not sps or not pps:
+        raise ValueError("no parameter sets")
+    first = next(iter(sps.values()))
+    if len(first) < 4:
+        raise ValueError("truncated SPS")
+    return AvcConfig(
+        profile=first[1],
+        compat=first[2],
+        level=first[3],
+        length_size=length_size,
+        sps=list(sps.values()),
+        pps=list(pps.values()),
+    )
