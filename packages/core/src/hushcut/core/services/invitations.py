@@ -53,14 +53,6 @@ def invitation_link(app_url: str, token: str) -> str:
     return f"{app_url.rstrip('/')}/invite/{token}"
 
 
-def is_pending(invitation: Invitation, now: datetime) -> bool:
-    return (
-        invitation.accepted_at is None
-        and invitation.revoked_at is None
-        and invitation.expires_at > now
-    )
-
-
 async def invite_member(
     session: AsyncSession,
     actor: Actor,
