@@ -8,7 +8,6 @@ refusal, so nobody learns whether a token exists.
 
 from __future__ import annotations
 
-import hashlib
 import html as html_lib
 import logging
 import secrets
@@ -29,6 +28,7 @@ from hushcut.core.services.auth import (
     own_memberships,
     require_member,
 )
+from hushcut.core.services.tokens import hash_token
 from hushcut.core.services.workspaces import normalise_email
 
 log = logging.getLogger(__name__)
@@ -45,20 +45,12 @@ REFUSAL = (
 
 def hash_invitation_token(token: str) -> str:
     # 256 random bits: a plain hash is enough and lets the lookup use the unique index.
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hash_token(token)
 
 
 def invitation_link(app_url: str, token: str) -> str:
     """The page where the invited person accepts: ``APP_URL/invite/<token>``."""
     return f"{app_url.rstrip('/')}/invite/{token}"
-
-
-def is_pending(invitation: Invitation, now: datetime) -> bool:
-    return (
-        invitation.accepted_at is None
-        and invitation.revoked_at is None
-        and invitation.expires_at > now
-    )
 
 
 async def invite_member(

@@ -254,7 +254,7 @@ async def sweep_abandoned_uploads(
     storage: Storage,
     policy: RetentionPolicy,
     now: datetime,
-    events: JobEventBus | None = None,
+    events: JobEventBus,
 ) -> SweepReport:
     """Cancel PENDING jobs an hour after their upload URL expired, removing their object.
     They were never charged, so nothing is refunded. Uploads in parts are left to
@@ -296,12 +296,11 @@ async def sweep_abandoned_uploads(
         ],
         handle,
     )
-    if events is not None:
-        for job_id in report.canceled:
-            job = await session.get(VideoJob, job_id)
-            if job is not None:
-                await events.publish(JobEvent.from_job(job))
-        await end_read(session)
+    for job_id in report.canceled:
+        job = await session.get(VideoJob, job_id)
+        if job is not None:
+            await events.publish(JobEvent.from_job(job))
+    await end_read(session)
     return report
 
 
