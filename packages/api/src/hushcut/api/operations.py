@@ -22,7 +22,6 @@ from hushcut.core.services import jobs as job_service
 from hushcut.core.services import uploads
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import MANAGERS, Actor
-from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import (
     DEFAULT_PART_SIZE,
     MAX_PART_SIZE,
@@ -302,7 +301,7 @@ async def remove_member(ctx: Context, workspace_id: str, user_id: str) -> models
 def _deleting(ctx: Context) -> dict[str, Any]:
     return {
         "storage": ctx.api.runtime.storage,
-        "policy": RetentionPolicy.from_settings(ctx.api.settings),
+        "policy": ctx.api.retention,
     }
 
 

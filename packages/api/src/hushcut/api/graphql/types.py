@@ -800,4 +800,4 @@ class AccountDeletionPreview:
 
 def retention(info: Info) -> RetentionPolicy:
     """The retention policy of this server's settings."""
-    return RetentionPolicy.from_settings(info.context.api.settings)
+    return info.context.api.retention
