@@ -22,7 +22,6 @@ from hushcut.core.services import jobs as job_service
 from hushcut.core.services import uploads
 from hushcut.core.services import workspaces as workspace_service
 from hushcut.core.services.auth import MANAGERS, Actor
-from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.storage import (
     DEFAULT_PART_SIZE,
     MAX_PART_SIZE,
@@ -120,12 +119,19 @@ async def _uploading(ctx: Context, job_id: str) -> tuple[models.VideoJob, upload
     row = await ctx.call(job_service.get_job, ctx.mutating_actor(), job_id)
     if row.status is not models.JobStatus.PENDING:
         raise Conflict(f"job is {row.status.value}: its upload is over")
-    if row.upload_id is None or row.upload_part_size is None:
+    upload = _multipart(row)
+    if upload is None:
         raise Conflict("this job's input is not uploaded in parts: use the URL of requestUpload")
-    upload = uploads.resume_multipart_upload(
+    return row, upload
+
+
+def _multipart(row: models.VideoJob) -> uploads.MultipartUpload | None:
+    """The job's upload in parts; None if its input goes up in one PUT."""
+    if row.upload_id is None or row.upload_part_size is None:
+        return None
+    return uploads.resume_multipart_upload(
         row.input_key, row.upload_id, row.size_bytes, row.upload_part_size
     )
-    return row, upload
 
 
 async def sign_upload_parts(
@@ -173,10 +179,8 @@ async def confirm_upload(ctx: Context, job_id: str, review: bool = False) -> mod
         # Said before touching storage, which may be slow or down.
         raise Conflict(f"job is {row.status.value}: its upload was already confirmed")
     storage = ctx.api.runtime.storage
-    if row.upload_id is not None and row.upload_part_size is not None:
-        upload = uploads.resume_multipart_upload(
-            row.input_key, row.upload_id, row.size_bytes, row.upload_part_size
-        )
+    upload = _multipart(row)
+    if upload is not None:
         # Gone: assembled by an earlier confirmation that could not charge.
         with contextlib.suppress(UploadGone):
             await uploads.complete_multipart_upload(storage, upload)
@@ -302,7 +306,7 @@ async def remove_member(ctx: Context, workspace_id: str, user_id: str) -> models
 def _deleting(ctx: Context) -> dict[str, Any]:
     return {
         "storage": ctx.api.runtime.storage,
-        "policy": RetentionPolicy.from_settings(ctx.api.settings),
+        "policy": ctx.api.retention,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hushcut.api.live import LiveSubscriptions
@@ -10,6 +11,7 @@ from hushcut.api.metrics import ApiMetrics
 from hushcut.api.ratelimit import RequestLimits
 from hushcut.api.sessions import SessionSigner
 from hushcut.core.ports import JobDispatcher, OptionsValidator
+from hushcut.core.services.retention import RetentionPolicy
 from hushcut.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,3 +39,8 @@ class ApiState:
     billing: Billing | None = None
     #: jobUpdates subscriptions open in this process (their event-bus subscriptions).
     live_subscriptions: int = 0
+
+    @cached_property
+    def retention(self) -> RetentionPolicy:
+        """The retention policy of the settings (made once: every job field reads it)."""
+        return RetentionPolicy.from_settings(self.settings)

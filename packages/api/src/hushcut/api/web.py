@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from litestar import HttpMethod, Request, route
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Response
-from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND
 
 from hushcut.api.origins import origin_of
 from hushcut.core.settings import Settings
@@ -142,26 +142,26 @@ class WebApp:
             "X-Frame-Options": "DENY",
         }
 
-    def respond(self, request: AnyRequest, path: str, status_code: int = 200) -> Response[bytes]:
+    def respond(self, request: AnyRequest, path: str) -> Response[bytes]:
         """The asset at ``path``, gzipped if the client accepts it, or 304 if unchanged."""
         asset = self.assets.get(path)
         if asset is None:
             return _not_found()
         if NONCE_SLOT in asset.body:
-            return self._with_nonce(asset, status_code)
+            return self._with_nonce(asset)
         headers = {"Cache-Control": asset.cache_control, "ETag": asset.etag}
         if asset.gzipped is not None:
             headers["Vary"] = "Accept-Encoding"
         if path.endswith(".html"):
             headers.update(self.security_headers)
-        if status_code == 200 and asset.etag in request.headers.get("if-none-match", ""):
+        if asset.etag in request.headers.get("if-none-match", ""):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         body = asset.body
         if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
             body, headers["Content-Encoding"] = asset.gzipped, "gzip"
-        return Response(body, status_code=status_code, media_type=asset.media_type, headers=headers)
+        return Response(body, status_code=HTTP_200_OK, media_type=asset.media_type, headers=headers)
 
-    def _with_nonce(self, asset: Asset, status_code: int) -> Response[bytes]:
+    def _with_nonce(self, asset: Asset) -> Response[bytes]:
         """A page with a style nonce of its own: never the same twice, so never cached."""
         nonce = secrets.token_urlsafe(18)
         headers = {
@@ -170,7 +170,7 @@ class WebApp:
             "Cache-Control": "no-store",
         }
         body = asset.body.replace(NONCE_SLOT, nonce.encode())
-        return Response(body, status_code=status_code, media_type=asset.media_type, headers=headers)
+        return Response(body, status_code=HTTP_200_OK, media_type=asset.media_type, headers=headers)
 
     def page(self, request: AnyRequest, name: str = APP_PAGE) -> Response[bytes]:
         if f"/{name}" not in self.assets:

@@ -152,11 +152,7 @@ class Analysis:
         "peaks: [[0..1, ...]]} (wavesurfer.js's peaks); valid for a limited time."
     )
     async def peaks_url(self, info: Info) -> str:
-        api = info.context.api
-        presigned = await api.runtime.storage.presign_get(
-            self.peaks_key, api.settings.download_url_ttl_s
-        )
-        return presigned.url
+        return await presigned_get(info, self.peaks_key)
 
     @classmethod
     def from_model(cls, analysis: models.JobAnalysis) -> Analysis:
@@ -226,12 +222,7 @@ class Job:
             return None
         if retention(info).output_expired(self, utcnow()):
             return None
-        api = info.context.api
-        filename = self.output_key.rsplit("/", 1)[-1]
-        presigned = await api.runtime.storage.presign_get(
-            self.output_key, api.settings.download_url_ttl_s, filename=filename
-        )
-        return presigned.url
+        return await presigned_get(info, self.output_key, named=True)
 
     @field(
         description="When the output and anything derived from the job's media are deleted "
@@ -268,11 +259,7 @@ class Job:
     async def input_url(self, info: Info) -> str | None:
         if self.status not in REVIEWABLE or self.input_deleted_at is not None:
             return None
-        api = info.context.api
-        presigned = await api.runtime.storage.presign_get(
-            self.input_key, api.settings.download_url_ttl_s
-        )
-        return presigned.url
+        return await presigned_get(info, self.input_key)
 
     @field(description="What the worker found in the input; null until analyzed.")
     async def analysis(self, info: Info) -> Analysis | None:
@@ -307,11 +294,7 @@ class Job:
                 f"no {format.name} export for this job: the worker that ran it has no "
                 f"{format.exporter!r} exporter"
             )
-        api = info.context.api
-        presigned = await api.runtime.storage.presign_get(
-            key, api.settings.download_url_ttl_s, filename=key.rsplit("/", 1)[-1]
-        )
-        return presigned.url
+        return await presigned_get(info, key, named=True)
 
     @classmethod
     def from_model(cls, job: models.VideoJob) -> Job:
@@ -800,4 +783,15 @@ class AccountDeletionPreview:
 
 def retention(info: Info) -> RetentionPolicy:
     """The retention policy of this server's settings."""
-    return RetentionPolicy.from_settings(info.context.api.settings)
+    return info.context.api.retention
+
+
+async def presigned_get(info: Info, key: str, *, named: bool = False) -> str:
+    """A GET URL of ``key`` valid for DOWNLOAD_URL_TTL_S; ``named``: it downloads under
+    the key's file name."""
+    api = info.context.api
+    filename = key.rsplit("/", 1)[-1] if named else None
+    presigned = await api.runtime.storage.presign_get(
+        key, api.settings.download_url_ttl_s, filename=filename
+    )
+    return presigned.url
