@@ -51,7 +51,6 @@ from hushcut.pipeline import (
     ProgressCallback,
     Segment,
     Timeline,
-    probe,
 )
 from hushcut.worker import metrics
 
@@ -115,7 +114,7 @@ class TimelineExporter(Protocol):
 
 
 class MediaProber(Protocol):
-    """``hushcut.pipeline.probe``: what the input holds (for a render's exports)."""
+    """``hushcut.pipeline.probe``: what the input holds (its duration, a render's exports)."""
 
     def __call__(self, path: Path, *, keyframes: bool = ...) -> MediaInfo: ...
 
@@ -388,10 +387,11 @@ class JobProcessor:
                 source = work / "input" / job_service.sanitise_filename(job.filename)
                 reporter.set("download", 0.0)
                 await self._retrying("download", running, lambda: self._download(job, source))
-                running.budget_s = self._time_budget(job, await self._duration_of(source))
+                media = await self._probe(source)
+                running.budget_s = self._time_budget(job, media.duration if media else None)
                 if edit is not None:
                     running.writes = self._render_keys(job)
-                    done = await self._render_edit(job, running, reporter, source, edit)
+                    done = await self._render_edit(job, running, reporter, source, edit, media)
                 elif job.review:
                     done = await self._analyze_for_review(job, running, reporter, source)
                 else:
@@ -503,8 +503,10 @@ class JobProcessor:
         reporter: _ProgressReporter,
         source: Path,
         edit: Sequence[KeptSegment],
+        media: MediaInfo | None,
     ) -> VideoJob:
-        """Render exactly the segments a person chose (or the plan they accepted)."""
+        """Render exactly the segments a person chose (or the plan they accepted);
+        ``media`` is the input's probe, if it succeeded, for the exports."""
         timeline = Timeline(
             source_duration=job.input_duration_s or max(segment.end for segment in edit),
             segments=[Segment(s.start, s.end, s.speed) for s in edit],
@@ -517,7 +519,7 @@ class JobProcessor:
             source,
             timeline,
             reporter.span(PIPELINE_START, PIPELINE_SHARE),
-            media=None,
+            media=media,
             analysis=None,
         )
 
@@ -801,14 +803,14 @@ class JobProcessor:
                     running.paused_s += time.monotonic() - paused
 
     # --- time budget ---------------------------------------------------------------------
-    async def _duration_of(self, source: Path) -> float | None:
-        """The input's duration from its container's header (None if it does not say:
-        the pipeline's own probe then reports what is wrong)."""
+    async def _probe(self, source: Path) -> MediaInfo | None:
+        """The input as its container's header describes it, for its duration (the time
+        budget) and a render's exports (None if it cannot be read: the pipeline's own
+        probe then reports what is wrong)."""
         try:
-            info = await asyncio.to_thread(probe, source, keyframes=False)
+            return await asyncio.to_thread(self.pipeline.probe, source, keyframes=False)
         except PipelineError:
             return None
-        return info.duration
 
     def _time_budget(self, job: VideoJob, duration: float | None) -> float:
         """The processing time the job may take; MediaError if its input is too long."""

@@ -7,9 +7,8 @@ makes the database the truth: every few seconds an idle worker looks for jobs no
 holds that it can run — QUEUED jobs whose hint was lost (Redis restarted empty, enqueue
 failed, or the hint reached a worker without the job's plugins) and PROCESSING jobs
 whose lease expired (their worker was killed) — and sends hints for them, at most one
-per free slot, so hints never pile up while workers are busy. Once a minute it also
-cancels and refunds jobs left in REVIEW past ``REVIEW_TTL_HOURS``
-(:func:`~hushcut.core.services.jobs.expire_reviews`, safe with every worker doing it).
+per free slot, so hints never pile up while workers are busy. (Reviews left past
+``REVIEW_TTL_HOURS`` are expired by the sweeps of :mod:`hushcut.core.scheduler`, not here.)
 """
 
 from __future__ import annotations
