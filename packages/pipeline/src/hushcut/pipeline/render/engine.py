@@ -633,7 +633,7 @@ class _VideoPath:
         for f in frames:
             f.time_base = self.out_tb
             for packet in self.stream.encode(f):
-                self._mux_encoded(packet)
+                self._mux_pending(packet)
 
     def _encode_splice(self, frame: av.VideoFrame) -> None:
         if self.encoder is None:
@@ -675,9 +675,6 @@ class _VideoPath:
         out.is_keyframe = keyframe
         self._mux_pending(out)
 
-    def _mux_encoded(self, packet: Packet) -> None:
-        self._mux_pending(packet)
-
     def _mux_pending(self, packet: Packet) -> None:
         packet.stream = self.stream
         if packet.pts is not None and packet.time_base is not None:
@@ -703,9 +700,9 @@ class _VideoPath:
                 for f in self._filter.push(None):
                     if isinstance(f, av.VideoFrame):
                         for packet in self.stream.encode(f):
-                            self._mux_encoded(packet)
+                            self._mux_pending(packet)
             for packet in self.stream.encode(None):
-                self._mux_encoded(packet)
+                self._mux_pending(packet)
         if self._pending is not None:
             last = self._pending
             if last.pts is not None and last.time_base is not None:

@@ -47,7 +47,6 @@ FORMATS: dict[str, OutputFormat] = {
     ".opus": OutputFormat("Opus", "ogg", None, "libopus"),
 }
 
-VIDEO_SUFFIXES = tuple(s for s, f in FORMATS.items() if f.holds_video)
 AUDIO_SUFFIXES = tuple(s for s, f in FORMATS.items() if not f.holds_video)
 
 

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.stream import VideoStream
 
-#: Stands for a packet without a decode timestamp.
-NO_DTS = -(1 << 62)
-
 
 @dataclass
 class VideoIndex:
@@ -39,7 +36,6 @@ class VideoIndex:
 
     time_base: Fraction
     pts: npt.NDArray[np.int64]
-    dts: npt.NDArray[np.int64]
     random_access: npt.NDArray[np.uint8]
     shown: npt.NDArray[np.uint8]
     disposable: npt.NDArray[np.uint8]
@@ -53,13 +49,9 @@ class VideoIndex:
     def __len__(self) -> int:
         return len(self.pts)
 
-    def time(self, pts: int) -> float:
-        """Seconds of a timestamp, rounded the same way everywhere in the renderer."""
-        return pts * self.time_base.numerator / self.time_base.denominator
-
     @functools.cached_property
     def times(self) -> npt.NDArray[np.float64]:
-        """Seconds of every packet's timestamp (``time`` of each, to the last bit)."""
+        """Seconds of every packet's timestamp."""
         return (self.pts * self.time_base.numerator) / self.time_base.denominator
 
     @functools.cached_property
@@ -96,7 +88,7 @@ def scan_source(
     container: InputContainer, video: VideoStream | None, audio: list[AudioStream]
 ) -> SourceScan:
     start = float(container.start_time or 0) / av.time_base
-    pts, dts = array("q"), array("q")
+    pts = array("q")
     random_access, shown, disposable = bytearray(), bytearray(), bytearray()
     parameter_sets: list[bytes] = []
     length_size: int | None = None
@@ -128,7 +120,6 @@ def scan_source(
             if stream_index != video_index:
                 continue
             pts.append(packet.pts)
-            dts.append(NO_DTS if packet.dts is None else packet.dts)
             shown.append(0 if packet.is_discard else 1)
             if packet.dts is not None and packet.pts - packet.dts > delay:
                 delay = packet.pts - packet.dts
@@ -152,7 +143,6 @@ def scan_source(
         index = VideoIndex(
             time_base=video.time_base or Fraction(1, 90_000),
             pts=np.frombuffer(pts, dtype=np.int64),
-            dts=np.frombuffer(dts, dtype=np.int64),
             random_access=np.frombuffer(random_access, dtype=np.uint8),
             shown=np.frombuffer(shown, dtype=np.uint8),
             disposable=np.frombuffer(disposable, dtype=np.uint8),

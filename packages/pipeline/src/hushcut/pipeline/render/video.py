@@ -111,7 +111,6 @@ class VideoPlan:
     #: pts of a frame -> the segments it opens because none of their own frames starts
     #: at their start (sparse video).
     carry: dict[int, list[int]] = field(default_factory=dict)
-    copied_frames: int = 0
 
 
 def plan_video(
@@ -214,7 +213,6 @@ def _plan_copy(
         k = shrunk
     plan.action[s:k] = COPY
     plan.copy_segment[s:k] = i
-    plan.copied_frames += k - s
 
 
 class FrameSelector:
