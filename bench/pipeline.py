@@ -15,7 +15,9 @@ RSS), the share of output video frames copied from the source, and decode errors
   own venv), or, if it cannot be installed, one x264-medium encode as its stand-in,
 - one ffmpeg libx264 encode of exactly the kept stretches (select filter, same
   preset/CRF as REENCODE),
-- ``hushcut detect`` against ffmpeg's ``silencedetect`` pass.
+- ``hushcut detect`` against ffmpeg's ``silencedetect`` pass,
+- the floor under any SMART render of those segments (``bench/_floor.py``): decoding and
+  encoding only the frames that cannot be copied, at the same encoder settings.
 
 Then, for hushcut's SMART and REENCODE outputs: SSIM of every kept frame against the
 source frame the rendered timeline maps it to (ffmpeg's ssim filter), the timestamp of
@@ -571,6 +573,7 @@ SMARTCUT_ROW = "smartcut 1.7 --keep (same segments)"
 AUTO_EDITOR_ROW = "auto-editor 23.32.1 (defaults)"
 STAND_IN_ROW = "x264 medium (auto-editor stand-in)"
 FFMPEG_ROW = f"ffmpeg x264 {PRESET}, same output"
+FLOOR_ROW = "floor: decode+encode only what SMART must"
 
 
 def bench_input(name: str, source: Path, work: Path, peers: Peers) -> InputReport:
@@ -600,6 +603,13 @@ def bench_input(name: str, source: Path, work: Path, peers: Peers) -> InputRepor
             SMART,
             hushcut("cut", str(source), "-o", str(out / "smart.mp4"), *render),
             output=out / "smart.mp4",
+        )
+    )
+    m.append(
+        measure(
+            FLOOR_ROW,
+            [sys.executable, "-m", "bench._floor", str(source), str(timeline)],
+            env={"PYTHONPATH": str(ROOT)},
         )
     )
     if peers.baseline is not None:
@@ -753,6 +763,19 @@ def targets(reports: list[InputReport]) -> list[str]:
                 f"{r.name}: SMART / baseline = {cpu:.2f} cpu, {wall:.2f} wall "
                 f"(target <= {SMART_VS_BASELINE_MAX}): {verdict}"
             )
+            floor = r.get(FLOOR_ROW)
+            if floor and floor.ok:
+                below = floor.cpu_s / base.cpu_s > SMART_VS_BASELINE_MAX
+                lines.append(
+                    f"{r.name}: floor / baseline = {floor.cpu_s / base.cpu_s:.2f} cpu, "
+                    f"{floor.wall_s / base.wall_s:.2f} wall: decoding and encoding only the "
+                    "frames SMART cannot copy "
+                    + (
+                        f"already costs more than {SMART_VS_BASELINE_MAX}x the baseline"
+                        if below
+                        else "leaves room under the target"
+                    )
+                )
         wanted = SMART_VS_SMARTCUT_MIN.get(r.name)
         if wanted and smart and peer:
             cpu, wall = peer.cpu_s / smart.cpu_s, peer.wall_s / smart.wall_s
@@ -816,6 +839,9 @@ def print_table(reports: list[InputReport]) -> None:
             if base:
                 print(f"  SMART render / {base.name}: {share(smart, base)}")
             print(f"  SMART render / ffmpeg same-output encode: {share(smart, same)}")
+            floor = r.get(FLOOR_ROW)
+            if floor and floor.ok:
+                print(f"  SMART render / its floor (must-encode frames): {share(smart, floor)}")
         if full:
             print(f"  hushcut cut (detect+SMART) vs auto-editor: {ratio(full, ae)} faster")
         if reenc:

@@ -21,13 +21,15 @@ async def test_cut_options_list_the_built_in_options_with_their_schema(
     account = await new_account(runtime)
     result = await graphql(client, OPTIONS, headers=account.headers)
     options = {option["name"]: option for option in result["data"]["cutOptions"]}
-    assert list(options)[:4] == ["thresholdDb", "minSilenceS", "marginS", "mode"]
+    assert list(options)[:5] == ["thresholdDb", "minSilenceS", "marginS", "mode", "audioTrack"]
     assert options["minSilenceS"]["default"] == 0.3
     assert options["minSilenceS"]["schema"] == {"type": "number", "minimum": 0.0, "maximum": 60.0}
     assert options["thresholdDb"]["default"] is None  # measured per recording
     assert options["thresholdDb"]["schema"] == {"type": "number", "minimum": -120.0, "maximum": 0.0}
     assert options["mode"]["schema"] == {"type": "string", "enum": ["SMART", "REENCODE"]}
     assert options["mode"]["default"] == "SMART"
+    assert options["audioTrack"]["default"] is None  # the file's default track
+    assert options["audioTrack"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 255}
     assert all(option["plugin"] is None and option["description"] for option in options.values())
 
 
@@ -72,7 +74,7 @@ async def test_cut_options_list_the_plugin_options_workers_offer(
             "default": 30.0,
             "schema": {"type": "number", "exclusiveMinimum": 0},
         }
-        assert list(listed)[:4] == ["thresholdDb", "minSilenceS", "marginS", "mode"]
+        assert list(listed)[:5] == ["thresholdDb", "minSilenceS", "marginS", "mode", "audioTrack"]
     finally:
         async with runtime.session() as session:
             await workers.retire_worker(session, worker_id)

@@ -183,20 +183,21 @@ async def test_oversize_and_non_media_uploads_are_refused_before_any_charge(
             client, REQUEST_UPLOAD, {"ws": account.workspace_id, **case}, account.headers
         )
         assert error_codes(result) == ["BAD_USER_INPUT"], (case, result)
-    bad_options = await graphql(
-        client,
-        REQUEST_UPLOAD,
-        {
-            "ws": account.workspace_id,
-            "name": "a.mp4",
-            "size": 10,
-            "type": "video/mp4",
-            "options": {"marginS": -1},
-        },
-        account.headers,
-    )
-    assert error_codes(bad_options) == ["BAD_USER_INPUT"]
-    assert "margin_s" in bad_options["errors"][0]["message"]
+    for options, field in (({"marginS": -1}, "margin_s"), ({"audioTrack": -1}, "audio_track")):
+        bad_options = await graphql(
+            client,
+            REQUEST_UPLOAD,
+            {
+                "ws": account.workspace_id,
+                "name": "a.mp4",
+                "size": 10,
+                "type": "video/mp4",
+                "options": options,
+            },
+            account.headers,
+        )
+        assert error_codes(bad_options) == ["BAD_USER_INPUT"]
+        assert field in bad_options["errors"][0]["message"]
     async with runtime.session() as session:
         jobs = await session.scalar(
             select(func.count())

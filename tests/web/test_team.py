@@ -48,6 +48,9 @@ async def test_invite_accept_change_role_and_remove(
     await visitor.sign_in(account)
     await page.get_by_role("link", name="Team").click()
     await expect(page.get_by_role("heading", name="Team", exact=True)).to_be_visible()
+    # The only owner is told how to leave rather than offered a Leave the server refuses.
+    await expect(page.get_by_text("You are the only owner of Test workspace")).to_be_visible()
+    await expect(page.get_by_role("button", name="Leave Test workspace")).to_have_count(0)
     colleague = f"colleague-{uuid.uuid4().hex[:8]}@example.com"
     other = f"other-{uuid.uuid4().hex[:8]}@example.com"
     for address in (colleague, other):
@@ -95,6 +98,10 @@ async def test_invite_accept_change_role_and_remove(
     # The owner sees them, makes them an admin, then removes them.
     await page.reload()
     await expect(pending.get_by_role("cell", name=colleague, exact=True)).to_have_count(0)
+    await page.get_by_label("Role of Colleague").select_option("OWNER")
+    await expect(page.get_by_text("Colleague is now owner.")).to_be_visible()
+    await expect(page.get_by_role("button", name="Leave Test workspace")).to_be_visible()
+    await expect(page.get_by_text("You are the only owner")).to_have_count(0)
     await page.get_by_label("Role of Colleague").select_option("ADMIN")
     await expect(page.get_by_text("Colleague is now admin.")).to_be_visible()
     await page.reload()

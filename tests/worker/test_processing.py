@@ -13,6 +13,7 @@ from hushcut.core.events import JobEvent
 from hushcut.core.models import JobStatus, LedgerReason
 from hushcut.core.services import jobs as job_service
 from hushcut.worker.processor import INPUT_MISSING_MESSAGE, INPUT_REPLACED_MESSAGE
+from tests.pipeline.clips import Clip, Track, write_clip
 from tests.platform import balance, wait_until
 from tests.worker.conftest import Gate, Platform
 from tests.worker.media import media_duration
@@ -73,6 +74,27 @@ async def test_job_is_processed_end_to_end(
     # Throttled: about four updates a second, plus the first and last value of each stage.
     assert len(progress) <= 4 * seconds + 2 * len(set(stages)) + 2, (len(progress), seconds)
     assert events[-1].status is JobStatus.COMPLETED
+
+
+async def test_the_jobs_audio_track_is_the_one_cut_on(platform: Platform, tmp_path: Path) -> None:
+    # A steady tone first (commentary music, no pause), the talk second and default.
+    talk = Track(speech=((0.3, 3.0), (4.5, 7.7)), language="eng")
+    music = Track(background_db=-20, beep_hz=3000, language="fra")
+    clip = write_clip(
+        tmp_path / "two-tracks.mp4",
+        Clip(seconds=8.0, tracks=(music, talk), default_track=1, markers=(0.6, 5.6)),
+    )
+    actor, workspace = await platform.workspace(credits=3)
+    on_talk = await platform.submit(actor, workspace, clip)
+    on_music = await platform.submit(actor, workspace, clip, options={"audio_track": 0})
+    await platform.worker()
+    cut = await platform.wait_for(on_talk, FINAL)
+    kept = await platform.wait_for(on_music, FINAL)
+    assert cut.status is kept.status is JobStatus.COMPLETED, (cut.error, kept.error)
+    assert cut.output_duration_s is not None
+    assert kept.output_duration_s is not None
+    assert cut.output_duration_s < 7.0  # the default track's 1.5 s pause is gone
+    assert kept.output_duration_s > 7.9  # the music never pauses: nothing to cut
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,8 @@ export function TeamPage() {
   };
 
   const manages = team?.role === "OWNER" || team?.role === "ADMIN";
+  // The server keeps an owner in every workspace: its last owner cannot leave.
+  const soleOwner = team?.role === "OWNER" && team.members.filter((m) => m.role === "OWNER").length <= 1;
   return (
     <>
       <h1 tabIndex={-1}>Team</h1>
@@ -260,7 +262,9 @@ export function TeamPage() {
             Your role: {ROLE_WORDS[team.role] ?? team.role}. Owners and admins invite people, change roles, manage
             billing and every token; a workspace always keeps an owner.
           </p>
-          {!leaving ? (
+          {soleOwner ? (
+            <p class="hint">You are the only owner of {team.name}: to leave it, first make another member an owner.</p>
+          ) : !leaving ? (
             <button type="button" class="secondary" onClick={() => setLeaving(true)}>
               Leave {team.name}
             </button>

@@ -116,7 +116,9 @@ class TimelineExporter(Protocol):
 class MediaProber(Protocol):
     """``hushcut.pipeline.probe``: what the input holds (its duration, a render's exports)."""
 
-    def __call__(self, path: Path, *, keyframes: bool = ...) -> MediaInfo: ...
+    def __call__(
+        self, path: Path, *, keyframes: bool = ..., audio_track: int | None = ...
+    ) -> MediaInfo: ...
 
 
 @dataclass(frozen=True)
@@ -387,7 +389,7 @@ class JobProcessor:
                 source = work / "input" / job_service.sanitise_filename(job.filename)
                 reporter.set("download", 0.0)
                 await self._retrying("download", running, lambda: self._download(job, source))
-                media = await self._probe(source)
+                media = await self._probe(source, job)
                 running.budget_s = self._time_budget(job, media.duration if media else None)
                 if edit is not None:
                     running.writes = self._render_keys(job)
@@ -554,7 +556,7 @@ class JobProcessor:
         reporter.set("upload", PIPELINE_START + PIPELINE_SHARE)
         await self._retrying("upload", running, lambda: self._upload(target, output_key))
         if media is None:
-            media = await asyncio.to_thread(self.pipeline.probe, source, keyframes=False)
+            media = await asyncio.to_thread(self._media, source, job)
         exports = await self._export(job, running, result.timeline, media, source)
         self._check(running)
         await reporter.close()
@@ -803,14 +805,22 @@ class JobProcessor:
                     running.paused_s += time.monotonic() - paused
 
     # --- time budget ---------------------------------------------------------------------
-    async def _probe(self, source: Path) -> MediaInfo | None:
+    async def _probe(self, source: Path, job: VideoJob) -> MediaInfo | None:
         """The input as its container's header describes it, for its duration (the time
         budget) and a render's exports (None if it cannot be read: the pipeline's own
         probe then reports what is wrong)."""
         try:
-            return await asyncio.to_thread(self.pipeline.probe, source, keyframes=False)
+            return await asyncio.to_thread(self._media, source, job)
         except PipelineError:
             return None
+
+    def _media(self, source: Path, job: VideoJob) -> MediaInfo:
+        """The probe of ``source`` with the audio track the job analyses (exports describe
+        that track, as the pipeline's own render does)."""
+        track = (job.options or {}).get("audio_track")
+        return self.pipeline.probe(
+            source, keyframes=False, audio_track=track if isinstance(track, int) else None
+        )
 
     def _time_budget(self, job: VideoJob, duration: float | None) -> float:
         """The processing time the job may take; MediaError if its input is too long."""

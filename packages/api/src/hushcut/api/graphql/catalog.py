@@ -17,13 +17,15 @@ BUILT_IN = {
     "minSilenceS": "min_silence_s",
     "marginS": "margin_s",
     "mode": "mode",
+    "audioTrack": "audio_track",
 }
 
 
 @strawberry.type(description="One option of a cut, with what a form needs to offer it.")
 class CutOption:
     name: str = strawberry.field(
-        description="A CutOptionsInput field (thresholdDb, minSilenceS, marginS, mode), or "
+        description="A CutOptionsInput field (thresholdDb, minSilenceS, marginS, mode, "
+        "audioTrack), or "
         "plugin.key for a plugin option (set it as CutOptionsInput.plugins[plugin][key])."
     )
     plugin: str | None = strawberry.field(description="The plugin declaring it; null: built in.")

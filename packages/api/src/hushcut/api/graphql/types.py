@@ -633,6 +633,13 @@ class CutOptionsInput:
     min_silence_s: float | None = None
     margin_s: float | None = None
     mode: CutMode | None = None
+    audio_track: int | None = strawberry.field(
+        default=None,
+        description=(
+            "The audio track to find silences in, counted from 0 among the file's audio "
+            "tracks (default: its default track). Every track is cut the same way."
+        ),
+    )
     plugins: JSON | None = strawberry.field(
         default=None, description="Plugin options: {pluginName: {option: value}}."
     )
@@ -647,6 +654,8 @@ class CutOptionsInput:
             mapping["margin_s"] = self.margin_s
         if self.mode is not None:
             mapping["mode"] = self.mode.value
+        if self.audio_track is not None:
+            mapping["audio_track"] = self.audio_track
         if self.plugins is not None:
             mapping["plugins"] = self.plugins
         return mapping
