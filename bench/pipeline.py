@@ -105,13 +105,17 @@ def measure(
     """Run ``cmd``; wall time and the peak of the summed RSS of its process tree."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **QUIET_ENV, **(env or {})},
-        text=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **QUIET_ENV, **(env or {})},
+            text=True,
+        )
+    except OSError as exc:  # a peer's venv lost its program: the row fails, the run goes on
+        print(f"  {name:<40} could not start: {exc}", flush=True)
+        return Measure(name, 0.0, 0.0, False, f"could not start: {exc}"[:120])
     peak = 0
     done = threading.Event()
 
@@ -226,7 +230,7 @@ def tool_venv(name: str, packages: tuple[str, ...], extra: tuple[str, ...] = ())
     in a venv of their own under bench/.cache; its bin/ directory, or None."""
     venv = CACHE / f"{name}-venv"
     marker = venv / ".installed"
-    if marker.exists():
+    if marker.exists() and (venv / "bin" / "python").exists():
         return venv / "bin"
     shutil.rmtree(venv, ignore_errors=True)
     uv = shutil.which("uv")
