@@ -314,19 +314,24 @@ async def sweep_abandoned_uploads(
     """
     report = SweepReport("abandoned_uploads")
     failed: list[StorageUnavailable] = []
+    #: The jobs canceled, as the cancel left them (those rolled back leave the report).
+    given_up: dict[str, VideoJob] = {}
 
     async def handle(job: VideoJob) -> int:
         # Read first: the cancel refreshes ``job``.
         pending, key, upload_id = job.status is JobStatus.PENDING, job.input_key, job.upload_id
         removed = 0
         if pending:
-            if await give_up_upload(session, job.id, now) is None:
+            canceled = await give_up_upload(session, job.id, now)
+            if canceled is None:
                 return 0
+            given_up[job.id] = canceled
             removed = await _delete(storage, [input_prefix(job.id)], "upload_abandoned")
         if upload_id is not None:
             # Nothing happens if it went with the input just now.
             await storage.abort_multipart_upload(key, upload_id)
-            await unrecord_upload(session, job.id, upload_id)
+            if not pending:  # a canceled job forgot it with the cancel
+                await unrecord_upload(session, job.id, upload_id)
         if pending:
             DELETIONS.labels(kind="upload_abandoned").inc()
             report.canceled.append(job.id)
@@ -353,9 +358,7 @@ async def sweep_abandoned_uploads(
         ):
             await _each_job(session, report, due, handle, failed)
     finally:
-        canceled = [await session.get(VideoJob, job_id) for job_id in report.canceled]
-        await end_read(session)
-        await publish_changes(events, [job for job in canceled if job is not None], "cancel")
+        await publish_changes(events, [given_up[job_id] for job_id in report.canceled], "cancel")
     _raise_first(failed)
     return report
 
