@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,13 +15,15 @@ from sqlalchemy import update
 
 from hushcut.core.clock import ManualClock
 from hushcut.core.errors import Conflict, StorageUnavailable
+from hushcut.core.events import JobChange, JobEvent
 from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
 from hushcut.core.scheduler import Sweeper
 from hushcut.core.services import jobs
 from hushcut.core.services.auth import Actor
-from hushcut.core.services.retention import ABANDONED_MESSAGE, RetentionPolicy
-from hushcut.core.storage import plan_parts
+from hushcut.core.services.jobs import ABANDONED_MESSAGE
+from hushcut.core.services.retention import SWEEP_BATCH, RetentionPolicy
+from hushcut.core.storage import MIN_PART_SIZE, plan_parts
 from tests.platform import balance_and_ledger, new_member, put_object, stored_keys
 
 WORKER = "test-worker"
@@ -240,3 +243,173 @@ async def test_a_sweep_that_meets_a_storage_outage_leaves_the_job_for_next_time(
     assert report.handled == 1
     assert await stored_keys(runtime, f"input/{done.id}/") == []
     assert counted("hushcut_sweep_last_success_timestamp_seconds", sweep="inputs") > 0
+
+
+async def uploading_in_parts(
+    runtime: Runtime, actor: Actor, workspace_id: str, started_ago: timedelta
+) -> VideoJob:
+    """A PENDING job whose upload in parts (no part sent yet) started ``started_ago``."""
+    size = 2 * MIN_PART_SIZE
+    async with runtime.session() as session:
+        job = await jobs.create_job(session, actor, workspace_id, "big.mp4", size, "video/mp4")
+    upload_id = await runtime.storage.create_multipart_upload(
+        job.input_key, "video/mp4", plan_parts(size, MIN_PART_SIZE)
+    )
+    async with runtime.session() as session:
+        await jobs.record_upload(session, actor, job.id, upload_id, MIN_PART_SIZE)
+        await session.execute(
+            update(VideoJob)
+            .where(VideoJob.id == job.id)
+            .values(created_at=job.created_at - started_ago)
+        )
+        await session.commit()
+        return await jobs.load_job(session, job.id)
+
+
+async def test_every_stale_upload_in_parts_is_given_up_in_one_run(runtime: Runtime) -> None:
+    """More abandoned uploads in parts than a query of the sweep takes: one run gives
+    them all up; an upload still within its time keeps going."""
+    actor, workspace_id = await new_member(runtime)
+    balance = await balance_and_ledger(runtime, workspace_id)
+    ttl = timedelta(seconds=runtime.settings.multipart_upload_ttl_s)
+    stale = [
+        await uploading_in_parts(runtime, actor, workspace_id, ttl + timedelta(minutes=1))
+        for _ in range(SWEEP_BATCH + 20)
+    ]
+    fresh = await uploading_in_parts(runtime, actor, workspace_id, ttl - timedelta(minutes=5))
+
+    report = await Sweeper(runtime, ManualClock()).run("abandoned_uploads")
+    assert report is not None
+    assert sorted(report.canceled) == sorted(job.id for job in stale)
+    assert report.handled == len(stale)
+    for job in stale:
+        gone = await current(runtime, job.id)
+        assert (gone.status, gone.error, gone.upload_id, gone.charges) == (
+            JobStatus.CANCELED,
+            ABANDONED_MESSAGE,
+            None,
+            0,
+        )
+    # Every abandoned upload's parts are freed; the fresh one is still open.
+    assert await stored_keys(runtime, "input/") == [f"{fresh.input_key} [upload]"]
+    assert (await current(runtime, fresh.id)).status is JobStatus.PENDING
+    assert await balance_and_ledger(runtime, workspace_id) == balance
+
+
+class StorageFailingOn:
+    """Storage that cannot reach the objects of some jobs (the others work)."""
+
+    def __init__(self, storage: Any, job_ids: set[str]) -> None:
+        self._storage = storage
+        self.job_ids = job_ids
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def _check(self, key: str) -> None:
+        if any(f"/{job_id}/" in key for job_id in self.job_ids):
+            raise StorageUnavailable(f"storage unreachable while trying to delete {key}")
+
+    async def delete_prefix(self, prefix: str) -> int:
+        self._check(prefix)
+        result: int = await self._storage.delete_prefix(prefix)
+        return result
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        self._check(key)
+        await self._storage.abort_multipart_upload(key, upload_id)
+
+
+async def test_an_upload_storage_cannot_abort_stays_recorded_for_the_next_run(
+    runtime: Runtime,
+) -> None:
+    """Storage failing on some jobs: the run gives up the others (and tells their
+    subscribers), keeps each failed one as it was with its upload recorded, and fails so
+    it shows; the next run gives those up."""
+    actor, workspace_id = await new_member(runtime)
+    ttl = timedelta(seconds=runtime.settings.multipart_upload_ttl_s)
+    stale = [
+        await uploading_in_parts(runtime, actor, workspace_id, ttl + timedelta(minutes=1))
+        for _ in range(4)
+    ]
+    unlucky, canceled = stale[1], stale[2]
+    # Canceled by its owner while storage was away: its upload is still open.
+    async with runtime.session() as session:
+        await jobs.cancel_job(session, actor, canceled.id)
+    failing = {unlucky.id, canceled.id}
+    outage = dataclasses.replace(runtime, storage=StorageFailingOn(runtime.storage, failing))
+    clock = ManualClock()
+    errors = counted("hushcut_sweeps_total", sweep="abandoned_uploads", outcome="error")
+    async with runtime.events.subscribe(stale[0].id) as events:
+        assert await Sweeper(outage, clock).run("abandoned_uploads") is None
+        event = await asyncio.wait_for(anext(aiter(events)), 10)
+    assert (event.status, event.error) == (JobStatus.CANCELED, ABANDONED_MESSAGE)
+    assert counted("hushcut_sweeps_total", sweep="abandoned_uploads", outcome="error") == errors + 1
+    for job in (stale[0], stale[3]):
+        assert (await current(runtime, job.id)).status is JobStatus.CANCELED
+        assert await stored_keys(runtime, f"input/{job.id}/") == []
+    for job in (unlucky, canceled):
+        kept = await current(runtime, job.id)
+        assert kept.upload_id == job.upload_id
+        assert await stored_keys(runtime, f"input/{job.id}/") == [f"{job.input_key} [upload]"]
+    assert (await current(runtime, unlucky.id)).status is JobStatus.PENDING
+
+    report = await Sweeper(runtime, clock).run("abandoned_uploads")
+    assert report is not None
+    assert (report.handled, report.canceled) == (2, [unlucky.id])
+    for job in (unlucky, canceled):
+        gone = await current(runtime, job.id)
+        assert (gone.status, gone.upload_id) == (JobStatus.CANCELED, None)
+        assert await stored_keys(runtime, f"input/{job.id}/") == []
+    assert (await current(runtime, unlucky.id)).error == ABANDONED_MESSAGE
+
+
+async def changes_until(events: AsyncIterator[JobChange], marker: JobEvent) -> list[JobChange]:
+    """What a subscription received before ``marker`` (published after everything else)."""
+    received: list[JobChange] = []
+    async for change in events:
+        if change == marker:
+            return received
+        received.append(change)
+    raise AssertionError("the subscription ended")
+
+
+async def test_a_single_put_and_an_upload_in_parts_are_given_up_alike(runtime: Runtime) -> None:
+    """Whatever the kind of upload, the job is canceled with the same error and values,
+    and its subscribers hear of it exactly once."""
+    actor, workspace_id = await new_member(runtime)
+    single = await make_job(runtime, actor, workspace_id, "pending")
+    in_parts = await uploading_in_parts(runtime, actor, workspace_id, timedelta(0))
+    settings = runtime.settings
+    clock = ManualClock()
+    clock.advance(
+        max(
+            timedelta(seconds=settings.upload_url_ttl_s, hours=1),
+            timedelta(seconds=settings.multipart_upload_ttl_s),
+        )
+        + timedelta(minutes=1)
+    )
+    async with (
+        runtime.events.subscribe(single.id) as single_events,
+        runtime.events.subscribe(in_parts.id) as in_parts_events,
+    ):
+        report = await Sweeper(runtime, clock).run("abandoned_uploads")
+        assert report is not None
+        assert sorted(report.canceled) == sorted([single.id, in_parts.id])
+        for job, events in ((single, single_events), (in_parts, in_parts_events)):
+            marker = JobEvent(job.id, JobStatus.CANCELED, stage="test marker")
+            await runtime.events.publish(marker)
+            received = await asyncio.wait_for(changes_until(events, marker), 10)
+            said = [
+                (change.status, change.error) if isinstance(change, JobEvent) else change
+                for change in received
+            ]
+            assert said == [(JobStatus.CANCELED, ABANDONED_MESSAGE)]
+    given_up = [await current(runtime, job.id) for job in (single, in_parts)]
+    assert {
+        (job.status, job.error, job.charges, job.upload_id, job.finished_at) for job in given_up
+    } == {(JobStatus.CANCELED, ABANDONED_MESSAGE, 0, None, clock.now())}
+    for job in given_up:
+        # Nothing was ever made from it, and its upload is gone.
+        assert job.input_deleted_at == job.output_deleted_at == clock.now()
+        assert await stored_keys(runtime, f"input/{job.id}/") == []

@@ -19,10 +19,9 @@ from hushcut.core.clock import ManualClock
 from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
 from hushcut.core.scheduler import Sweeper, SweepScheduler
-from hushcut.core.services import jobs, uploads
+from hushcut.core.services import jobs
 from hushcut.core.settings import Settings
-from hushcut.core.storage import MIN_PART_SIZE
-from tests.core.test_retention import counted, current, make_job
+from tests.core.test_retention import counted, current, make_job, uploading_in_parts
 from tests.platform import new_member, run_sync, settings_env, stored_keys, wait_until
 from tests.servers import free_port
 
@@ -152,20 +151,7 @@ async def test_an_upload_in_parts_has_its_own_time_limit(runtime: Runtime) -> No
     aborts its parts and cancels it; a single PUT is given up an hour after its URL."""
     single = await abandoned_upload(runtime, hours_ago=2)
     actor, workspace_id = await new_member(runtime, credits=1)
-    size = 2 * MIN_PART_SIZE
-    async with runtime.session() as session:
-        job = await jobs.create_job(session, actor, workspace_id, "big.mp4", size, "video/mp4")
-    started = await uploads.start_multipart_upload(
-        runtime.storage, job.input_key, size, "video/mp4", max_size=size, part_size=MIN_PART_SIZE
-    )
-    async with runtime.session() as session:
-        await jobs.record_upload(session, actor, job.id, started.upload_id, MIN_PART_SIZE)
-        await session.execute(
-            update(VideoJob)
-            .where(VideoJob.id == job.id)
-            .values(created_at=job.created_at - timedelta(hours=3))
-        )
-        await session.commit()
+    job = await uploading_in_parts(runtime, actor, workspace_id, timedelta(hours=3))
     clock = ManualClock()
     sweeper = Sweeper(runtime, clock=clock)
 
@@ -174,7 +160,7 @@ async def test_an_upload_in_parts_has_its_own_time_limit(runtime: Runtime) -> No
     assert report.canceled == [single.id]
     assert await status(runtime, job.id) is JobStatus.PENDING
     open_uploads = await runtime.storage.list_multipart_uploads("input/")
-    assert started.upload_id in [u.upload_id for u in open_uploads]
+    assert job.upload_id in [u.upload_id for u in open_uploads]
 
     clock.advance(seconds=runtime.settings.multipart_upload_ttl_s)
     report = await sweeper.run("abandoned_uploads")
@@ -187,4 +173,4 @@ async def test_an_upload_in_parts_has_its_own_time_limit(runtime: Runtime) -> No
         None,
     )
     open_uploads = await runtime.storage.list_multipart_uploads("input/")
-    assert started.upload_id not in [u.upload_id for u in open_uploads]
+    assert job.upload_id not in [u.upload_id for u in open_uploads]

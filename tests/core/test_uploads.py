@@ -17,6 +17,7 @@ from hushcut.core.errors import BadUserInput
 from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs, uploads
+from hushcut.core.services.retention import RetentionPolicy, SweepReport, sweep_abandoned_uploads
 from hushcut.core.settings import Settings
 from hushcut.core.storage import (
     DEFAULT_PART_SIZE,
@@ -258,16 +259,24 @@ async def test_the_sweep_gives_up_uploads_nobody_will_finish(
             )
             await session.commit()
 
-        given_up = await uploads.sweep_abandoned_uploads(
-            runtime.sessionmaker, storage, ttl_s=24 * 3600
-        )
-        assert [job.id for job in given_up] == [old.id]
-        assert given_up[0].error == jobs.ABANDONED_MESSAGE
+        policy = RetentionPolicy.from_settings(settings)
+        assert policy.multipart_upload_ttl == timedelta(hours=24)
+
+        async def sweep() -> SweepReport:
+            async with runtime.session() as session:
+                return await sweep_abandoned_uploads(
+                    session, storage, policy, datetime.now(UTC), runtime.events
+                )
+
+        report = await sweep()
+        assert report.canceled == [old.id]
+        assert report.handled == 2  # and the canceled job's upload aborted
         open_uploads = await storage.list_multipart_uploads("input/")
         assert [u.upload_id for u in open_uploads] == [fresh.upload_id]
         async with runtime.session() as session:
             rows = {job.id: job for job in (await session.scalars(select(VideoJob))).all()}
         assert (rows[old.id].status, rows[old.id].upload_id) == (JobStatus.CANCELED, None)
+        assert rows[old.id].error == jobs.ABANDONED_MESSAGE
         assert (rows[canceled.id].status, rows[canceled.id].upload_id) == (
             JobStatus.CANCELED,
             None,
@@ -278,9 +287,7 @@ async def test_the_sweep_gives_up_uploads_nobody_will_finish(
         )
         assert await balance(runtime, workspace_id) == 1  # nothing charged, nothing refunded
         # Nothing left to do; a second sweep (another worker) changes nothing.
-        assert (
-            await uploads.sweep_abandoned_uploads(runtime.sessionmaker, storage, ttl_s=24 * 3600)
-            == []
-        )
+        again = await sweep()
+        assert (again.handled, again.canceled) == (0, [])
     finally:
         await runtime.close()

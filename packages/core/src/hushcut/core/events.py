@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +97,17 @@ class JobEventBus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def publish_changes(events: JobEventBus, jobs: Iterable[VideoJob], change: str) -> None:
+    """Tell subscribers what a sweep did to ``jobs``. A publish that fails is logged and
+    the others go on: the job keeps its new state (the database says it; a subscription
+    that lost the bus reads it again), and the sweep that changed it does not fail."""
+    for job in jobs:
+        try:
+            await events.publish(JobEvent.from_job(job))
+        except Exception as exc:
+            log.warning("job %s: could not publish its %s: %s", job.id, change, exc)
 
 
 class InProcessEventBus:

@@ -25,11 +25,11 @@ from taskiq.cli.scheduler.run import SchedulerLoop
 from taskiq.scheduler.scheduled_task import ScheduledTask
 
 from hushcut.core.clock import Clock, SystemClock
-from hushcut.core.events import JobEvent
+from hushcut.core.events import publish_changes
 from hushcut.core.metrics import SWEEP_LAST_SUCCESS, SWEEPS
 from hushcut.core.runtime import Runtime
 from hushcut.core.services import jobs as job_service
-from hushcut.core.services import retention, uploads
+from hushcut.core.services import retention
 from hushcut.core.services.retention import RetentionPolicy, SweepReport
 
 log = logging.getLogger(__name__)
@@ -47,23 +47,9 @@ async def _abandoned_uploads(
     in parts MULTIPART_UPLOAD_TTL_S after it started (its part URLs are signed again on
     demand, so their expiry says nothing) or once its job ended otherwise."""
     async with runtime.session() as session:
-        report = await retention.sweep_abandoned_uploads(
+        return await retention.sweep_abandoned_uploads(
             session, runtime.storage, policy, now, runtime.events
         )
-    given_up = await uploads.sweep_abandoned_uploads(
-        runtime.sessionmaker,
-        runtime.storage,
-        ttl_s=runtime.settings.multipart_upload_ttl_s,
-        now=now,
-    )
-    for job in given_up:
-        try:
-            await runtime.events.publish(JobEvent.from_job(job))
-        except Exception as exc:
-            log.warning("job %s: could not publish its cancel: %s", job.id, exc)
-    report.handled += len(given_up)
-    report.canceled.extend(job.id for job in given_up)
-    return report
 
 
 async def _inputs(runtime: Runtime, policy: RetentionPolicy, now: datetime) -> SweepReport:
@@ -85,11 +71,7 @@ async def _reviews(runtime: Runtime, policy: RetentionPolicy, now: datetime) -> 
     """Jobs left in REVIEW past REVIEW_TTL_HOURS: canceled, refunded, input deleted."""
     async with runtime.session() as session:
         expired = await job_service.expire_reviews(session, runtime.storage, now=now)
-    for job in expired:
-        try:
-            await runtime.events.publish(JobEvent.from_job(job))
-        except Exception as exc:
-            log.warning("job %s: could not publish its expiry: %s", job.id, exc)
+    await publish_changes(runtime.events, expired, "expiry")
     return SweepReport("reviews", handled=len(expired), canceled=[job.id for job in expired])
 
 

@@ -4,8 +4,9 @@
   state (so it can be retried); a job in review is not final and keeps it.
 * Its **output** (and derived objects) ``OUTPUT_RETENTION_DAYS`` after it completed:
   :meth:`RetentionPolicy.output_expires_at` is what ``Job.expiresAt`` shows.
-* A PENDING job whose upload was never confirmed is canceled (nothing was charged) an
-  hour after its upload URL expired, and its object or unfinished upload removed.
+* A PENDING job whose upload was never finished is canceled (nothing was charged), and
+  its object or unfinished upload removed: an hour after its upload URL expired for a
+  single PUT, ``MULTIPART_UPLOAD_TTL_S`` after it started for an upload in parts.
 * **Purges** (:class:`~hushcut.core.models.StoragePurge`) delete what a deleted job or
   workspace left in storage, at once and again later for late writers.
 
@@ -13,6 +14,8 @@ Every sweep takes ``now`` (the scheduler's clock), works job by job, each in its
 transaction that locks the row (``SKIP LOCKED``: two sweeps at once never take the same
 job) and re-checks it, deletes the objects, then marks the job. It is idempotent: a
 sweep that dies between deleting and marking deletes the same (absent) objects again.
+A job storage fails on is left as it was for the next run and the run goes on (pages
+follow a cursor, so it is not tried twice in a run); the run then fails, to be seen.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hushcut.core.db import end_read, transaction
+from hushcut.core.errors import StorageUnavailable
+from hushcut.core.events import publish_changes
 from hushcut.core.metrics import DELETED_OBJECTS, DELETIONS
 from hushcut.core.models import (
     FINAL_STATUSES,
@@ -36,11 +41,11 @@ from hushcut.core.models import (
     new_id,
 )
 from hushcut.core.services.jobs import (
-    Move,
     derived_prefix,
+    give_up_upload,
     input_prefix,
     output_prefix,
-    transition,
+    unrecord_upload,
 )
 from hushcut.core.services.jobs._transitions import update_job
 from hushcut.core.storage import Storage
@@ -55,10 +60,8 @@ log = logging.getLogger(__name__)
 ABANDONED_UPLOAD_GRACE = timedelta(hours=1)
 #: Jobs handled per query of a sweep; a run goes on until nothing is left.
 SWEEP_BATCH = 100
-#: The error a canceled abandoned upload shows.
-ABANDONED_MESSAGE = (
-    "canceled: the upload was never confirmed, so the job was dropped (nothing was charged)"
-)
+#: Storage failures in a row after which a run stops: storage is down, not one object.
+OUTAGE_AFTER = 3
 
 
 class Retained(Protocol):
@@ -84,6 +87,7 @@ class RetentionPolicy:
     input_retention: timedelta
     output_retention: timedelta
     upload_url_ttl: timedelta
+    multipart_upload_ttl: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetentionPolicy:
@@ -91,6 +95,7 @@ class RetentionPolicy:
             input_retention=timedelta(hours=settings.input_retention_hours),
             output_retention=timedelta(days=settings.output_retention_days),
             upload_url_ttl=timedelta(seconds=settings.upload_url_ttl_s),
+            multipart_upload_ttl=timedelta(seconds=settings.multipart_upload_ttl_s),
         )
 
     def input_expires_at(self, job: Retained) -> datetime | None:
@@ -119,8 +124,13 @@ class RetentionPolicy:
         return expires is not None and now >= expires
 
     def abandoned_before(self, now: datetime) -> datetime:
-        """PENDING jobs created before this are abandoned uploads."""
+        """PENDING jobs uploading by a single PUT created before this are abandoned."""
         return now - self.upload_url_ttl - ABANDONED_UPLOAD_GRACE
+
+    def parts_abandoned_before(self, now: datetime) -> datetime:
+        """PENDING jobs uploading in parts created before this are abandoned (their part
+        URLs are signed again on demand, so the URL lifetime says nothing)."""
+        return now - self.multipart_upload_ttl
 
 
 @dataclass(slots=True)
@@ -150,13 +160,17 @@ async def _each_job(
     report: SweepReport,
     due: Sequence[ColumnElement[bool]],
     handle: Callable[[VideoJob], Awaitable[int]],
+    failed: list[StorageUnavailable],
 ) -> SweepReport:
     """Run ``handle`` on every job matching ``due``, one locked transaction per job.
 
     The row is locked with SKIP LOCKED and ``due`` checked again under the lock, so a
-    job another sweep (or a person's retry) holds or has changed is left alone.
+    job another sweep (or a person's retry) holds or has changed is left alone. A job
+    whose storage call fails is rolled back (left for the next run) and its error added
+    to ``failed``; the run goes on past it, and stops after ``OUTAGE_AFTER`` in a row.
     """
     last = ""
+    in_a_row = 0
     while True:
         ids = list(
             (
@@ -173,19 +187,42 @@ async def _each_job(
             return report
         last = ids[-1]
         for job_id in ids:
-            async with transaction(session):
-                job = (
-                    await session.scalars(
-                        select(VideoJob)
-                        .where(VideoJob.id == job_id, *due)
-                        .with_for_update(skip_locked=True)
-                        .execution_options(populate_existing=True)
-                    )
-                ).one_or_none()
-                if job is None:
-                    continue
-                report.objects += await handle(job)
-                report.handled += 1
+            handled = (report.handled, report.objects, len(report.canceled))
+            try:
+                async with transaction(session):
+                    job = (
+                        await session.scalars(
+                            select(VideoJob)
+                            .where(VideoJob.id == job_id, *due)
+                            .with_for_update(skip_locked=True)
+                            .execution_options(populate_existing=True)
+                        )
+                    ).one_or_none()
+                    if job is None:
+                        continue
+                    report.objects += await handle(job)
+                    report.handled += 1
+            except BaseException as exc:
+                # Rolled back: what the report says of this job did not happen.
+                report.handled, report.objects = handled[:2]
+                del report.canceled[handled[2] :]
+                if not isinstance(exc, StorageUnavailable):
+                    raise
+                log.warning("job %s: left for the next %s run: %s", job_id, report.sweep, exc)
+                failed.append(exc)
+                in_a_row += 1
+                if in_a_row >= OUTAGE_AFTER:
+                    raise
+            else:
+                in_a_row = 0
+
+
+def _raise_first(failed: Sequence[StorageUnavailable]) -> None:
+    """Fail the run (it shows in the sweep's metrics) if storage failed on some job."""
+    if failed:
+        raise StorageUnavailable(
+            f"{len(failed)} job(s) left for the next run; the first: {failed[0]}"
+        ) from failed[0]
 
 
 async def sweep_inputs(
@@ -193,6 +230,7 @@ async def sweep_inputs(
 ) -> SweepReport:
     """Delete the uploads of jobs that ended more than the input retention ago."""
     report = SweepReport("inputs")
+    failed: list[StorageUnavailable] = []
 
     async def handle(job: VideoJob) -> int:
         removed = await _delete(storage, [input_prefix(job.id)], "input_expired")
@@ -206,7 +244,7 @@ async def sweep_inputs(
         )
         return removed
 
-    return await _each_job(
+    await _each_job(
         session,
         report,
         [
@@ -215,7 +253,10 @@ async def sweep_inputs(
             VideoJob.finished_at <= now - policy.input_retention,
         ],
         handle,
+        failed,
     )
+    _raise_first(failed)
+    return report
 
 
 async def sweep_outputs(
@@ -223,6 +264,7 @@ async def sweep_outputs(
 ) -> SweepReport:
     """Delete the results (and derived objects) of jobs past the output retention."""
     report = SweepReport("outputs")
+    failed: list[StorageUnavailable] = []
 
     async def handle(job: VideoJob) -> int:
         prefixes = [output_prefix(job.id), derived_prefix(job.id)]
@@ -237,7 +279,7 @@ async def sweep_outputs(
         )
         return removed
 
-    return await _each_job(
+    await _each_job(
         session,
         report,
         [
@@ -246,7 +288,10 @@ async def sweep_outputs(
             VideoJob.finished_at <= now - policy.output_retention,
         ],
         handle,
+        failed,
     )
+    _raise_first(failed)
+    return report
 
 
 async def sweep_abandoned_uploads(
@@ -256,51 +301,65 @@ async def sweep_abandoned_uploads(
     now: datetime,
     events: JobEventBus,
 ) -> SweepReport:
-    """Cancel PENDING jobs an hour after their upload URL expired, removing their object.
-    They were never charged, so nothing is refunded. Uploads in parts are left to
-    :func:`hushcut.core.services.uploads.sweep_abandoned_uploads`."""
-    from hushcut.core.events import JobEvent
+    """Give up the uploads nobody will finish, whatever their kind, in one run.
 
+    A PENDING job is canceled by :func:`~hushcut.core.services.jobs.give_up_upload`
+    (never charged, so nothing is refunded) and its input removed, object or unfinished
+    upload: a single PUT an hour after its URL expired, an upload in parts
+    ``MULTIPART_UPLOAD_TTL_S`` after it started. A job that ended otherwise with its upload
+    in parts still open (canceled while storage was away) has that upload aborted. Found
+    from the job records, not from storage's own listing (whose start times not every
+    S3-compatible service reports truly). Every cancel is published once, here; a job
+    storage fails on keeps its upload (still recorded) for the next run.
+    """
     report = SweepReport("abandoned_uploads")
+    failed: list[StorageUnavailable] = []
+    #: The jobs canceled, as the cancel left them (those rolled back leave the report).
+    given_up: dict[str, VideoJob] = {}
 
     async def handle(job: VideoJob) -> int:
-        canceled = await transition(
-            session,
-            job.id,
-            Move.CANCEL,
-            when=[VideoJob.status == JobStatus.PENDING],
-            values={
-                "error": ABANDONED_MESSAGE,
-                "finished_at": now,
-                "input_deleted_at": now,
-                # Nothing was ever made from it.
-                "output_deleted_at": now,
-            },
-        )
-        if canceled is None:
-            return 0
-        removed = await _delete(storage, [input_prefix(job.id)], "upload_abandoned")
-        DELETIONS.labels(kind="upload_abandoned").inc()
-        report.canceled.append(job.id)
-        log.info("job %s: upload never confirmed; canceled, %d objects removed", job.id, removed)
+        # Read first: the cancel refreshes ``job``.
+        pending, key, upload_id = job.status is JobStatus.PENDING, job.input_key, job.upload_id
+        removed = 0
+        if pending:
+            canceled = await give_up_upload(session, job.id, now)
+            if canceled is None:
+                return 0
+            given_up[job.id] = canceled
+            removed = await _delete(storage, [input_prefix(job.id)], "upload_abandoned")
+        if upload_id is not None:
+            # Nothing happens if it went with the input just now.
+            await storage.abort_multipart_upload(key, upload_id)
+            if not pending:  # a canceled job forgot it with the cancel
+                await unrecord_upload(session, job.id, upload_id)
+        if pending:
+            DELETIONS.labels(kind="upload_abandoned").inc()
+            report.canceled.append(job.id)
+            log.info("job %s: upload given up; canceled, %d objects removed", job.id, removed)
+        else:
+            log.info("job %s (%s): its upload in parts aborted", job.id, job.status.value)
         return removed
 
-    await _each_job(
-        session,
-        report,
-        [
-            VideoJob.status == JobStatus.PENDING,
-            VideoJob.created_at <= policy.abandoned_before(now),
-            # Uploads in parts have their own time limit (hushcut.core.services.uploads).
-            VideoJob.upload_id.is_(None),
-        ],
-        handle,
-    )
-    for job_id in report.canceled:
-        job = await session.get(VideoJob, job_id)
-        if job is not None:
-            await events.publish(JobEvent.from_job(job))
-    await end_read(session)
+    try:
+        # Single PUTs, then uploads in parts (their own time limit; the job ended or not).
+        for due in (
+            [
+                VideoJob.status == JobStatus.PENDING,
+                VideoJob.upload_id.is_(None),
+                VideoJob.created_at <= policy.abandoned_before(now),
+            ],
+            [
+                VideoJob.upload_id.is_not(None),
+                or_(
+                    VideoJob.status != JobStatus.PENDING,
+                    VideoJob.created_at <= policy.parts_abandoned_before(now),
+                ),
+            ],
+        ):
+            await _each_job(session, report, due, handle, failed)
+    finally:
+        await publish_changes(events, [given_up[job_id] for job_id in report.canceled], "cancel")
+    _raise_first(failed)
     return report
 
 

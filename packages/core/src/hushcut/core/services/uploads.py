@@ -3,20 +3,16 @@ storage sees a request, for the API's upload operations to call.
 
 An upload is named by its storage key and upload id; its parts follow from its size
 (:func:`hushcut.core.storage.plan_parts`), so a caller that keeps the key, the upload id
-and the announced size can sign, resume, complete or abort it at any time.
+and the announced size can sign, resume, complete or abort it at any time. Uploads nobody
+finishes are given up by :func:`hushcut.core.services.retention.sweep_abandoned_uploads`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hushcut.core.errors import BadUserInput
-from hushcut.core.models import JobStatus, VideoJob
-from hushcut.core.services import jobs as job_service
 from hushcut.core.storage import (
     DEFAULT_PART_SIZE,
     ObjectInfo,
@@ -98,32 +94,3 @@ async def complete_multipart_upload(storage: Storage, upload: MultipartUpload) -
 async def abort_multipart_upload(storage: Storage, upload: MultipartUpload) -> None:
     """Give the upload up and free its parts (nothing happens if it is already gone)."""
     await storage.abort_multipart_upload(upload.key, upload.upload_id)
-
-
-async def sweep_abandoned_uploads(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
-    *,
-    ttl_s: float,
-    now: datetime | None = None,
-) -> list[VideoJob]:
-    """Abort the uploads in parts that nobody will finish, and cancel their PENDING jobs
-    (nothing was charged): those of jobs ended otherwise, and those started more than
-    ``ttl_s`` seconds ago. Found from the job records, not from storage's own listing
-    (whose start times not every S3-compatible service reports truly). Returns the
-    jobs canceled here; an upload storage no longer has is simply forgotten."""
-    async with sessionmaker() as session:
-        stale = await job_service.stale_uploads(session, now=now or datetime.now(UTC), ttl_s=ttl_s)
-    canceled: list[VideoJob] = []
-    for job in stale:
-        assert job.upload_id is not None
-        if job.status is JobStatus.PENDING:
-            async with sessionmaker() as session:
-                given_up = await job_service.give_up_upload(session, job.id)
-            if given_up is None:
-                continue  # confirmed or canceled meanwhile: looked at again next time
-            canceled.append(given_up)
-        await storage.abort_multipart_upload(job.input_key, job.upload_id)
-        async with sessionmaker() as session:
-            await job_service.forget_upload(session, job.id, job.upload_id)
-    return canceled

@@ -80,7 +80,7 @@ from hushcut.core.services.jobs._uploads import (
     forget_upload,
     give_up_upload,
     record_upload,
-    stale_uploads,
+    unrecord_upload,
 )
 
 __all__ = [
@@ -133,8 +133,8 @@ __all__ = [
     "retry_job",
     "sanitise_filename",
     "segments_from_json",
-    "stale_uploads",
     "timelines_by_job",
     "transition",
+    "unrecord_upload",
     "update_progress",
 ]

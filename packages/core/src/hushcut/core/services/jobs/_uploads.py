@@ -1,20 +1,24 @@
-"""A job's input arriving in parts: the upload recorded on the job, and abandoned ones."""
+"""A job's input arriving in parts (the upload recorded on the job), and giving up an
+upload nobody finished, whatever its kind."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hushcut.core.db import end_read, transaction
+from hushcut.core.db import transaction
 from hushcut.core.errors import Conflict
-from hushcut.core.models import JobStatus, VideoJob, utcnow
+from hushcut.core.models import JobStatus, VideoJob
 from hushcut.core.services.auth import Actor
 from hushcut.core.services.jobs._reading import get_job
 from hushcut.core.services.jobs._transitions import Move, transition, update_job
 
-ABANDONED_MESSAGE = "the upload was not finished in time and was given up: upload the file again"
+#: The error of a job whose upload (a single PUT or one in parts) was given up.
+ABANDONED_MESSAGE = (
+    "canceled: the upload was not finished in time, so it was given up and nothing was "
+    "charged; upload the file again"
+)
 
 
 async def record_upload(
@@ -37,45 +41,35 @@ async def record_upload(
 async def forget_upload(session: AsyncSession, job_id: str, upload_id: str) -> None:
     """The storage upload ``upload_id`` is gone (aborted or completed): stop naming it."""
     async with transaction(session):
-        await update_job(
-            session,
-            job_id,
-            [VideoJob.upload_id == upload_id],
-            {"upload_id": None, "upload_part_size": None},
-        )
+        await unrecord_upload(session, job_id, upload_id)
 
 
-async def stale_uploads(
-    session: AsyncSession, *, now: datetime, ttl_s: float, limit: int = 100
-) -> list[VideoJob]:
-    """Jobs naming an upload in parts that nobody will finish: the job was canceled (or
-    ended otherwise) with its upload still open, or it is PENDING and started more than
-    ``ttl_s`` seconds ago."""
-    rows = await session.scalars(
-        select(VideoJob)
-        .where(
-            VideoJob.upload_id.is_not(None),
-            or_(
-                VideoJob.status != JobStatus.PENDING,
-                VideoJob.created_at <= now - timedelta(seconds=ttl_s),
-            ),
-        )
-        .order_by(VideoJob.created_at)
-        .limit(limit)
+async def unrecord_upload(session: AsyncSession, job_id: str, upload_id: str) -> None:
+    """:func:`forget_upload` in the caller's transaction."""
+    await update_job(
+        session,
+        job_id,
+        [VideoJob.upload_id == upload_id],
+        {"upload_id": None, "upload_part_size": None},
     )
-    found = list(rows.all())
-    await end_read(session)
-    return found
 
 
-async def give_up_upload(session: AsyncSession, job_id: str) -> VideoJob | None:
-    """Cancel a PENDING job whose upload was abandoned (nothing was charged); None if it
-    is no longer PENDING."""
-    async with transaction(session):
-        return await transition(
-            session,
-            job_id,
-            Move.CANCEL,
-            when=[VideoJob.upload_id.is_not(None)],
-            values={"error": ABANDONED_MESSAGE, "finished_at": utcnow()},
-        )
+async def give_up_upload(session: AsyncSession, job_id: str, now: datetime) -> VideoJob | None:
+    """Cancel a PENDING job whose upload was abandoned, in the caller's transaction; None
+    if it is no longer PENDING. Nothing was charged, nothing was ever made from it, and
+    its upload is gone with it: the caller deletes the input (and aborts the upload in
+    parts) before the transaction commits."""
+    return await transition(
+        session,
+        job_id,
+        Move.CANCEL,
+        when=[VideoJob.status == JobStatus.PENDING],
+        values={
+            "error": ABANDONED_MESSAGE,
+            "finished_at": now,
+            "input_deleted_at": now,
+            "output_deleted_at": now,
+            "upload_id": None,
+            "upload_part_size": None,
+        },
+    )
