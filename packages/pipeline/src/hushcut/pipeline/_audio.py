@@ -13,20 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
-import av.error
 import numpy as np
 import numpy.typing as npt
 
-from hushcut.pipeline._detect import (
-    BATCH_SAMPLES,
-    MAX_DAMAGED_FRACTION,
-    MAX_DAMAGED_PACKETS,
-    WINDOW_S,
-    _power,
-)
+from hushcut.pipeline._decode import decoded_audio
+from hushcut.pipeline._detect import BATCH_SAMPLES, WINDOW_S, _power
 from hushcut.pipeline._peaks import PeakMeter, active_meter
-from hushcut.pipeline._probe import MediaInfo, open_media
-from hushcut.pipeline.errors import MediaError
+from hushcut.pipeline._probe import MediaInfo
 
 
 def audio_frames(path: str | Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
@@ -40,11 +33,11 @@ def audio_frames(path: str | Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
     """
     meter = active_meter()
     if meter is None:
-        yield from _decoded(Path(path), media)
+        yield from decoded_audio(Path(path), media)
         return
     tap = _FrameTap(meter, media.start_time)
     try:
-        for frame in _decoded(Path(path), media):
+        for frame in decoded_audio(Path(path), media):
             tap.add(frame)
             yield frame
     finally:
@@ -90,7 +83,7 @@ def audio_samples(
             emitted += block.size // channels
 
     try:
-        for frame in _decoded(Path(path), media):
+        for frame in decoded_audio(Path(path), media):
             if first is None and frame.time is not None:
                 first = max(frame.time - media.start_time, 0.0)
             yield from converted(frame)
@@ -98,31 +91,6 @@ def audio_samples(
     finally:
         if tap is not None:
             tap.flush()
-
-
-def _decoded(path: Path, media: MediaInfo) -> Iterator[av.AudioFrame]:
-    with open_media(path) as container:
-        stream = next((s for s in container.streams.audio if s.index == media.audio.index), None)
-        if stream is None:
-            raise MediaError(f"{path.name}: audio stream {media.audio.index} is missing")
-        packets = damaged = 0
-        try:
-            for packet in container.demux(stream):
-                packets += 1
-                try:
-                    frames = stream.decode(packet)
-                except av.error.InvalidDataError:
-                    damaged += 1
-                    continue
-                yield from frames
-        except av.error.EOFError:
-            pass
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
-        if damaged > max(MAX_DAMAGED_PACKETS, MAX_DAMAGED_FRACTION * packets):
-            raise MediaError(
-                f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
-            )
 
 
 class _BlockTap:

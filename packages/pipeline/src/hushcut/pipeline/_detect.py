@@ -9,20 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import av
-import av.container
+import av.error
 import numpy as np
 import numpy.typing as npt
 
+from hushcut.pipeline._decode import decoded_audio, undecodable
 from hushcut.pipeline._peaks import active_meter
-from hushcut.pipeline._probe import MediaInfo, check_complete, open_media, probe
+from hushcut.pipeline._probe import MediaInfo, check_complete, probe
 from hushcut.pipeline.errors import MediaError
 
 #: Loudness is measured over windows this long (seconds).
 WINDOW_S = 0.010
-#: A few undecodable audio packets are skipped; more than this many, and more than this
-#: fraction of all, make the input too damaged to trust.
-MAX_DAMAGED_PACKETS = 3
-MAX_DAMAGED_FRACTION = 0.05
 #: Level given to digital silence, so logarithms stay finite.
 FLOOR_DBFS = -120.0
 
@@ -194,71 +191,56 @@ def _power_blocks(path: Path, media: MediaInfo, rate: int) -> Iterator[Block]:
     """
     resampler: av.AudioResampler | None = None
     batch = _PowerBatch()
-    with open_media(path) as container:
-        stream = container.streams.audio[_audio_position(container, media)]
-        # Frame times from integer pts and a float time base: Fractions per frame are slow.
-        time_base: float | None = None
-        first: float | None = None
-        emitted = 0  # samples yielded so far; batch.samples more are waiting
-        packets = damaged = 0
+    # Frame times from integer pts and a float time base: Fractions per frame are slow.
+    time_base: float | None = None
+    first: float | None = None
+    emitted = 0  # samples yielded so far; batch.samples more are waiting
 
-        def emit(power: npt.NDArray[np.float32]) -> Iterator[Block]:
-            nonlocal emitted
-            yield power, (first or 0.0) + emitted / rate
-            emitted += power.size
+    def emit(power: npt.NDArray[np.float32]) -> Iterator[Block]:
+        nonlocal emitted
+        yield power, (first or 0.0) + emitted / rate
+        emitted += power.size
 
-        def flush() -> Iterator[Block]:
-            power = batch.drain()
-            if power is not None:
-                yield from emit(power)
+    def flush() -> Iterator[Block]:
+        power = batch.drain()
+        if power is not None:
+            yield from emit(power)
 
-        def measure(frame: av.AudioFrame) -> Iterator[Block]:
-            if not batch.fits(frame):
+    def measure(frame: av.AudioFrame) -> Iterator[Block]:
+        if not batch.fits(frame):
+            yield from flush()
+        batch.add(frame)
+        if batch.samples >= BATCH_SAMPLES:
+            yield from flush()
+
+    for frame in decoded_audio(path, media):
+        if time_base is None and frame.time_base is not None:
+            time_base = float(frame.time_base)
+        if frame.pts is not None and time_base is not None:
+            time = frame.pts * time_base - media.start_time
+            if first is None:
+                first = time
+            # Samples lost to damaged packets, as a gap before this frame.
+            lost = round((time - first) * rate) - (emitted + batch.samples)
+            if lost > rate * WINDOW_S:
                 yield from flush()
-            batch.add(frame)
-            if batch.samples >= BATCH_SAMPLES:
-                yield from flush()
-
-        try:
-            for packet in container.demux(stream):
-                packets += 1
-                try:
-                    frames = stream.decode(packet)
-                except av.error.InvalidDataError:
-                    damaged += 1
-                    continue
-                for frame in frames:
-                    if time_base is None and frame.time_base is not None:
-                        time_base = float(frame.time_base)
-                    if frame.pts is not None and time_base is not None:
-                        time = frame.pts * time_base - media.start_time
-                        if first is None:
-                            first = time
-                        # Samples lost to damaged packets, as a gap before this frame.
-                        lost = round((time - first) * rate) - (emitted + batch.samples)
-                        if lost > rate * WINDOW_S:
-                            yield from flush()
-                            yield from emit(np.zeros(lost, dtype=np.float32))
-                    if frame.sample_rate == rate:
-                        yield from measure(frame)
-                    else:
-                        resampler = resampler or av.AudioResampler("fltp", None, rate)
-                        for out in resampler.resample(frame):
-                            yield from measure(out)
-        except av.error.EOFError:
-            pass
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{path.name}: audio cannot be decoded ({exc})") from exc
-        if damaged > max(MAX_DAMAGED_PACKETS, MAX_DAMAGED_FRACTION * packets):
-            raise MediaError(
-                f"{path.name} is corrupt: {damaged} of {packets} audio packets cannot be decoded"
-            )
-        for out in resampler.resample(None) if resampler is not None else ():
-            yield from measure(out)
-        yield from flush()
-        if emitted and media.audio.duration:
-            # The audio stops well before the length its stream declares: a cut-off file.
-            check_complete(path, media.audio.duration, {media.audio.index: emitted / rate})
+                yield from emit(np.zeros(lost, dtype=np.float32))
+        if frame.sample_rate == rate:
+            yield from measure(frame)
+        else:
+            resampler = resampler or av.AudioResampler("fltp", None, rate)
+            try:
+                converted = resampler.resample(frame)
+            except av.error.FFmpegError as exc:
+                raise undecodable(path, exc) from exc
+            for out in converted:
+                yield from measure(out)
+    for out in resampler.resample(None) if resampler is not None else ():
+        yield from measure(out)
+    yield from flush()
+    if emitted and media.audio.duration:
+        # The audio stops well before the length its stream declares: a cut-off file.
+        check_complete(path, media.audio.duration, {media.audio.index: emitted / rate})
 
 
 def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[np.float32]:
@@ -280,14 +262,6 @@ def _power(data: npt.NDArray[Any], planar: bool, channels: int) -> npt.NDArray[n
         samples = (samples - full_scale) / full_scale
     power: npt.NDArray[np.float32] = np.einsum("ij,ij->j", samples, samples) / np.float32(channels)
     return power
-
-
-def _audio_position(container: av.container.InputContainer, media: MediaInfo) -> int:
-    """Position of the probed audio stream among the container's audio streams."""
-    for position, stream in enumerate(container.streams.audio):
-        if stream.index == media.audio.index:
-            return position
-    raise MediaError(f"{media.path.name}: audio stream {media.audio.index} disappeared")
 
 
 def estimate_levels(

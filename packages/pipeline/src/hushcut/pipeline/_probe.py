@@ -111,23 +111,33 @@ class MediaInfo:
 
 
 @contextmanager
-def open_media(path: Path) -> Iterator[av.container.InputContainer]:
-    """Open ``path`` for reading, turning FFmpeg's failures into a one-line MediaError."""
+def open_media(path: Path, *, for_render: bool = False) -> Iterator[av.container.InputContainer]:
+    """Open ``path`` for reading, turning FFmpeg's failures into a one-line MediaError.
+
+    The one way the pipeline opens its input (probe, audio decoding, rendering).
+    ``for_render`` keeps the renderer's own wording for a file FFmpeg cannot open ("not
+    readable media", tags that are not UTF-8 included) and lets it read what FFmpeg
+    reads: before a render, the probe has refused text files already.
+    """
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise MediaError(f"{path.name} is a directory, not a media file")
     try:
         container = av.open(str(path), mode="r")
-    except av.error.InvalidDataError as exc:
-        raise MediaError(
-            f"{path.name} cannot be read as media: it is not a media file, or it is truncated "
-            f"or corrupt (FFmpeg: {_reason(exc)})"
-        ) from exc
-    except av.error.FFmpegError as exc:
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        if for_render:
+            raise MediaError(f"{path.name}: not readable media ({exc})") from exc
+        if isinstance(exc, UnicodeDecodeError):
+            raise  # tags that are not UTF-8: the probe has never caught this one
+        if isinstance(exc, av.error.InvalidDataError):
+            raise MediaError(
+                f"{path.name} cannot be read as media: it is not a media file, or it is "
+                f"truncated or corrupt (FFmpeg: {_reason(exc)})"
+            ) from exc
         raise MediaError(f"{path.name} cannot be opened: {_reason(exc)}") from exc
     try:
-        if container.format.name in TEXT_FORMATS:
+        if not for_render and container.format.name in TEXT_FORMATS:
             raise MediaError(f"{path.name} is a text file, not audio or video")
         yield container
     finally:

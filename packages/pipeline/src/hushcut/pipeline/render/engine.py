@@ -13,11 +13,17 @@ import av
 import av.error
 from av.stream import Disposition
 
+from hushcut.pipeline._probe import open_media
 from hushcut.pipeline.errors import MediaError, RenderError
 from hushcut.pipeline.render import h264
 from hushcut.pipeline.render.audio import AudioRenderer
 from hushcut.pipeline.render.filters import FrameFilter, video_filter
-from hushcut.pipeline.render.scan import SourceScan, VideoIndex, scan_source
+from hushcut.pipeline.render.scan import (
+    SourceScan,
+    VideoIndex,
+    first_decodable_frame,
+    scan_source,
+)
 from hushcut.pipeline.render.video import (
     COPY,
     DECODE,
@@ -25,7 +31,6 @@ from hushcut.pipeline.render.video import (
     FrameSelector,
     SpliceError,
     VideoPlan,
-    first_decodable_frame,
     frame_ticks,
     output_clock,
     plan_video,
@@ -59,13 +64,6 @@ TRUNCATION_TOLERANCE = 0.5
 #: libvpx-vp9 quality for WebM: its CRF scale runs to 63; 1.5 x the x264 CRF + 1 gives
 #: the quality Google recommends for 720p (31) at the default CRF 20.
 VP9_CRF_SCALE = 1.5
-
-
-def open_input(path: Path) -> InputContainer:
-    try:
-        return av.open(str(path), mode="r")
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise MediaError(f"{path.name}: not readable media ({exc})") from exc
 
 
 def codec_label(stream: VideoStream | AudioStream) -> str:
@@ -108,17 +106,27 @@ class SpliceParams:
     source_length_size: int | None
 
 
-def splice_params(video: VideoStream, index: VideoIndex) -> SpliceParams | str:
-    """Parameters for splicing, or the reason why this source cannot be spliced."""
+def splice_refusal(video: VideoStream) -> str | None:
+    """Why this source cannot be spliced, as far as its stream's header tells (the
+    parameter sets ``splice_params`` reads may still refuse it)."""
     ctx = video.codec_context
     if ctx.name != "h264":
         return f"source video is {codec_label(video)}, not H.264: re-encoding everything"
     pix_fmt = ctx.pix_fmt or ""
     if pix_fmt not in ("yuv420p", "yuvj420p"):
         return f"source pixel format {pix_fmt or 'unknown'} cannot be matched: re-encoding"
-    profile = X264_PROFILES.get(ctx.profile or "")
-    if profile is None:
+    if (ctx.profile or "") not in X264_PROFILES:
         return f"source H.264 profile {ctx.profile!r} cannot be matched: re-encoding"
+    return None
+
+
+def splice_params(video: VideoStream, index: VideoIndex) -> SpliceParams | str:
+    """Parameters for splicing, or the reason why this source cannot be spliced."""
+    refusal = splice_refusal(video)
+    if refusal is not None:
+        return refusal
+    ctx = video.codec_context
+    profile = X264_PROFILES[ctx.profile or ""]
     try:
         if index.length_size is not None:
             avcc = h264.AvcConfig.parse(bytes(ctx.extradata or b""))
@@ -216,25 +224,42 @@ class Renderer:
         self.progress_callback = progress
 
     def run(self) -> RenderStats:
-        with open_input(self.source) as inp:
+        with open_media(self.source, for_render=True) as inp:
             video, audio, primary = pick_streams(inp, self.settings.audio_track)
             if not self.fmt.holds_video:
                 video = None
             if video is None and not audio:
                 raise MediaError(f"{self.source.name}: no audio or video stream to render")
-            with open_input(self.source) as scanning:
-                scan = scan_source(scanning, video, audio)
+            # A re-encode starts from the source's first picture: the scan decodes it on
+            # its way when the settings or the stream's header rule splicing out.
+            reencode = video is not None and (
+                self.mode != "smart" or self._refusal(video) is not None
+            )
+            # The scan reads a container of its own: rewinding ``inp`` with seek(0) is not
+            # exact (MP4 and Matroska then start at the video's first keyframe, and the AAC
+            # priming packet muxed before it is lost). Its decoder is not the render's.
+            with open_media(self.source, for_render=True) as scanning:
+                scan = scan_source(scanning, video, audio, first_frame=reencode)
             raw = self._raw_segments(scan)
             stats = RenderStats(mode=self.mode)
             stats.segments = [
                 Segment(s.start - scan.start, s.end - scan.start, s.speed) for s in raw
             ]
             splice = self._splice(video, scan, stats)
+            first = scan.first_frame
+            if video is not None and scan.video is not None and splice is None and not reencode:
+                first = self._first_frame(video)
             with av.open(
                 str(self.target), mode="w", format=self.fmt.muxer, options=dict(self.fmt.options)
             ) as out:
-                self._render(inp, out, video, audio, primary, scan, raw, splice, stats)
+                self._render(inp, out, video, audio, primary, scan, raw, splice, first, stats)
         return stats
+
+    def _first_frame(self, video: VideoStream) -> av.VideoFrame | None:
+        """The source's first picture, read apart: for the rare re-encode that only the
+        parameter sets found by the scan decided."""
+        with open_media(self.source, for_render=True) as again:
+            return first_decodable_frame(again, again.streams[video.index])  # type: ignore[arg-type]
 
     def _raw_segments(self, scan: SourceScan) -> list[Segment]:
         """The timeline on the source's own clock, cuts snapped onto frames."""
@@ -258,21 +283,22 @@ class Renderer:
     ) -> SpliceParams | None:
         if video is None or scan.video is None or self.mode != "smart":
             return None
-        reason: str | None = None
-        params: SpliceParams | str | None = None
-        if self.fmt.video != "h264":
-            reason = f"{self.fmt.name} holds no H.264: video re-encoded as {self.fmt.video}"
-        elif self.settings.video_filters:
-            reason = "video filters change every frame: re-encoding everything"
-        else:
-            params = splice_params(video, scan.video)
-            if isinstance(params, str):
-                reason = params
-        if reason is not None or not isinstance(params, SpliceParams):
+        reason = self._refusal(video)
+        params = splice_params(video, scan.video) if reason is None else reason
+        if isinstance(params, str):
             stats.mode = "reencode"
-            stats.fallback_reason = reason
+            stats.fallback_reason = params
             return None
         return params
+
+    def _refusal(self, video: VideoStream) -> str | None:
+        """Why SMART would re-encode ``video``, as far as the settings and the stream's
+        header tell (``splice_params`` may still refuse the parameter sets)."""
+        if self.fmt.video != "h264":
+            return f"{self.fmt.name} holds no H.264: video re-encoded as {self.fmt.video}"
+        if self.settings.video_filters:
+            return "video filters change every frame: re-encoding everything"
+        return splice_refusal(video)
 
     def _render(
         self,
@@ -284,6 +310,7 @@ class Renderer:
         scan: SourceScan,
         raw: list[Segment],
         splice: SpliceParams | None,
+        first: av.VideoFrame | None,
         stats: RenderStats,
     ) -> None:
         out_starts = [0.0]
@@ -293,7 +320,7 @@ class Renderer:
         progress.update(0.0, force=True)
         path: _VideoPath | None = None
         if video is not None and scan.video is not None:
-            path = _VideoPath(self, out, video, scan.video, raw, out_starts, splice, stats)
+            path = _VideoPath(self, out, video, scan.video, raw, out_starts, splice, stats, first)
         renderers: dict[int, AudioRenderer] = {}
         for position, stream in enumerate(audio):
             renderer = AudioRenderer(
@@ -351,6 +378,7 @@ class _VideoPath:
         out_starts: list[float],
         splice: SpliceParams | None,
         stats: RenderStats,
+        first_frame: av.VideoFrame | None,
     ) -> None:
         self.renderer = renderer
         self.out = out
@@ -393,7 +421,7 @@ class _VideoPath:
         if splice is not None:
             self._setup_splice(splice)
         else:
-            self._setup_reencode()
+            self._setup_reencode(first_frame)
 
     # ------------------------------------------------------------------ setup
     def _setup_splice(self, splice: SpliceParams) -> None:
@@ -438,7 +466,8 @@ class _VideoPath:
             crf=self.renderer.settings.crf,
         )
 
-    def _setup_reencode(self) -> None:
+    def _setup_reencode(self, first: av.VideoFrame | None) -> None:
+        """An encoder for the whole video; ``first``: the source's first decodable frame."""
         settings = self.renderer.settings
         ctx = self.src.codec_context
         width, height, pix_fmt = ctx.width, ctx.height, ctx.pix_fmt or "yuv420p"
@@ -448,8 +477,6 @@ class _VideoPath:
             chain.append("crop=trunc(iw/2)*2:trunc(ih/2)*2")
             width, height = width - width % 2, height - height % 2
         chain.append("format=yuv420p")
-        with av.open(str(self.renderer.source)) as probe:
-            first = first_decodable_frame(probe, probe.streams[self.src.index])  # type: ignore[arg-type]
         if first is None:
             raise MediaError(
                 f"{self.renderer.source.name}: the video stream has no decodable frame"

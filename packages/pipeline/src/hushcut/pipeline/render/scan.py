@@ -6,7 +6,7 @@ import functools
 from array import array
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.error
@@ -18,6 +18,7 @@ from hushcut.pipeline.render import h264
 if TYPE_CHECKING:
     from av.audio.stream import AudioStream
     from av.container import InputContainer
+    from av.packet import Packet
     from av.video.stream import VideoStream
 
 
@@ -78,6 +79,8 @@ class SourceScan:
     video: VideoIndex | None
     #: Where each scanned stream's data ends (source seconds, by stream index).
     ends: dict[int, float]
+    #: The video's first decodable frame, when asked for (what a re-encode starts from).
+    first_frame: av.VideoFrame | None = field(default=None, repr=False)
 
     @property
     def end(self) -> float:
@@ -85,8 +88,18 @@ class SourceScan:
 
 
 def scan_source(
-    container: InputContainer, video: VideoStream | None, audio: list[AudioStream]
+    container: InputContainer,
+    video: VideoStream | None,
+    audio: list[AudioStream],
+    *,
+    first_frame: bool = False,
 ) -> SourceScan:
+    """Index ``container``'s packets of ``video`` and ``audio``, demuxing only.
+
+    With ``first_frame``, the video packets are also decoded until the first frame comes
+    out (packets that fail to decode skipped): a re-encode learns the picture it starts
+    from without reading the source again.
+    """
     start = float(container.start_time or 0) / av.time_base
     pts = array("q")
     random_access, shown, disposable = bytearray(), bytearray(), bytearray()
@@ -108,8 +121,11 @@ def scan_source(
     streams = [s for s in (video, *audio) if s is not None]
     time_bases = {s.index: float(s.time_base or 0) for s in streams}
     video_index = video.index if video is not None else -1
+    first = _FirstFrame() if first_frame and video is not None else None
     try:
         for packet in container.demux(streams):
+            if first is not None and packet.stream_index == video_index:
+                first.decode(packet)
             if packet.pts is None or packet.size == 0:
                 continue
             stream_index = packet.stream_index
@@ -150,7 +166,43 @@ def scan_source(
             length_size=length_size,
             parameter_sets=parameter_sets,
         )
-    return SourceScan(start=start, video=index, ends=ends)
+    frame = first.frame if first is not None else None
+    return SourceScan(start=start, video=index, ends=ends, first_frame=frame)
+
+
+def first_decodable_frame(container: InputContainer, stream: VideoStream) -> av.VideoFrame | None:
+    """The first frame of ``stream``, demuxing it alone (``scan_source`` finds it on its way)."""
+    first = _FirstFrame()
+    for packet in container.demux(stream):
+        if first.decode(packet):
+            break
+    return first.frame
+
+
+class _FirstFrame:
+    """Decodes the video packets fed to it (the empty one at the end flushes the decoder)
+    until the first picture comes out; packets that fail to decode are skipped."""
+
+    def __init__(self) -> None:
+        self.frame: av.VideoFrame | None = None
+        self._done = False
+
+    def decode(self, packet: Packet[Any]) -> bool:
+        """Decode ``packet`` unless done; whether it is done now."""
+        if self._done:
+            return True
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            return False
+        except av.error.EOFError:
+            # Flushed by an empty packet before any picture: none will come (and the
+            # scan around this must not take the decoder's end for the file's).
+            self._done = True
+            return True
+        self.frame = next((f for f in frames if isinstance(f, av.VideoFrame)), None)
+        self._done = self.frame is not None
+        return self._done
 
 
 def _parameter_sets(nals: list[bytes]) -> list[bytes]:

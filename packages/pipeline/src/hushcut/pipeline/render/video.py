@@ -18,7 +18,6 @@ from av.video.frame import PictureType
 from hushcut.pipeline.timeline import Segment
 
 if TYPE_CHECKING:
-    from av.container import InputContainer
     from av.video.stream import VideoStream
 
     from hushcut.pipeline.render.scan import VideoIndex
@@ -380,15 +379,3 @@ def splice_encoder(
 def frame_ticks(stream: VideoStream, out_tb: Fraction) -> int:
     rate = stream.average_rate or stream.guessed_rate or Fraction(30)
     return max(1, round(1 / (Fraction(rate) * out_tb)))
-
-
-def first_decodable_frame(container: InputContainer, stream: VideoStream) -> av.VideoFrame | None:
-    """The first frame of ``stream``, to learn what a filter chain turns it into."""
-    for packet in container.demux(stream):
-        try:
-            for frame in packet.decode():
-                if isinstance(frame, av.VideoFrame):
-                    return frame
-        except av.error.InvalidDataError:
-            continue
-    return None
