@@ -69,6 +69,8 @@ class Clip:
     markers: tuple[float, ...] = MARKERS
     format: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    #: Container tags (a title...).
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def write_clip(path: Path, clip: Clip = Clip()) -> Path:
@@ -77,6 +79,7 @@ def write_clip(path: Path, clip: Clip = Clip()) -> Path:
     if path.suffix in {".mp4", ".mov"} and not clip.offset:
         options.setdefault("movflags", "+faststart")
     out = av.open(str(path), "w", format=clip.format, options=options)
+    out.metadata.update(clip.tags)
     try:
         video = out.add_stream(clip.codec, rate=clip.fps)
         video.width, video.height, video.pix_fmt = clip.width, clip.height, clip.pix_fmt

@@ -239,3 +239,41 @@ def test_audio_samples_are_contiguous_blocks_at_the_asked_rate(talk: Path) -> No
     assert position == pytest.approx(media.duration, abs=0.05)
     with pytest.raises(ValueError, match="packed"):
         next(audio_samples(talk, media, sample_format="fltp"))
+
+
+def _tone_ts(path: Path, rate: int, start: float, seconds: float) -> Path:
+    """An MPEG-TS of AAC mono at ``rate`` Hz: a 440 Hz tone from ``start`` for ``seconds``."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        samples = int(rate * seconds)
+        tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate)).astype(np.float32)
+        for at in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(
+                tone[at : at + 1024].reshape(1, -1), format="fltp", layout="mono"
+            )
+            frame.sample_rate = rate
+            frame.pts = round(start * rate) + at
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_audio_samples_follow_a_stream_that_changes_rate_midway(tmp_path: Path) -> None:
+    # Two recordings joined byte for byte, as TS allows: 48 kHz, then 44.1 kHz.
+    first = _tone_ts(tmp_path / "a.ts", 48_000, 0.0, 3.0).read_bytes()
+    second = _tone_ts(tmp_path / "b.ts", 44_100, 3.0, 3.0).read_bytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first + second)
+    with av.open(str(joined)) as container:
+        assert {frame.sample_rate for frame in container.decode(audio=0)} == {48_000, 44_100}
+    media = probe(joined, keyframes=False)
+    blocks = list(audio_samples(joined, media, rate=16_000))
+    samples = sum(block.size for block, _ in blocks)
+    assert samples / 16_000 == pytest.approx(6.0, abs=0.1)
+    position = 0.0
+    for block, time in blocks:
+        assert time == pytest.approx(position, abs=1e-9)
+        position += block.size / 16_000

@@ -155,6 +155,23 @@ def test_odd_sized_444_video_is_cropped_to_even_and_encoded(
     assert_cut_matches_timeline(source, out, result.segments)
 
 
+def test_a_title_that_is_not_utf8_does_not_make_the_file_unreadable(folder: Path) -> None:
+    # Older tools write Latin-1 tags: "Café" as 43 61 66 E9, which is not UTF-8.
+    source = write_clip(
+        folder / "latin1.mkv", dataclasses.replace(TALK_CLIP, tags={"title": "Caf~MARK~"})
+    )
+    data = source.read_bytes()
+    assert data.count(b"~MARK~") == 1
+    source.write_bytes(data.replace(b"~MARK~", b"\xe9 talk"))
+    assert probe(source).duration == pytest.approx(8.0, abs=0.1)
+    result = cut(source, folder / "latin1-out.mkv")
+    assert result.output_duration < 7.0  # the talk's pause is gone
+    runner = CliRunner()
+    done = runner.invoke(main, ["detect", str(source), "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["silences"]
+
+
 # ------------------------------------------------------------------ sparse variable frame rate
 
 

@@ -65,16 +65,21 @@ def audio_samples(
     if sample_format.endswith("p") or sample_format.removesuffix("p") not in SAMPLE_TYPES:
         raise ValueError(f"sample_format {sample_format!r} is not a packed FFmpeg format")
     target_rate = rate or media.audio.sample_rate or 48_000
-    resampler = av.AudioResampler(format=sample_format, layout=layout, rate=target_rate)
+
+    def new_resampler() -> av.AudioResampler:
+        return av.AudioResampler(format=sample_format, layout=layout, rate=target_rate)
+
+    resampler = new_resampler()
     channels = av.AudioLayout(layout).nb_channels
     meter = active_meter()
     tap = _BlockTap(meter, channels, target_rate) if meter is not None else None
     first: float | None = None
     emitted = 0  # samples per channel yielded so far
+    shape: tuple[str, str, int] | None = None  # what the resampler was set up for
 
-    def converted(frame: av.AudioFrame | None) -> Iterator[tuple[npt.NDArray[np.generic], float]]:
+    def blocks(frames: list[av.AudioFrame]) -> Iterator[tuple[npt.NDArray[np.generic], float]]:
         nonlocal emitted
-        for out in resampler.resample(frame):
+        for out in frames:
             block = out.to_ndarray().reshape(-1)
             time = (first or 0.0) + emitted / target_rate
             if tap is not None:
@@ -86,8 +91,15 @@ def audio_samples(
         for frame in decoded_audio(Path(path), media):
             if first is None and frame.time is not None:
                 first = max(frame.time - media.start_time, 0.0)
-            yield from converted(frame)
-        yield from converted(None)
+            frame_shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+            if shape is not None and frame_shape != shape:
+                # The stream changes rate or layout midway (joined recordings): FFmpeg's
+                # resampler takes one input format, so finish this one and start anew.
+                yield from blocks(resampler.resample(None))
+                resampler = new_resampler()
+            shape = frame_shape
+            yield from blocks(resampler.resample(frame))
+        yield from blocks(resampler.resample(None))
     finally:
         if tap is not None:
             tap.flush()

@@ -116,20 +116,20 @@ def open_media(path: Path, *, for_render: bool = False) -> Iterator[av.container
 
     The one way the pipeline opens its input (probe, audio decoding, rendering).
     ``for_render`` keeps the renderer's own wording for a file FFmpeg cannot open ("not
-    readable media", tags that are not UTF-8 included) and lets it read what FFmpeg
-    reads: before a render, the probe has refused text files already.
+    readable media") and lets it read what FFmpeg reads: before a render, the probe has
+    refused text files already. Tags that are not UTF-8 (Latin-1 titles from older
+    tools) are read with U+FFFD in place of what cannot be decoded: a title never makes
+    a recording unreadable.
     """
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise MediaError(f"{path.name} is a directory, not a media file")
     try:
-        container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        container = av.open(str(path), mode="r", metadata_errors="replace")
+    except av.error.FFmpegError as exc:
         if for_render:
             raise MediaError(f"{path.name}: not readable media ({exc})") from exc
-        if isinstance(exc, UnicodeDecodeError):
-            raise  # tags that are not UTF-8: the probe has never caught this one
         if isinstance(exc, av.error.InvalidDataError):
             raise MediaError(
                 f"{path.name} cannot be read as media: it is not a media file, or it is "
