@@ -255,6 +255,12 @@ def tool_venv(name: str, packages: tuple[str, ...], extra: tuple[str, ...] = ())
     return venv / "bin"
 
 
+def peer_program(bin_dir: Path, name: str) -> list[str]:
+    """The command line of a peer's console script, run by its venv's own python: the
+    script's #! line names the folder the venv was made in, which may have moved."""
+    return [str(bin_dir / "python"), str(bin_dir / name)]
+
+
 def baseline_source(ref: str) -> Path:
     """``packages/pipeline/src`` as committed at ``ref``, exported under bench/.cache."""
     sha = run(["git", "-C", str(ROOT), "rev-parse", "--short", ref]).stdout.strip()
@@ -639,7 +645,7 @@ def bench_input(name: str, source: Path, work: Path, peers: Peers) -> InputRepor
             measure(
                 SMARTCUT_ROW,
                 [
-                    str(peers.smartcut / "smartcut"),
+                    *peer_program(peers.smartcut, "smartcut"),
                     str(source),
                     str(out / "smartcut.mp4"),
                     "--keep",
@@ -656,7 +662,7 @@ def bench_input(name: str, source: Path, work: Path, peers: Peers) -> InputRepor
             measure(
                 AUTO_EDITOR_ROW,
                 [
-                    str(peers.auto_editor / "auto-editor"),
+                    *peer_program(peers.auto_editor, "auto-editor"),
                     str(source),
                     "-o",
                     str(out / "auto-editor.mp4"),
