@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 
 import av
-import numpy as np
 
 from hushcut.pipeline.render import RenderSettings
-from hushcut.pipeline.render.engine import pick_streams, splice_params
+from hushcut.pipeline.render.engine import SpliceParams, pick_streams, splice_params
 from hushcut.pipeline.render.scan import scan_source
 from hushcut.pipeline.render.video import (
     COPY,
@@ -33,38 +32,35 @@ from hushcut.pipeline.render.video import (
     snap_segments,
     splice_encoder,
 )
-from hushcut.pipeline.timeline import Segment
+from hushcut.pipeline.timeline import Segment, Timeline
 
 
-def must_encode(source: Path, segments: list[Segment]) -> tuple[int, int]:
-    """(frames SMART must encode, frames it keeps) for ``segments`` of ``source``."""
+def must_encode(source: Path, timeline: Timeline) -> tuple[int, int, SpliceParams]:
+    """(frames SMART must encode, frames it keeps, its splice parameters) for
+    ``timeline`` of ``source``."""
     with av.open(str(source)) as container:
         video, audio, _ = pick_streams(container)
         if video is None:
             raise SystemExit(f"{source}: no video")
         scan = scan_source(container, video, audio)
-    index = scan.video
-    assert index is not None
-    shifted = [Segment(s.start + scan.start, s.end + scan.start, s.speed) for s in segments]
-    raw = snap_segments(shifted, index)
-    plan = plan_video(index, raw, copy=True, open_gops=False)
-    starts = np.array([s.start for s in raw])
-    ends = np.array([s.end for s in raw])
-    seg_of = np.searchsorted(starts, index.times, side="right") - 1
-    kept = (seg_of >= 0) & (index.times < ends[np.maximum(seg_of, 0)]) & index.shown.astype(bool)
-    return int((kept & (plan.action & COPY == 0)).sum()), int(kept.sum())
+        index = scan.video
+        assert index is not None
+        params = splice_params(video, index)
+    if isinstance(params, str):
+        raise SystemExit(f"{source}: {params}")
+    shifted = [
+        Segment(s.start + scan.start, s.end + scan.start, s.speed) for s in timeline.segments
+    ]
+    plan = plan_video(index, snap_segments(shifted, index), copy=True, open_gops=False)
+    return int((plan.kept & (plan.action & COPY == 0)).sum()), int(plan.kept.sum()), params
 
 
-def decode_and_encode(source: Path, frames: int) -> int:
+def decode_and_encode(source: Path, frames: int, params: SpliceParams) -> int:
     """Decode the first ``frames`` frames of ``source`` and encode each as SMART would."""
     settings = RenderSettings()
     with av.open(str(source)) as container:
         video, _, _ = pick_streams(container)
         assert video is not None
-        with av.open(str(source)) as scanning:
-            params = splice_params(video, scan_source(scanning, video, []).video)  # type: ignore[arg-type]
-        if isinstance(params, str):
-            raise SystemExit(f"{source}: {params}")
         out_tb, factor = output_clock(video.time_base)  # type: ignore[arg-type]
         encoder = splice_encoder(
             video,
@@ -90,11 +86,9 @@ def decode_and_encode(source: Path, frames: int) -> int:
 
 
 def main(argv: list[str]) -> int:
-    source, timeline = Path(argv[0]), Path(argv[1])
-    data = json.loads(timeline.read_text())
-    segments = [Segment(s["start"], s["end"], s.get("speed", 1.0)) for s in data["segments"]]
-    frames, kept = must_encode(source, segments)
-    done = decode_and_encode(source, frames)
+    source = Path(argv[0])
+    frames, kept, params = must_encode(source, Timeline.read(Path(argv[1])))
+    done = decode_and_encode(source, frames, params)
     print(json.dumps({"must_encode": frames, "kept": kept, "encoded": done}))
     return 0
 

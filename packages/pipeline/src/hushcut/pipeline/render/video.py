@@ -104,6 +104,8 @@ class VideoPlan:
     action: npt.NDArray[np.uint8]
     #: For copied packets, the segment whose output offset they take; -1 otherwise.
     copy_segment: npt.NDArray[np.int32]
+    #: Packets whose frame the output shows (inside a segment, not hidden by an edit list).
+    kept: npt.NDArray[np.bool_]
     #: pts of frames both copied and decoded (decoded as references for later frames
     #: of their GOP): the decoder's copy of them is not encoded again.
     copied_and_decoded: set[int] = field(default_factory=set)
@@ -143,7 +145,7 @@ def plan_video(
     if not gop_starts or gop_starts[0] != 0:
         gop_starts.insert(0, 0)
     gop_ends = [*gop_starts[1:], n]
-    plan = VideoPlan(action=action, copy_segment=copy_segment)
+    plan = VideoPlan(action=action, copy_segment=copy_segment, kept=inside)
 
     if copy and n:
         speed_one = np.array([s.speed == 1.0 for s in segments])
