@@ -19,18 +19,9 @@ from playwright.sync_api import Browser, sync_playwright
 
 from hushcut.pipeline.render import RenderSettings, render
 from hushcut.pipeline.timeline import Segment, Timeline
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.pipeline.clips import FPS, Clip, Track, write_clip
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 #: Cuts inside GOPs and at B-frames, so the output alternates copied and encoded pieces.
 SEGMENTS = [Segment(0.2, 2.37), Segment(2.9, 5.55), Segment(6.1, 7.9)]
 
@@ -90,7 +81,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+        )
         try:
             yield chromium
         finally:

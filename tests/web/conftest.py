@@ -28,6 +28,7 @@ from hushcut.core.runtime import Runtime
 from hushcut.pipeline.testing import SampleMedia
 from tests.api import conftest as api_conftest
 from tests.api.conftest import Account, ApiServer, new_account
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.worker.media import TALK_CLIP
 
@@ -37,15 +38,6 @@ fakes = api_conftest.fakes
 server = api_conftest.server
 pytest_runtest_makereport = api_conftest.pytest_runtest_makereport
 
-CHROMIUM = os.environ.get("HUSHCUT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = ROOT / "packages" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("HUSHCUT_ARTIFACTS", ROOT / "artifacts")) / "web"
 DESKTOP = {"width": 1280, "height": 800}
