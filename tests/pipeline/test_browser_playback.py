@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from hushcut.pipeline.render import RenderSettings, render
 from hushcut.pipeline.timeline import Segment, Timeline
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM_ARGS, LAUNCHER
 from tests.pipeline.clips import FPS, Clip, Track, write_clip
 
 #: Cuts inside GOPs and at B-frames, so the output alternates copied and encoded pieces.
@@ -82,7 +82,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=LAUNCHER,
             args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
         )
         try:

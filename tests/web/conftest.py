@@ -28,7 +28,7 @@ from hushcut.core.runtime import Runtime
 from hushcut.pipeline.testing import SampleMedia
 from tests.api import conftest as api_conftest
 from tests.api.conftest import Account, ApiServer, new_account
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAUNCHER
 from tests.conftest import ROOT
 from tests.worker.media import TALK_CLIP
 
@@ -70,7 +70,7 @@ async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)")
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=LAUNCHER, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
 
